@@ -17,15 +17,11 @@ import java.util.List;
 final class Llama2cVocabularyReader {
     private Llama2cVocabularyReader() {}
 
+    /** @param vocabSize entries to read; 0 reads every entry up to the end of the file (the format stores no count) */
     static SentencePieceTokenizer.Vocabulary read(Path file, int vocabSize) {
+        if (vocabSize == 0) vocabSize = countEntries(file);
         if (vocabSize < 3) throw new BitcapException(file + ": vocabulary size " + vocabSize + " is too small (need unk, BOS, EOS)");
-        byte[] data;
-        try {
-            data = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new BitcapException("cannot read " + file + ": " + e.getMessage(), e);
-        }
-        ByteBuffer in = ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer in = readAll(file);
         if (in.remaining() < 4) throw new BitcapException(file + ": too short for a llama2.c tokenizer");
         in.getInt(); // max_token_length: only a buffer size hint for C
         List<String> pieces = new ArrayList<>(vocabSize);
@@ -49,5 +45,28 @@ final class Llama2cVocabularyReader {
                     : SentencePieceTokenizer.Kind.NORMAL;
         }
         return new SentencePieceTokenizer.Vocabulary(pieces, scores, kinds, ' ', 1, 2, 0, true, true, file.toString());
+    }
+
+    private static int countEntries(Path file) {
+        ByteBuffer in = readAll(file);
+        if (in.remaining() < 4) throw new BitcapException(file + ": too short for a llama2.c tokenizer");
+        in.getInt();
+        int n = 0;
+        while (in.remaining() >= 8) {
+            in.getFloat();
+            int length = in.getInt();
+            if (length < 0 || length > in.remaining()) break;
+            in.position(in.position() + length);
+            n++;
+        }
+        return n;
+    }
+
+    private static ByteBuffer readAll(Path file) {
+        try {
+            return ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException e) {
+            throw new BitcapException("cannot read " + file + ": " + e.getMessage(), e);
+        }
     }
 }

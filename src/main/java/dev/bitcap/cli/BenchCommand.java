@@ -1,0 +1,137 @@
+package dev.bitcap.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bitcap.BitcapException;
+import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.Backends;
+import dev.bitcap.engine.Generator;
+import dev.bitcap.engine.PassRecord;
+import dev.bitcap.engine.PassRecorder;
+import dev.bitcap.engine.SamplerSettings;
+import dev.bitcap.engine.Sequence;
+import dev.bitcap.engine.WeightTraffic;
+import dev.bitcap.model.LoadedModel;
+import dev.bitcap.tensor.MemoryBandwidth;
+import dev.bitcap.tensor.Parallel;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = {"Prefill and decode tokens/s for a model and prompt length, after a warm-up.",
+                "Without --model it runs the built-in tiny MoE and also shows a short greedy generation."})
+final class BenchCommand implements Callable<Integer> {
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = "--prompt-len", defaultValue = "128", description = "prompt tokens (default: ${DEFAULT-VALUE})")
+    int promptLen;
+
+    @Option(names = "--gen", defaultValue = "32", description = "decode steps measured (default: ${DEFAULT-VALUE})")
+    int gen;
+
+    @Option(names = "--batch", defaultValue = "1", description = "sequences decoded together (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--repeat", defaultValue = "3", description = "measured runs; the best is reported (default: ${DEFAULT-VALUE})")
+    int repeat;
+
+    @Option(names = "--bound", description = "measure this machine's memory bandwidth and report decode as a fraction of the bandwidth bound")
+    boolean bound;
+
+    @Option(names = "--json", description = "print the results as JSON")
+    boolean json;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    private record Run(double prefillSeconds, double decodeSeconds, double decodeBytesPerStep) {}
+
+    @Override
+    public Integer call() throws Exception {
+        if (promptLen < 1 || gen < 1 || batch < 1 || repeat < 1) {
+            throw new BitcapException("--prompt-len, --gen, --batch and --repeat must be >= 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PassRecorder recorder = new PassRecorder();
+        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, recorder)) {
+            int ctx = model.config().maxContext();
+            if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
+            WeightTraffic traffic = new WeightTraffic(model);
+            once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model); // warm-up: JIT and page cache
+            Run best = null;
+            for (int r = 0; r < repeat; r++) {
+                Run run = once(backend, recorder, traffic, promptLen, gen, model);
+                if (best == null || run.decodeSeconds() < best.decodeSeconds()) best = run;
+            }
+            double prefillTps = (double) batch * promptLen / best.prefillSeconds();
+            double decodeTps = (double) batch * gen / best.decodeSeconds();
+            double stepSeconds = best.decodeSeconds() / gen;
+            double achieved = best.decodeBytesPerStep() / stepSeconds;
+            Map<String, Object> res = new LinkedHashMap<>();
+            res.put("model", modelOptions.describe());
+            res.put("device", backend.name());
+            res.put("threads", Parallel.threads());
+            res.put("batch", batch);
+            res.put("prompt_tokens", promptLen);
+            res.put("decode_steps", gen);
+            res.put("prefill_tokens_per_s", prefillTps);
+            res.put("decode_tokens_per_s", decodeTps);
+            res.put("time_per_output_token_ms", stepSeconds * 1e3);
+            res.put("decode_bytes_per_step", best.decodeBytesPerStep());
+            res.put("decode_bandwidth_gb_per_s", achieved / 1e9);
+            if (bound) {
+                double bw = MemoryBandwidth.measureRead(1L << 30, 5);
+                res.put("measured_read_bandwidth_gb_per_s", bw / 1e9);
+                res.put("decode_tokens_per_s_bound", batch * bw / best.decodeBytesPerStep());
+                res.put("fraction_of_bound", achieved / bw);
+            }
+            if (json) {
+                out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(res));
+            } else {
+                res.forEach((k, v) -> out.printf("%-34s %s%n", k.replace('_', ' '), v instanceof Double d ? String.format("%.4g", d) : v));
+            }
+            if (modelOptions.model == null && !json) sample(out, model, backend);
+        }
+        return 0;
+    }
+
+    private Run once(Backend backend, PassRecorder recorder, WeightTraffic traffic, int promptTokens, int steps, LoadedModel model) {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int vocab = model.config().vocabSize();
+        List<Sequence> seqs = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            seqs.add(backend.newSequence(promptTokens + steps));
+            prompts.add(rnd.ints(promptTokens, 0, vocab).toArray());
+        }
+        long t0 = System.nanoTime();
+        float[] logits = backend.forward(seqs, prompts, false);
+        long t1 = System.nanoTime();
+        recorder.clear();
+        for (int s = 0; s < steps; s++) {
+            List<int[]> next = new ArrayList<>();
+            for (int b = 0; b < batch; b++) next.add(new int[] {dev.bitcap.tensor.Ops.argmax(logits, b * vocab, vocab)});
+            logits = backend.forward(seqs, next, false);
+        }
+        long t2 = System.nanoTime();
+        double bytes = recorder.records().stream().filter(r -> r.mode() == PassRecord.Mode.DECODE)
+                .mapToLong(traffic::bytes).average().orElse(0);
+        return new Run((t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes);
+    }
+
+    private static void sample(PrintWriter out, LoadedModel model, Backend backend) {
+        var tok = ModelOptions.requireTokenizer(model);
+        int[] ids = GenerateCommand.promptIds(model, tok, "Once upon a time");
+        var result = new Generator(backend, model.config().maxContext()).generate(List.of(ids), 24, SamplerSettings.GREEDY,
+                tok.stopIds(), (s, t) -> {});
+        out.println();
+        out.println("greedy sample (random weights, so the text is noise): \"Once upon a time" + tok.decode(result.tokens().get(0), true) + "\"");
+    }
+}

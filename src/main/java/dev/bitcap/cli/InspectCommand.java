@@ -1,0 +1,70 @@
+package dev.bitcap.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bitcap.model.LoadedModel;
+import dev.bitcap.model.ModelConfig;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Architecture, parameter counts, bytes by dtype, and active parameters per token for MoE models.")
+final class InspectCommand implements Callable<Integer> {
+    @Mixin ModelOptions modelOptions;
+
+    @Option(names = "--json", description = "print the same as JSON")
+    boolean json;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        try (LoadedModel m = modelOptions.load()) {
+            ModelConfig c = m.config();
+            Map<String, Object> info = new LinkedHashMap<>();
+            info.put("model", modelOptions.describe());
+            info.put("format", m.format());
+            info.put("architecture", c.family().hfName());
+            info.put("layers", c.layers());
+            info.put("hidden_size", c.hiddenSize());
+            info.put("heads", c.heads());
+            info.put("kv_heads", c.kvHeads());
+            info.put("head_dim", c.headDim());
+            info.put("intermediate_size", c.intermediateSize());
+            info.put("vocab_size", c.vocabSize());
+            info.put("context", c.maxContext());
+            info.put("rope", c.ropeStyle().name().toLowerCase() + ", theta " + c.ropeTheta()
+                    + (c.ropeScaling().type() == dev.bitcap.model.RopeScaling.Type.NONE ? "" : ", scaling " + c.ropeScaling().type().name().toLowerCase()));
+            info.put("tied_embeddings", c.tiedEmbeddings());
+            if (c.isMoe()) {
+                info.put("experts", c.experts());
+                info.put("experts_per_token", c.expertsPerToken());
+                info.put("expert_intermediate_size", c.moeIntermediate());
+                info.put("shared_expert_intermediate_size", c.sharedExpertIntermediate());
+            }
+            info.put("parameters", c.parameterCount());
+            info.put("active_parameters_per_token", c.activeParameterCount());
+            Map<String, Long> bytes = new LinkedHashMap<>();
+            m.matrixBytesByDtype().forEach((k, v) -> bytes.put(k.name(), v));
+            info.put("matrix_bytes_by_dtype", bytes);
+            info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
+            if (json) {
+                out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(info));
+            } else {
+                info.forEach((k, v) -> out.printf("%-32s %s%n", k.replace('_', ' '), format(v)));
+            }
+        }
+        return 0;
+    }
+
+    private static String format(Object v) {
+        if (v instanceof Long l && l > 10_000) return String.format("%,d (%.3g)", l, (double) l);
+        return String.valueOf(v);
+    }
+}

@@ -1,0 +1,69 @@
+package dev.bitcap.engine;
+
+import dev.bitcap.attention.DenseAttention;
+import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.model.ModelConfig;
+import dev.bitcap.model.Weights;
+import dev.bitcap.tensor.MatMul;
+import dev.bitcap.tensor.Ops;
+import dev.bitcap.tensor.Parallel;
+import dev.bitcap.tensor.Rope;
+
+/** Self-attention of one layer on the CPU: projections for all tokens at once, RoPE, KV append, causal attention. */
+final class CpuAttentionBlock {
+    private final ModelConfig c;
+    private final RopeTable rope;
+    private final DenseAttention attention;
+    private final ThreadLocal<float[]> scores = ThreadLocal.withInitial(() -> new float[0]);
+
+    CpuAttentionBlock(ModelConfig config, RopeTable rope) {
+        this.c = config;
+        this.rope = rope;
+        this.attention = new DenseAttention(config.heads(), config.kvHeads(), config.headDim());
+    }
+
+    /** Adds the attention output of normalised input {@code xn} ({@code n x hidden}) to {@code out}. */
+    void run(int layer, Weights.Attention w, TokenBatch batch, float[] xn, float[] residual) {
+        int n = batch.size();
+        int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        float[] q = new float[n * qDim], k = new float[n * kvDim], v = new float[n * kvDim];
+        MatMul.matmul(w.q(), xn, q, n);
+        MatMul.matmul(w.k(), xn, k, n);
+        MatMul.matmul(w.v(), xn, v, n);
+        for (int t = 0; t < n; t++) {
+            if (w.qBias() != null) Ops.add(q, t * qDim, w.qBias(), 0, qDim);
+            if (w.kBias() != null) Ops.add(k, t * kvDim, w.kBias(), 0, kvDim);
+            if (w.vBias() != null) Ops.add(v, t * kvDim, w.vBias(), 0, kvDim);
+            if (w.qNorm() != null) {
+                for (int h = 0; h < c.heads(); h++) Ops.rmsnorm(q, t * qDim + h * hd, q, t * qDim + h * hd, w.qNorm(), hd, c.rmsEps());
+                for (int h = 0; h < c.kvHeads(); h++) Ops.rmsnorm(k, t * kvDim + h * hd, k, t * kvDim + h * hd, w.kNorm(), hd, c.rmsEps());
+            }
+            int p = batch.positions()[t];
+            Rope.apply(q, t * qDim, c.heads(), hd, rope.cos(p), rope.sin(p), c.ropeStyle());
+            Rope.apply(k, t * kvDim, c.kvHeads(), hd, rope.cos(p), rope.sin(p), c.ropeStyle());
+            batch.sequences().get(batch.sequenceOf()[t]).cache().append(layer, p, k, t * kvDim, v, t * kvDim);
+        }
+        float[] att = new float[n * qDim];
+        int heads = c.heads();
+        Parallel.forRange(n * heads, 4, (start, end) -> {
+            for (int i = start; i < end; i++) {
+                int t = i / heads, h = i % heads;
+                int p = batch.positions()[t];
+                F32KvCache cache = (F32KvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
+                attention.attendHead(cache, layer, p, h, q, t * qDim, att, t * qDim, scratch(p + 1));
+            }
+        });
+        float[] o = new float[n * c.hiddenSize()];
+        MatMul.matmul(w.o(), att, o, n);
+        Ops.add(residual, 0, o, 0, o.length);
+    }
+
+    private float[] scratch(int len) {
+        float[] s = scores.get();
+        if (s.length < len) {
+            s = new float[Math.max(len, s.length * 2)];
+            scores.set(s);
+        }
+        return s;
+    }
+}

@@ -1,0 +1,95 @@
+package dev.bitcap.engine;
+
+import dev.bitcap.model.ModelConfig;
+import dev.bitcap.model.Weights;
+import dev.bitcap.tensor.MatMul;
+import dev.bitcap.tensor.Ops;
+import dev.bitcap.tensor.TopK;
+
+/**
+ * The feed-forward half of a layer on the CPU: a SwiGLU MLP, or a MoE block that routes each token to its
+ * top-k experts, runs every chosen expert once over all the tokens that chose it, and adds the shared expert.
+ */
+final class CpuFeedForward {
+    private final ModelConfig c;
+
+    CpuFeedForward(ModelConfig config) {
+        this.c = config;
+    }
+
+    /** down(silu(gate x) * up x) for n tokens of {@code x}, added to {@code out} scaled per token (null = 1). */
+    static void mlp(Weights.Mlp w, float[] x, int n, float[] out, float[] tokenScale) {
+        int f = (int) w.gate().dim(0), d = (int) w.down().dim(0);
+        float[] g = new float[n * f], u = new float[n * f], y = new float[n * d];
+        MatMul.matmul(w.gate(), x, g, n);
+        MatMul.matmul(w.up(), x, u, n);
+        Ops.swiglu(g, 0, u, 0, n * f);
+        MatMul.matmul(w.down(), g, y, n);
+        if (tokenScale == null) {
+            Ops.add(out, 0, y, 0, n * d);
+        } else {
+            for (int t = 0; t < n; t++) Ops.axpy(tokenScale[t], y, t * d, out, t * d, d);
+        }
+    }
+
+    /**
+     * Routes n tokens of {@code xn} and adds the MoE output to {@code residual}.
+     *
+     * @return the top-k expert ids per token (token-major), for the pass record
+     */
+    int[] moe(int layer, Weights.Moe w, float[] xn, int n, float[] residual, ForwardObserver observer) {
+        int d = c.hiddenSize(), e = c.experts(), k = c.expertsPerToken();
+        float[] logits = new float[n * e];
+        MatMul.matmul(w.router(), xn, logits, n);
+        observer.routerLogits(layer, logits.clone(), n, e);
+        int[] chosen = new int[n * k];
+        float[] weight = new float[n * k];
+        int[] idx = new int[k];
+        float[] val = new float[k];
+        int[] perExpert = new int[e];
+        for (int t = 0; t < n; t++) {
+            Ops.softmax(logits, t * e, e);
+            TopK.select(logits, t * e, e, k, idx, val);
+            float sum = 0;
+            for (int j = 0; j < k; j++) sum += val[j];
+            for (int j = 0; j < k; j++) {
+                chosen[t * k + j] = idx[j];
+                weight[t * k + j] = c.normTopK() ? val[j] / sum : val[j];
+                perExpert[idx[j]]++;
+            }
+        }
+        // Each expert runs once, as a GEMM over the tokens routed to it.
+        for (int ex = 0; ex < e; ex++) {
+            int m = perExpert[ex];
+            if (m == 0) continue;
+            int[] tokens = new int[m];
+            float[] scale = new float[m];
+            float[] xs = new float[m * d];
+            int r = 0;
+            for (int i = 0; i < n * k; i++) {
+                if (chosen[i] != ex) continue;
+                int t = i / k;
+                tokens[r] = t;
+                scale[r] = weight[i];
+                System.arraycopy(xn, t * d, xs, r * d, d);
+                r++;
+            }
+            float[] ys = new float[m * d];
+            mlp(w.experts()[ex], xs, m, ys, scale);
+            for (int j = 0; j < m; j++) Ops.add(residual, tokens[j] * d, ys, j * d, d);
+        }
+        if (w.shared() != null) {
+            float[] gate = null;
+            if (w.sharedGate() != null) {
+                gate = new float[n];
+                for (int t = 0; t < n; t++) gate[t] = sigmoid(Ops.dot(w.sharedGate(), 0, xn, t * d, d));
+            }
+            mlp(w.shared(), xn, n, residual, gate);
+        }
+        return chosen;
+    }
+
+    private static float sigmoid(float v) {
+        return (float) (1.0 / (1.0 + Math.exp(-v)));
+    }
+}

@@ -1,0 +1,54 @@
+package dev.bitcap.engine;
+
+import dev.bitcap.model.LoadedModel;
+import dev.bitcap.model.ModelConfig;
+import dev.bitcap.model.Weights;
+import dev.bitcap.tensor.Tensor;
+
+/**
+ * Bytes a forward pass must read from memory: every weight matrix it uses once (the embedding only by the
+ * rows it looks up; of a MoE layer's experts only those some token was routed to), plus the KV cache each
+ * sequence attends over. This is the numerator of memory-bandwidth utilisation.
+ */
+public final class WeightTraffic {
+    private final LoadedModel model;
+
+    public WeightTraffic(LoadedModel model) {
+        this.model = model;
+    }
+
+    public long bytes(PassRecord r) {
+        ModelConfig c = model.config();
+        Weights.Model w = model.weights();
+        long total = w.lmHead().byteSize();
+        total += (long) r.tokens() * w.embedding().byteSize() / c.vocabSize();
+        for (int l = 0; l < c.layers(); l++) {
+            Weights.Layer layer = w.layers()[l];
+            var a = layer.attention();
+            total += a.q().byteSize() + a.k().byteSize() + a.v().byteSize() + a.o().byteSize();
+            if (layer.mlp() != null) {
+                total += layer.mlp().bytes();
+            } else {
+                total += layer.moe().router().byteSize();
+                if (layer.moe().shared() != null) total += layer.moe().shared().bytes();
+                int[] ids = r.routedExperts() == null ? null : r.routedExperts()[l];
+                if (ids != null) {
+                    for (int e : java.util.Arrays.stream(ids).distinct().toArray()) total += layer.moe().experts()[e].bytes();
+                }
+            }
+        }
+        long kvRow = 2L * c.kvDim() * Float.BYTES * c.layers();
+        for (int ctx : r.contextLengths()) total += kvRow * ctx;
+        return total;
+    }
+
+    /** Bytes of all weight matrices a dense decode step reads (embedding row excluded), for a quick bound. */
+    public static long matrixBytes(LoadedModel model) {
+        long[] sum = {0};
+        java.util.Set<Tensor> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        model.forEachMatrix(t -> {
+            if (seen.add(t)) sum[0] += t.byteSize();
+        });
+        return sum[0];
+    }
+}

@@ -1,0 +1,105 @@
+package dev.bitcap.model;
+
+import dev.bitcap.format.TensorSource;
+import dev.bitcap.tensor.DType;
+import dev.bitcap.tensor.Tensor;
+import dev.bitcap.tokenizer.Tokenizer;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** A model ready to run: its config, its bound weights, its tokenizer, and the mapped files it reads from. */
+public final class LoadedModel implements AutoCloseable {
+    private final String name;
+    private final String format;
+    private final ModelConfig config;
+    private final Weights.Model weights;
+    private final Tokenizer tokenizer;
+    private final List<AutoCloseable> resources;
+
+    public LoadedModel(String name, String format, ModelConfig config, Weights.Model weights, Tokenizer tokenizer,
+                       List<AutoCloseable> resources) {
+        this.name = name;
+        this.format = format;
+        this.config = config;
+        this.weights = weights;
+        this.tokenizer = tokenizer;
+        this.resources = new ArrayList<>(resources);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** The file format it was read from: "safetensors", "gguf" or "llama2c". */
+    public String format() {
+        return format;
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public Weights.Model weights() {
+        return weights;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** Bytes of the weight matrices by dtype (each distinct tensor counted once, so a tied head is not double-counted). */
+    public Map<DType, Long> matrixBytesByDtype() {
+        Map<DType, Long> bytes = new EnumMap<>(DType.class);
+        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+        forEachMatrix(t -> {
+            if (seen.put(t, Boolean.TRUE) == null) bytes.merge(t.dtype(), t.byteSize(), Long::sum);
+        });
+        return bytes;
+    }
+
+    public void forEachMatrix(java.util.function.Consumer<Tensor> action) {
+        action.accept(weights.embedding());
+        for (Weights.Layer layer : weights.layers()) {
+            var a = layer.attention();
+            for (Tensor t : new Tensor[] {a.q(), a.k(), a.v(), a.o()}) action.accept(t);
+            if (layer.mlp() != null) mlp(layer.mlp(), action);
+            if (layer.moe() != null) {
+                action.accept(layer.moe().router());
+                for (Weights.Mlp e : layer.moe().experts()) mlp(e, action);
+                if (layer.moe().shared() != null) mlp(layer.moe().shared(), action);
+            }
+        }
+        action.accept(weights.lmHead());
+    }
+
+    private static void mlp(Weights.Mlp m, java.util.function.Consumer<Tensor> action) {
+        action.accept(m.gate());
+        action.accept(m.up());
+        action.accept(m.down());
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable r : resources) {
+            try {
+                r.close();
+            } catch (Exception ignored) {
+                // closing a read-only mapping cannot lose data
+            }
+        }
+    }
+
+    /** Convenience for loaders: close sources if binding fails. */
+    static void closeQuietly(List<? extends TensorSource> sources) {
+        for (TensorSource s : sources) {
+            try {
+                s.close();
+            } catch (RuntimeException ignored) {
+                // already failing; the original error is the one to report
+            }
+        }
+    }
+}
