@@ -5,7 +5,6 @@ import static dev.bitcap.tensor.Lanes.L;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /** BF16 weight rows: widened to float lanes, one accumulator per activation row. */
 final class Bf16Rows implements RowKernel {
@@ -18,7 +17,7 @@ final class Bf16Rows implements RowKernel {
         for (int upper = F.loopBound(cols); i < upper; i += L) {
             a0 = Lanes.bf16(w, rowOff + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
         }
-        float s = a0.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(a0);
         for (; i < cols; i++) s += Halfs.bf16ToF32(w.get(Tensor.I16_LE, rowOff + 2L * i)) * x[xOff + i];
         return s;
     }
@@ -34,8 +33,8 @@ final class Bf16Rows implements RowKernel {
             a2 = wv.fma(FloatVector.fromArray(F, x, xOff + 2 * cols + i), a2);
             a3 = wv.fma(FloatVector.fromArray(F, x, xOff + 3 * cols + i), a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = Lanes.sum(a0), s1 = Lanes.sum(a1);
+        float s2 = Lanes.sum(a2), s3 = Lanes.sum(a3);
         for (; i < cols; i++) {
             float wi = Halfs.bf16ToF32(w.get(Tensor.I16_LE, rowOff + 2L * i));
             s0 += wi * x[xOff + i];

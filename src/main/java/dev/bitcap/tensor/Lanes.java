@@ -8,6 +8,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /** Vector species shared by the row kernels and the loads that widen stored values to float lanes. */
@@ -21,7 +22,24 @@ final class Lanes {
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    private static final VectorShuffle<Float> ROTATE_8 = VectorShuffle.iota(F, 8, 1, true);
+    private static final VectorShuffle<Float> ROTATE_4 = VectorShuffle.iota(F, 4, 1, true);
+    private static final VectorShuffle<Float> ROTATE_2 = VectorShuffle.iota(F, 2, 1, true);
+    private static final VectorShuffle<Float> ROTATE_1 = VectorShuffle.iota(F, 1, 1, true);
+
     private Lanes() {}
+
+    /**
+     * Sum of the lanes in a fixed tree order. {@code reduceLanes(ADD)} may add in a different order once the JIT
+     * intrinsifies it, so the same inputs could give different bits early and late in a run; this cannot.
+     */
+    static float sum(FloatVector v) {
+        if (L >= 16) v = v.add(v.rearrange(ROTATE_8));
+        if (L >= 8) v = v.add(v.rearrange(ROTATE_4));
+        if (L >= 4) v = v.add(v.rearrange(ROTATE_2));
+        if (L >= 2) v = v.add(v.rearrange(ROTATE_1));
+        return v.lane(0);
+    }
 
     static FloatVector f32(MemorySegment w, long off) {
         return FloatVector.fromMemorySegment(F, w, off, LE);

@@ -6,8 +6,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /** Element-wise and reduction kernels over float arrays, on the Vector API. Offsets index the arrays. */
 public final class Ops {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final int L = F.length();
+    private static final VectorSpecies<Float> F = Lanes.F;
+    private static final int L = Lanes.L;
 
     private Ops() {}
 
@@ -17,7 +17,7 @@ public final class Ops {
         for (int upper = F.loopBound(n); i < upper; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(acc);
         for (; i < n; i++) s += a[aOff + i] * b[bOff + i];
         return s;
     }
@@ -49,7 +49,7 @@ public final class Ops {
             FloatVector v = FloatVector.fromArray(F, x, xOff + i);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = Lanes.sum(acc);
         for (; i < n; i++) ss += x[xOff + i] * x[xOff + i];
         float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
         i = 0;
@@ -59,7 +59,10 @@ public final class Ops {
         for (; i < n; i++) out[oOff + i] = x[xOff + i] * inv * weight[i];
     }
 
-    /** In-place softmax of {@code a[off .. off+n)}. */
+    /**
+     * In-place softmax of {@code a[off .. off+n)}. Exponentials are scalar {@link Math#exp}: the vector EXP
+     * operator gives different last bits before and after the JIT intrinsifies it, and results must not.
+     */
     public static void softmax(float[] a, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;
         int i = 0;
@@ -69,16 +72,8 @@ public final class Ops {
             max = m.reduceLanes(VectorOperators.MAX);
         }
         for (; i < n; i++) max = Math.max(max, a[off + i]);
-        FloatVector vmax = FloatVector.broadcast(F, max);
-        FloatVector acc = FloatVector.zero(F);
-        i = 0;
-        for (int upper = F.loopBound(n); i < upper; i += L) {
-            FloatVector e = FloatVector.fromArray(F, a, off + i).sub(vmax).lanewise(VectorOperators.EXP);
-            e.intoArray(a, off + i);
-            acc = acc.add(e);
-        }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        float sum = 0;
+        for (i = 0; i < n; i++) {
             float e = (float) Math.exp(a[off + i] - max);
             a[off + i] = e;
             sum += e;
@@ -89,15 +84,9 @@ public final class Ops {
         for (; i < n; i++) a[off + i] *= inv;
     }
 
-    /** gate = silu(gate) * up, element-wise. */
+    /** gate = silu(gate) * up, element-wise (scalar exp, for the reason given at {@link #softmax}). */
     public static void swiglu(float[] gate, int gOff, float[] up, int uOff, int n) {
-        int i = 0;
-        for (int upper = F.loopBound(n); i < upper; i += L) {
-            FloatVector g = FloatVector.fromArray(F, gate, gOff + i);
-            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-            silu.mul(FloatVector.fromArray(F, up, uOff + i)).intoArray(gate, gOff + i);
-        }
-        for (; i < n; i++) {
+        for (int i = 0; i < n; i++) {
             float g = gate[gOff + i];
             gate[gOff + i] = (float) (g / (1.0 + Math.exp(-g))) * up[uOff + i];
         }

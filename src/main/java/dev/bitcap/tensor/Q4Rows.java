@@ -31,7 +31,7 @@ final class Q4Rows implements RowKernel {
             }
             acc = sum.fma(FloatVector.broadcast(F, Lanes.f16At(w, b)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 
     @Override
@@ -63,10 +63,10 @@ final class Q4Rows implements RowKernel {
             a2 = s2.fma(d, a2);
             a3 = s3.fma(d, a3);
         }
-        out[0] = a0.reduceLanes(VectorOperators.ADD);
-        out[1] = a1.reduceLanes(VectorOperators.ADD);
-        out[2] = a2.reduceLanes(VectorOperators.ADD);
-        out[3] = a3.reduceLanes(VectorOperators.ADD);
+        out[0] = Lanes.sum(a0);
+        out[1] = Lanes.sum(a1);
+        out[2] = Lanes.sum(a2);
+        out[3] = Lanes.sum(a3);
     }
 
     /** Part p (L lanes) of 16 signed nibble values, as floats. */

@@ -5,7 +5,6 @@ import static dev.bitcap.tensor.Lanes.L;
 
 import java.lang.foreign.MemorySegment;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * GGML Q8_0 rows, read on their own blocks (fp16 scale, then 32 signed bytes): each block's codes are
@@ -24,7 +23,7 @@ final class Q8Rows implements RowKernel {
             for (int p = 0; p < BLOCK; p += L) sum = Lanes.i8(w, b + 2, p).fma(FloatVector.fromArray(F, x, xOff + i + p), sum);
             acc = sum.fma(FloatVector.broadcast(F, Lanes.f16At(w, b)), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 
     @Override
@@ -47,9 +46,9 @@ final class Q8Rows implements RowKernel {
             a2 = s2.fma(d, a2);
             a3 = s3.fma(d, a3);
         }
-        out[0] = a0.reduceLanes(VectorOperators.ADD);
-        out[1] = a1.reduceLanes(VectorOperators.ADD);
-        out[2] = a2.reduceLanes(VectorOperators.ADD);
-        out[3] = a3.reduceLanes(VectorOperators.ADD);
+        out[0] = Lanes.sum(a0);
+        out[1] = Lanes.sum(a1);
+        out[2] = Lanes.sum(a2);
+        out[3] = Lanes.sum(a3);
     }
 }

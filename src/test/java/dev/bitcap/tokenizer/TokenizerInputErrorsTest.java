@@ -56,7 +56,8 @@ class TokenizerInputErrorsTest {
         fails(() -> Tokenizers.fromLlama2c(huge, 512), "beyond the end");
         Path tiny = Files.write(dir.resolve("tiny.bin"), new byte[2]);
         fails(() -> Tokenizers.fromLlama2c(tiny, 512), "too short");
-        fails(() -> Tokenizers.fromLlama2c(SharedData.require("models/tok512.bin"), 0), "vocabulary size 0");
+        fails(() -> Tokenizers.fromLlama2c(SharedData.require("models/tok512.bin"), 2), "vocabulary size 2");
+        fails(() -> Tokenizers.fromLlama2c(SharedData.require("models/tok512.bin"), 513), "expected 513");
         fails(() -> Tokenizers.fromLlama2c(dir.resolve("absent.bin"), 512), "absent.bin");
     }
 
