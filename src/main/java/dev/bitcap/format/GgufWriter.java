@@ -73,7 +73,7 @@ public final class GgufWriter {
         long total = tensors.isEmpty() ? header.size() : dataStart + dataEnd;
         byte[] headerBytes = header.toArray();
         AtomicFiles.write(file, temp -> {
-            try (Arena arena = Arena.ofConfined();
+            try (Arena arena = Arena.ofShared();
                  FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
                 MemorySegment.copy(headerBytes, 0, out, ValueLayout.JAVA_BYTE, 0, headerBytes.length);

@@ -40,7 +40,7 @@ public final class SafetensorsWriter {
         }
         long fileSize = total;
         AtomicFiles.write(file, temp -> {
-            try (Arena arena = Arena.ofConfined();
+            try (Arena arena = Arena.ofShared();
                  FileChannel channel = FileChannel.open(temp, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, fileSize, arena);
                 out.set(Tensor.I64_LE, 0, header.length);

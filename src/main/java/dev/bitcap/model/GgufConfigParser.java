@@ -7,6 +7,9 @@ import java.util.Set;
 
 /** Reads a GGUF file's {@code general.architecture} and {@code ARCH.*} metadata into a {@link ModelConfig}. */
 public final class GgufConfigParser {
+    /** llama.cpp's name for per-frequency RoPE divisors (how GGUF carries Llama 3.1's rope_scaling). */
+    public static final String ROPE_FACTORS = "rope_freqs.weight";
+
     private GgufConfigParser() {}
 
     public static ModelConfig parse(GgufFile gguf, String origin) {
@@ -50,7 +53,19 @@ public final class GgufConfigParser {
         boolean tied = !gguf.contains("output.weight");
         RopeStyle style = family == Family.LLAMA || family == Family.MISTRAL || family == Family.MIXTRAL
                 ? RopeStyle.ADJACENT_PAIRS : RopeStyle.ROTATE_HALF;
-        return new ModelConfig(family, d, ff, layers, heads, kvHeads, headDim, vocab, ctx, eps, theta, RopeScaling.NONE, style,
+        RopeScaling scaling = RopeScaling.NONE;
+        if (gguf.contains(ROPE_FACTORS)) {
+            var t = gguf.tensor(ROPE_FACTORS);
+            if (t.elementCount() != headDim / 2) {
+                throw new BitcapException(origin + ": " + ROPE_FACTORS + " holds " + t.elementCount() + " factors, the heads need " + headDim / 2);
+            }
+            try {
+                scaling = RopeScaling.factors(t.toFloatArray());
+            } catch (IllegalArgumentException e) {
+                throw new BitcapException(origin + ": " + ROPE_FACTORS + ": " + e.getMessage());
+            }
+        }
+        return new ModelConfig(family, d, ff, layers, heads, kvHeads, headDim, vocab, ctx, eps, theta, scaling, style,
                 tied, gguf.contains("blk.0.attn_q.bias"), experts, topK, moeFf, sharedFf, normTopK, 1, Set.of(),
                 (int) gguf.getLong("tokenizer.ggml.bos_token_id", -1), (int) gguf.getLong("tokenizer.ggml.eos_token_id", -1));
     }

@@ -18,7 +18,7 @@ public final class MemoryBandwidth {
     /** Best of {@code repeats} passes reading a buffer of {@code bytes} (far larger than the caches), in bytes/s. */
     public static double measureRead(long bytes, int repeats) {
         long chunks = Math.max(1, bytes / CHUNK);
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             MemorySegment buf = arena.allocate(chunks * CHUNK, 4096);
             Parallel.forRange((int) chunks, 1, (a, b) -> buf.asSlice(a * CHUNK, (b - a) * CHUNK).fill((byte) 1));
             float[] sink = new float[(int) chunks];

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.bitcap.model.synth.SyntheticCheckpointWriter;
+import dev.bitcap.model.synth.SyntheticPresets;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.testing.Models;
 import dev.bitcap.testing.SyntheticFixtures;
@@ -56,6 +58,29 @@ class SyntheticCheckpointTest {
             assertTrue(eQ8 < 0.05, "q8_0 relative error " + eQ8);
             assertTrue(eQ4 < 0.5 && eQ4 > eQ8, "q4_0 relative error " + eQ4 + " (q8_0 " + eQ8 + ")");
             assertEquals(DType.Q4_0, q4.weights().layers()[0].attention().q().dtype(), "Q4_0 weights are used on their own blocks");
+        }
+    }
+
+    @Test
+    void llama3RopeScalingTravelsIntoGgufAsFrequencyFactors() {
+        var json = SyntheticPresets.config("tiny-llama");
+        // original context 64 puts the 16 frequencies of a 32-wide head in all three bands of the llama3 rule
+        json.putObject("rope_scaling").put("rope_type", "llama3").put("factor", 8.0).put("low_freq_factor", 1.0)
+                .put("high_freq_factor", 4.0).put("original_max_position_embeddings", 64);
+        ModelConfig c = HfConfigParser.parse(json, "scaled");
+        Path hfDir = dir.resolve("scaled"), ggufFile = dir.resolve("scaled.gguf");
+        SyntheticCheckpointWriter.writeHf(json, c, DType.F32, 1, hfDir, false, n -> {});
+        SyntheticCheckpointWriter.writeGguf(c, DType.F32, 1, ggufFile, n -> {});
+        try (LoadedModel hf = ModelLoader.load(hfDir, null); LoadedModel gguf = ModelLoader.load(ggufFile, null);
+             LoadedModel plain = ModelLoader.load(SyntheticFixtures.hf("tiny-llama", DType.F32, dir), null)) {
+            assertEquals(RopeScaling.Type.FACTORS, gguf.config().ropeScaling().type());
+            float[] want = hf.config().ropeScaling().inverseFrequencies(32, 10000);
+            float[] got = gguf.config().ropeScaling().inverseFrequencies(32, 10000);
+            for (int j = 0; j < want.length; j++) assertEquals(want[j], got[j], want[j] * 1e-6, "frequency " + j);
+            float[] scaled = Models.allLogits(hf, IDS);
+            assertTrue(Models.maxAbsDiff(scaled, Models.allLogits(plain, IDS)) > 1e-3, "the scaling changes the logits");
+            double err = Models.maxAbsDiff(scaled, Models.allLogits(gguf, IDS));
+            assertTrue(err < 1e-4, "HF vs GGUF logits with llama3 scaling differ by " + err);
         }
     }
 }

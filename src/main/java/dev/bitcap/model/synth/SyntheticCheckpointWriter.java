@@ -72,10 +72,6 @@ public final class SyntheticCheckpointWriter {
         if (config.family() == Family.QWEN2 || config.family() == Family.QWEN3) {
             throw new BitcapException("GGUF export of " + config.family().hfName() + " is not supported (supported: llama, mixtral, qwen2_moe, qwen3_moe)");
         }
-        if (config.ropeScaling().type() != dev.bitcap.model.RopeScaling.Type.NONE) {
-            throw new BitcapException("GGUF export does not carry rope_scaling " + config.ropeScaling().type()
-                    + " (llama.cpp stores it as a rope_freqs tensor, which bitcap does not read); use a config without rope_scaling");
-        }
         String arch = switch (config.family()) {
             case LLAMA, MISTRAL, MIXTRAL -> "llama";
             case QWEN2_MOE -> "qwen2moe";
@@ -86,7 +82,7 @@ public final class SyntheticCheckpointWriter {
         GgufWeightLayout names = new GgufWeightLayout();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         long done = 0;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             Map<String, List<TensorInventory.Entry>> stacks = new LinkedHashMap<>();
             for (TensorInventory.Entry e : TensorInventory.of(config)) {
                 String name = names.describe(e.role(), e.layer(), e.expert()).replaceAll("\\[\\d+]$", "");
@@ -108,6 +104,10 @@ public final class SyntheticCheckpointWriter {
                     progress.accept(done);
                 }
                 tensors.put(s.getKey(), out);
+            }
+            if (config.ropeScaling().type() != dev.bitcap.model.RopeScaling.Type.NONE) {
+                float[] factors = config.ropeScaling().asFactors(config.headDim(), config.ropeTheta());
+                tensors.put(dev.bitcap.model.GgufConfigParser.ROPE_FACTORS, Tensor.ofFloats(arena, factors, factors.length));
             }
             GgufWriter.write(outFile, ggufMetadata(config, arch), tensors);
         }
