@@ -5,7 +5,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
@@ -16,12 +15,14 @@ final class Lanes {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
     static final VectorSpecies<Integer> I = F.withLanes(int.class);
-    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+
     /** Bytes for L lanes, at least the smallest vector shape (64 bits) on narrow machines. */
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, L * 8)));
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /** Sign bit and the 15 bits of fp16 exponent and mantissa once placed in float position (bits 27..13). */
+    private static final int F16_BITS = 0x8FFFE000;
     private static final VectorShuffle<Float> ROTATE_8 = VectorShuffle.iota(F, 8, 1, true);
     private static final VectorShuffle<Float> ROTATE_4 = VectorShuffle.iota(F, 4, 1, true);
     private static final VectorShuffle<Float> ROTATE_2 = VectorShuffle.iota(F, 2, 1, true);
@@ -46,19 +47,52 @@ final class Lanes {
     }
 
     /**
-     * L fp16 values widened to float: the magnitude bits moved into float position and re-biased by 2^112
-     * (exact for normals and subnormals). fp16 infinities and NaNs become large finite values; weights hold none.
+     * The fp16 values in the low halves of {@code pairs}, as floats: shifted so the sign lands in bit 31 and the
+     * exponent and mantissa in float position (the arithmetic shift copies the sign into bits 28-30, which the
+     * mask clears), then re-biased by 2^112 — exact for normals and subnormals. fp16 infinities and NaNs become
+     * large finite values; weights hold none.
      */
-    static FloatVector f16(MemorySegment w, long off) {
-        IntVector i = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        IntVector bits = i.and(0x7FFF).lanewise(VectorOperators.LSHL, 13).or(i.and(0x8000).lanewise(VectorOperators.LSHL, 16));
-        return bits.reinterpretAsFloats().mul(0x1p112f);
+    static FloatVector f16Low(IntVector pairs) {
+        return f16Placed(pairs.lanewise(VectorOperators.LSHL, 16));
     }
 
-    /** L bf16 values widened to float (exact). */
-    static FloatVector bf16(MemorySegment w, long off) {
-        IntVector i = (IntVector) ShortVector.fromMemorySegment(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        return i.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    /** The fp16 values in the high halves of {@code pairs}, as floats (see {@link #f16Low}). */
+    static FloatVector f16High(IntVector pairs) {
+        return f16Placed(pairs);
+    }
+
+    private static FloatVector f16Placed(IntVector highHalves) {
+        return highHalves.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /** The bf16 values in the low halves of {@code pairs}, as floats (exact). */
+    static FloatVector bf16Low(IntVector pairs) {
+        return pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** The bf16 values in the high halves of {@code pairs}, as floats (exact). */
+    static FloatVector bf16High(IntVector pairs) {
+        return pairs.and(0xFFFF0000).reinterpretAsFloats();
+    }
+
+    /**
+     * Activation rows rearranged for kernels that read two 16-bit values per int lane: within every chunk of
+     * 2L columns the L even columns come first, then the L odd ones; a last partial chunk keeps its order.
+     */
+    static float[] splitPairs(float[] x, int n, int cols) {
+        int chunk = 2 * L;
+        float[] out = new float[n * cols];
+        for (int t = 0; t < n; t++) {
+            int base = t * cols, c = 0;
+            for (; c + chunk <= cols; c += chunk) {
+                for (int j = 0; j < L; j++) {
+                    out[base + c + j] = x[base + c + 2 * j];
+                    out[base + c + L + j] = x[base + c + 2 * j + 1];
+                }
+            }
+            System.arraycopy(x, base + c, out, base + c, cols - c);
+        }
+        return out;
     }
 
     /**

@@ -25,11 +25,12 @@ public final class MatMul {
                     + " floats, y holds " + y.length);
         }
         RowKernel kernel = RowKernel.of(w.dtype());
+        float[] xs = kernel.arrange(x, n, cols);
         long rowBytes = w.dtype().byteSize(cols);
         MemorySegment seg = w.data();
         if (n == 1) {
             Parallel.forRange(rows, GEMV_MIN_ROWS, (start, end) -> {
-                for (int r = start; r < end; r++) y[r] = kernel.dot1(seg, r * rowBytes, x, 0, cols);
+                for (int r = start; r < end; r++) y[r] = kernel.dot1(seg, r * rowBytes, xs, 0, cols);
             });
             return;
         }
@@ -42,7 +43,7 @@ public final class MatMul {
                 int t = 0;
                 for (; t + 4 <= n; t += 4) {
                     for (int r = r0; r < r1; r++) {
-                        kernel.dot4(seg, r * rowBytes, x, t * cols, cols, four);
+                        kernel.dot4(seg, r * rowBytes, xs, t * cols, cols, four);
                         y[t * rows + r] = four[0];
                         y[(t + 1) * rows + r] = four[1];
                         y[(t + 2) * rows + r] = four[2];
@@ -50,7 +51,7 @@ public final class MatMul {
                     }
                 }
                 for (; t < n; t++) {
-                    for (int r = r0; r < r1; r++) y[t * rows + r] = kernel.dot1(seg, r * rowBytes, x, t * cols, cols);
+                    for (int r = r0; r < r1; r++) y[t * rows + r] = kernel.dot1(seg, r * rowBytes, xs, t * cols, cols);
                 }
             }
         });

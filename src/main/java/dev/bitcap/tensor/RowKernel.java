@@ -10,6 +10,14 @@ import java.lang.foreign.MemorySegment;
  * than one loop with a load hook: a shared loop would see several receivers, stop inlining and box its vectors.
  */
 sealed interface RowKernel permits F32Rows, F16Rows, Bf16Rows, Q8Rows, Q4Rows {
+    /**
+     * The activations in the order this kernel reads them ({@code n} rows of {@code cols}); made once per matmul.
+     * Most kernels read them as they are.
+     */
+    default float[] arrange(float[] x, int n, int cols) {
+        return x;
+    }
+
     float dot1(MemorySegment w, long rowOff, float[] x, int xOff, int cols);
 
     /** The row against four activation rows at once, converting each weight chunk once. */

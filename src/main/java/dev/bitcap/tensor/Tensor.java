@@ -11,7 +11,7 @@ import java.util.Arrays;
  * {@link MemorySegment}, which is usually a slice of a memory-mapped file. Tensors never copy their data.
  * All multi-byte values are little-endian.
  */
-public final class Tensor {
+public final class Tensor implements WeightMatrix {
     public static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     public static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     public static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -76,16 +76,29 @@ public final class Tensor {
         return data;
     }
 
+    @Override
     public long byteSize() {
         return data.byteSize();
     }
 
+    @Override
+    public void matmul(float[] x, float[] y, int n) {
+        MatMul.matmul(this, x, y, n);
+    }
+
+    @Override
+    public String storage() {
+        return dtype.name();
+    }
+
     /** Rows of a matrix view: the product of all dimensions but the last. */
+    @Override
     public long rows() {
         return shape.length == 0 ? 1 : elementCount() / shape[shape.length - 1];
     }
 
     /** Columns of a matrix view: the last dimension. */
+    @Override
     public long cols() {
         return shape.length == 0 ? 1 : shape[shape.length - 1];
     }
