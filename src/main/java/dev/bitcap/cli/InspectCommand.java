@@ -51,7 +51,7 @@ final class InspectCommand implements Callable<Integer> {
             info.put("parameters", c.parameterCount());
             info.put("active_parameters_per_token", c.activeParameterCount());
             Map<String, Long> bytes = new LinkedHashMap<>();
-            m.matrixBytesByDtype().forEach((k, v) -> bytes.put(k.name(), v));
+            bytes.putAll(m.matrixBytesByStorage());
             info.put("matrix_bytes_by_dtype", bytes);
             info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
             if (json) {

@@ -4,7 +4,6 @@ import dev.bitcap.attention.DenseAttention;
 import dev.bitcap.kv.F32KvCache;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
-import dev.bitcap.tensor.MatMul;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.Parallel;
 import dev.bitcap.tensor.Rope;
@@ -27,9 +26,9 @@ final class CpuAttentionBlock {
         int n = batch.size();
         int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
         float[] q = new float[n * qDim], k = new float[n * kvDim], v = new float[n * kvDim];
-        MatMul.matmul(w.q(), xn, q, n);
-        MatMul.matmul(w.k(), xn, k, n);
-        MatMul.matmul(w.v(), xn, v, n);
+        w.q().matmul(xn, q, n);
+        w.k().matmul(xn, k, n);
+        w.v().matmul(xn, v, n);
         for (int t = 0; t < n; t++) {
             if (w.qBias() != null) Ops.add(q, t * qDim, w.qBias(), 0, qDim);
             if (w.kBias() != null) Ops.add(k, t * kvDim, w.kBias(), 0, kvDim);
@@ -54,7 +53,7 @@ final class CpuAttentionBlock {
             }
         });
         float[] o = new float[n * c.hiddenSize()];
-        MatMul.matmul(w.o(), att, o, n);
+        w.o().matmul(att, o, n);
         Ops.add(residual, 0, o, 0, o.length);
     }
 

@@ -5,7 +5,6 @@ import dev.bitcap.kv.F32KvCache;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
-import dev.bitcap.tensor.MatMul;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.Tensor;
 import java.util.List;
@@ -95,7 +94,7 @@ public final class CpuBackend implements Backend {
             Ops.rmsnorm(h, r * d, x, t * d, w.finalNorm(), d, c.rmsEps());
         }
         float[] logits = new float[m * c.vocabSize()];
-        MatMul.matmul(w.lmHead(), h, logits, m);
+        w.lmHead().matmul(h, logits, m);
 
         int[] ctx = sequences.stream().mapToInt(Sequence::length).toArray();
         boolean decode = n == sequences.size() && batch.positions()[0] > 0;

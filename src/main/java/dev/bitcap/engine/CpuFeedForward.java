@@ -2,7 +2,6 @@ package dev.bitcap.engine;
 
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
-import dev.bitcap.tensor.MatMul;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.TopK;
 
@@ -19,12 +18,12 @@ final class CpuFeedForward {
 
     /** down(silu(gate x) * up x) for n tokens of {@code x}, added to {@code out} scaled per token (null = 1). */
     static void mlp(Weights.Mlp w, float[] x, int n, float[] out, float[] tokenScale) {
-        int f = (int) w.gate().dim(0), d = (int) w.down().dim(0);
+        int f = (int) w.gate().rows(), d = (int) w.down().rows();
         float[] g = new float[n * f], u = new float[n * f], y = new float[n * d];
-        MatMul.matmul(w.gate(), x, g, n);
-        MatMul.matmul(w.up(), x, u, n);
+        w.gate().matmul(x, g, n);
+        w.up().matmul(x, u, n);
         Ops.swiglu(g, 0, u, 0, n * f);
-        MatMul.matmul(w.down(), g, y, n);
+        w.down().matmul(g, y, n);
         if (tokenScale == null) {
             Ops.add(out, 0, y, 0, n * d);
         } else {
@@ -40,7 +39,7 @@ final class CpuFeedForward {
     int[] moe(int layer, Weights.Moe w, float[] xn, int n, float[] residual, ForwardObserver observer) {
         int d = c.hiddenSize(), e = c.experts(), k = c.expertsPerToken();
         float[] logits = new float[n * e];
-        MatMul.matmul(w.router(), xn, logits, n);
+        w.router().matmul(xn, logits, n);
         observer.routerLogits(layer, logits.clone(), n, e);
         int[] chosen = new int[n * k];
         float[] weight = new float[n * k];

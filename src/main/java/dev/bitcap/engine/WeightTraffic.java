@@ -3,7 +3,6 @@ package dev.bitcap.engine;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
-import dev.bitcap.tensor.Tensor;
 
 /**
  * Bytes a forward pass must read from memory: every weight matrix it uses once (the embedding only by the
@@ -40,15 +39,5 @@ public final class WeightTraffic {
         long kvRow = 2L * c.kvDim() * Float.BYTES * c.layers();
         for (int ctx : r.contextLengths()) total += kvRow * ctx;
         return total;
-    }
-
-    /** Bytes of all weight matrices a dense decode step reads (embedding row excluded), for a quick bound. */
-    public static long matrixBytes(LoadedModel model) {
-        long[] sum = {0};
-        java.util.Set<Tensor> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        model.forEachMatrix(t -> {
-            if (seen.add(t)) sum[0] += t.byteSize();
-        });
-        return sum[0];
     }
 }

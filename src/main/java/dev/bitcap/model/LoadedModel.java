@@ -1,11 +1,10 @@
 package dev.bitcap.model;
 
 import dev.bitcap.format.TensorSource;
-import dev.bitcap.tensor.DType;
+import dev.bitcap.tensor.WeightMatrix;
 import dev.bitcap.tensor.Tensor;
 import dev.bitcap.tokenizer.Tokenizer;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,21 +49,24 @@ public final class LoadedModel implements AutoCloseable {
         return tokenizer;
     }
 
-    /** Bytes of the weight matrices by dtype (each distinct tensor counted once, so a tied head is not double-counted). */
-    public Map<DType, Long> matrixBytesByDtype() {
-        Map<DType, Long> bytes = new EnumMap<>(DType.class);
-        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
+    /**
+     * Bytes of the weight matrices by storage ({@code F16}, {@code int4-asym g128}, ...), each distinct matrix
+     * counted once, so a tied head is not double-counted.
+     */
+    public Map<String, Long> matrixBytesByStorage() {
+        Map<String, Long> bytes = new java.util.TreeMap<>();
+        Map<WeightMatrix, Boolean> seen = new IdentityHashMap<>();
         forEachMatrix(t -> {
-            if (seen.put(t, Boolean.TRUE) == null) bytes.merge(t.dtype(), t.byteSize(), Long::sum);
+            if (seen.put(t, Boolean.TRUE) == null) bytes.merge(t.storage(), t.byteSize(), Long::sum);
         });
         return bytes;
     }
 
-    public void forEachMatrix(java.util.function.Consumer<Tensor> action) {
+    public void forEachMatrix(java.util.function.Consumer<WeightMatrix> action) {
         action.accept(weights.embedding());
         for (Weights.Layer layer : weights.layers()) {
             var a = layer.attention();
-            for (Tensor t : new Tensor[] {a.q(), a.k(), a.v(), a.o()}) action.accept(t);
+            for (WeightMatrix t : new WeightMatrix[] {a.q(), a.k(), a.v(), a.o()}) action.accept(t);
             if (layer.mlp() != null) mlp(layer.mlp(), action);
             if (layer.moe() != null) {
                 action.accept(layer.moe().router());
@@ -75,7 +77,7 @@ public final class LoadedModel implements AutoCloseable {
         action.accept(weights.lmHead());
     }
 
-    private static void mlp(Weights.Mlp m, java.util.function.Consumer<Tensor> action) {
+    private static void mlp(Weights.Mlp m, java.util.function.Consumer<WeightMatrix> action) {
         action.accept(m.gate());
         action.accept(m.up());
         action.accept(m.down());
