@@ -68,4 +68,39 @@ final class Bf16Rows implements RowKernel {
         out[2] = s2;
         out[3] = s3;
     }
+
+    @Override
+    public void rows4(MemorySegment w, long rowOff, long rowBytes, float[] x, int cols, float[] out) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long r1 = rowOff + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        int i = 0;
+        for (; i + CHUNK <= cols; i += CHUNK) {
+            FloatVector xe = FloatVector.fromArray(F, x, i), xo = FloatVector.fromArray(F, x, i + L);
+            long o = 2L * i;
+            IntVector p0 = IntVector.fromMemorySegment(I, w, rowOff + o, Lanes.LE);
+            IntVector p1 = IntVector.fromMemorySegment(I, w, r1 + o, Lanes.LE);
+            IntVector p2 = IntVector.fromMemorySegment(I, w, r2 + o, Lanes.LE);
+            IntVector p3 = IntVector.fromMemorySegment(I, w, r3 + o, Lanes.LE);
+            a0 = Lanes.bf16Low(p0).fma(xe, a0);
+            b0 = Lanes.bf16High(p0).fma(xo, b0);
+            a1 = Lanes.bf16Low(p1).fma(xe, a1);
+            b1 = Lanes.bf16High(p1).fma(xo, b1);
+            a2 = Lanes.bf16Low(p2).fma(xe, a2);
+            b2 = Lanes.bf16High(p2).fma(xo, b2);
+            a3 = Lanes.bf16Low(p3).fma(xe, a3);
+            b3 = Lanes.bf16High(p3).fma(xo, b3);
+        }
+        float s0 = Lanes.sum(a0.add(b0)), s1 = Lanes.sum(a1.add(b1));
+        float s2 = Lanes.sum(a2.add(b2)), s3 = Lanes.sum(a3.add(b3));
+        for (; i < cols; i++) {
+            s0 += Halfs.bf16ToF32(w.get(Tensor.I16_LE, rowOff + 2L * i)) * x[i];
+            s1 += Halfs.bf16ToF32(w.get(Tensor.I16_LE, r1 + 2L * i)) * x[i];
+            s2 += Halfs.bf16ToF32(w.get(Tensor.I16_LE, r2 + 2L * i)) * x[i];
+            s3 += Halfs.bf16ToF32(w.get(Tensor.I16_LE, r3 + 2L * i)) * x[i];
+        }
+        out[0] = s0;
+        out[1] = s1;
+        out[2] = s2;
+        out[3] = s3;
+    }
 }

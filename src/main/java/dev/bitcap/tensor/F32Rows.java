@@ -57,4 +57,35 @@ final class F32Rows implements RowKernel {
         out[2] = s2;
         out[3] = s3;
     }
+
+    @Override
+    public void rows4(MemorySegment w, long rowOff, long rowBytes, float[] x, int cols, float[] out) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        long r1 = rowOff + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        int i = 0;
+        for (; i + CHUNK <= cols; i += CHUNK) {
+            FloatVector xa = FloatVector.fromArray(F, x, i), xb = FloatVector.fromArray(F, x, i + L);
+            long o = 4L * i, ob = 4L * (i + L);
+            a0 = Lanes.f32(w, rowOff + o).fma(xa, a0);
+            b0 = Lanes.f32(w, rowOff + ob).fma(xb, b0);
+            a1 = Lanes.f32(w, r1 + o).fma(xa, a1);
+            b1 = Lanes.f32(w, r1 + ob).fma(xb, b1);
+            a2 = Lanes.f32(w, r2 + o).fma(xa, a2);
+            b2 = Lanes.f32(w, r2 + ob).fma(xb, b2);
+            a3 = Lanes.f32(w, r3 + o).fma(xa, a3);
+            b3 = Lanes.f32(w, r3 + ob).fma(xb, b3);
+        }
+        float s0 = Lanes.sum(a0.add(b0)), s1 = Lanes.sum(a1.add(b1));
+        float s2 = Lanes.sum(a2.add(b2)), s3 = Lanes.sum(a3.add(b3));
+        for (; i < cols; i++) {
+            s0 += w.get(Tensor.F32_LE, rowOff + 4L * i) * x[i];
+            s1 += w.get(Tensor.F32_LE, r1 + 4L * i) * x[i];
+            s2 += w.get(Tensor.F32_LE, r2 + 4L * i) * x[i];
+            s3 += w.get(Tensor.F32_LE, r3 + 4L * i) * x[i];
+        }
+        out[0] = s0;
+        out[1] = s1;
+        out[2] = s2;
+        out[3] = s3;
+    }
 }

@@ -30,7 +30,13 @@ public final class MatMul {
         MemorySegment seg = w.data();
         if (n == 1) {
             Parallel.forRange(rows, GEMV_MIN_ROWS, (start, end) -> {
-                for (int r = start; r < end; r++) y[r] = kernel.dot1(seg, r * rowBytes, xs, 0, cols);
+                float[] four = new float[4];
+                int r = start;
+                for (; r + 4 <= end; r += 4) {
+                    kernel.rows4(seg, r * rowBytes, rowBytes, xs, cols, four);
+                    System.arraycopy(four, 0, y, r, 4);
+                }
+                for (; r < end; r++) y[r] = kernel.dot1(seg, r * rowBytes, xs, 0, cols);
             });
             return;
         }

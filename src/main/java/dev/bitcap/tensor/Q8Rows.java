@@ -51,4 +51,29 @@ final class Q8Rows implements RowKernel {
         out[2] = Lanes.sum(a2);
         out[3] = Lanes.sum(a3);
     }
+
+    @Override
+    public void rows4(MemorySegment w, long rowOff, long rowBytes, float[] x, int cols, float[] out) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long r1 = rowOff + rowBytes, r2 = r1 + rowBytes, r3 = r2 + rowBytes;
+        for (int blk = 0, i = 0; i < cols; blk++, i += BLOCK) {
+            long o = (long) blk * BYTES;
+            FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+            for (int p = 0; p < BLOCK; p += L) {
+                FloatVector xv = FloatVector.fromArray(F, x, i + p);
+                s0 = Lanes.i8(w, rowOff + o + 2, p).fma(xv, s0);
+                s1 = Lanes.i8(w, r1 + o + 2, p).fma(xv, s1);
+                s2 = Lanes.i8(w, r2 + o + 2, p).fma(xv, s2);
+                s3 = Lanes.i8(w, r3 + o + 2, p).fma(xv, s3);
+            }
+            a0 = s0.fma(FloatVector.broadcast(F, Lanes.f16At(w, rowOff + o)), a0);
+            a1 = s1.fma(FloatVector.broadcast(F, Lanes.f16At(w, r1 + o)), a1);
+            a2 = s2.fma(FloatVector.broadcast(F, Lanes.f16At(w, r2 + o)), a2);
+            a3 = s3.fma(FloatVector.broadcast(F, Lanes.f16At(w, r3 + o)), a3);
+        }
+        out[0] = Lanes.sum(a0);
+        out[1] = Lanes.sum(a1);
+        out[2] = Lanes.sum(a2);
+        out[3] = Lanes.sum(a3);
+    }
 }

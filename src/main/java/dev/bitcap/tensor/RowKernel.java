@@ -23,6 +23,12 @@ sealed interface RowKernel permits F32Rows, F16Rows, Bf16Rows, Q8Rows, Q4Rows {
     /** The row against four activation rows at once, converting each weight chunk once. */
     void dot4(MemorySegment w, long rowOff, float[] x, int xOff, int cols, float[] out);
 
+    /**
+     * Four consecutive weight rows (the first at {@code rowOff}, {@code rowBytes} apart) against one activation row
+     * at {@code x[0]}: a GEMV reads each activation chunk once for four rows. Each row sums in dot1's order.
+     */
+    void rows4(MemorySegment w, long rowOff, long rowBytes, float[] x, int cols, float[] out);
+
     static RowKernel of(DType dtype) {
         return switch (dtype) {
             case F32 -> F32Rows.INSTANCE;
