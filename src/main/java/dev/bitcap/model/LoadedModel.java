@@ -28,6 +28,16 @@ public final class LoadedModel implements AutoCloseable {
         this.resources = new ArrayList<>(resources);
     }
 
+    /**
+     * The same model with other weight matrices (quantized ones, or wrappers that watch their inputs). The new
+     * model takes over this one's files and {@code extra} (may be null): close only the new one.
+     */
+    public LoadedModel withWeights(Weights.Model newWeights, AutoCloseable extra) {
+        List<AutoCloseable> all = new ArrayList<>(resources);
+        if (extra != null) all.add(extra);
+        return new LoadedModel(name, format, config, newWeights, tokenizer, all);
+    }
+
     public String name() {
         return name;
     }

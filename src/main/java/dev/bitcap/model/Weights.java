@@ -28,4 +28,39 @@ public final class Weights {
     public record Layer(float[] attnNorm, Attention attention, float[] mlpNorm, Mlp mlp, Moe moe) {}
 
     public record Model(Tensor embedding, Layer[] layers, float[] finalNorm, WeightMatrix lmHead) {}
+
+    /** Replaces every weight matrix (not the embedding) by what {@code f} makes of it; the rest is shared. */
+    public static Model mapMatrices(Model m, java.util.function.BiFunction<MatrixSlot, WeightMatrix, WeightMatrix> f) {
+        Layer[] layers = new Layer[m.layers().length];
+        for (int l = 0; l < layers.length; l++) {
+            Layer in = m.layers()[l];
+            int layer = l;
+            Attention a = in.attention();
+            Attention att = new Attention(f.apply(new MatrixSlot(WeightRole.Q, l, -1), a.q()), f.apply(new MatrixSlot(WeightRole.K, l, -1), a.k()),
+                    f.apply(new MatrixSlot(WeightRole.V, l, -1), a.v()), f.apply(new MatrixSlot(WeightRole.O, l, -1), a.o()),
+                    a.qBias(), a.kBias(), a.vBias(), a.qNorm(), a.kNorm());
+            Mlp mlp = in.mlp() == null ? null : mapMlp(in.mlp(), (role, w) -> f.apply(new MatrixSlot(role, layer, -1), w),
+                    WeightRole.GATE, WeightRole.UP, WeightRole.DOWN);
+            Moe moe = null;
+            if (in.moe() != null) {
+                Moe o = in.moe();
+                Mlp[] experts = new Mlp[o.experts().length];
+                for (int e = 0; e < experts.length; e++) {
+                    int expert = e;
+                    experts[e] = mapMlp(o.experts()[e], (role, w) -> f.apply(new MatrixSlot(role, layer, expert), w),
+                            WeightRole.EXPERT_GATE, WeightRole.EXPERT_UP, WeightRole.EXPERT_DOWN);
+                }
+                Mlp shared = o.shared() == null ? null : mapMlp(o.shared(), (role, w) -> f.apply(new MatrixSlot(role, layer, -1), w),
+                        WeightRole.SHARED_GATE, WeightRole.SHARED_UP, WeightRole.SHARED_DOWN);
+                moe = new Moe(f.apply(new MatrixSlot(WeightRole.ROUTER, l, -1), o.router()), experts, shared, o.sharedGate());
+            }
+            layers[l] = new Layer(in.attnNorm(), att, in.mlpNorm(), mlp, moe);
+        }
+        return new Model(m.embedding(), layers, m.finalNorm(), f.apply(new MatrixSlot(WeightRole.LM_HEAD, -1, -1), m.lmHead()));
+    }
+
+    private static Mlp mapMlp(Mlp m, java.util.function.BiFunction<WeightRole, WeightMatrix, WeightMatrix> f,
+                              WeightRole gate, WeightRole up, WeightRole down) {
+        return new Mlp(f.apply(gate, m.gate()), f.apply(up, m.up()), f.apply(down, m.down()));
+    }
 }
