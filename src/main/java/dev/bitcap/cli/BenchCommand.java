@@ -91,6 +91,9 @@ final class BenchCommand implements Callable<Integer> {
                 res.put("measured_read_bandwidth_gb_per_s", bw / 1e9);
                 res.put("decode_tokens_per_s_bound", batch * bw / best.decodeBytesPerStep());
                 res.put("fraction_of_bound", achieved / bw);
+                double triad = MemoryBandwidth.measureTriad(1L << 30, 5);
+                res.put("stream_triad_bandwidth_gb_per_s", triad / 1e9);
+                res.put("fraction_of_stream_triad_bound", achieved / triad);
             }
             if (json) {
                 out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(res));

@@ -6,8 +6,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Measures the sustained read bandwidth of main memory with the kernels' own thread pool and vector loads:
- * the ceiling that a memory-bound decode step is compared against.
+ * Measures main-memory bandwidth with the kernels' own thread pool and vector loads: the read-only rate, which is
+ * the ceiling of a memory-bound decode step (it only reads weights), and the STREAM triad rate
+ * (a = b + s·c, counted as STREAM counts it: two reads and one write per element), the figure usually quoted.
  */
 public final class MemoryBandwidth {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -34,6 +35,36 @@ public final class MemoryBandwidth {
             float check = 0;
             for (float s : sink) check += s;
             if (Float.isNaN(check)) throw new IllegalStateException("bandwidth probe read garbage");
+            return best;
+        }
+    }
+
+    /** Best of {@code repeats} STREAM triads over three arrays of {@code bytes / 3} each, in bytes/s as STREAM counts them. */
+    public static double measureTriad(long bytes, int repeats) {
+        long chunks = Math.max(1, bytes / 3 / CHUNK);
+        try (Arena arena = Arena.ofShared()) {
+            long size = chunks * CHUNK;
+            MemorySegment a = arena.allocate(size, 4096), b = arena.allocate(size, 4096), c = arena.allocate(size, 4096);
+            Parallel.forRange((int) chunks, 1, (lo, hi) -> {
+                long off = lo * CHUNK, len = (hi - lo) * CHUNK;
+                a.asSlice(off, len).fill((byte) 0);
+                b.asSlice(off, len).fill((byte) 1);
+                c.asSlice(off, len).fill((byte) 2);
+            });
+            double best = 0;
+            for (int rep = 0; rep < repeats; rep++) {
+                long t0 = System.nanoTime();
+                Parallel.forRange((int) chunks, 1, (lo, hi) -> {
+                    FloatVector s = FloatVector.broadcast(F, 3f);
+                    long step = F.vectorByteSize();
+                    for (long p = lo * CHUNK, end = hi * CHUNK; p < end; p += step) {
+                        FloatVector.fromMemorySegment(F, c, p, Lanes.LE).fma(s, FloatVector.fromMemorySegment(F, b, p, Lanes.LE))
+                                .intoMemorySegment(a, p, Lanes.LE);
+                    }
+                });
+                long ns = System.nanoTime() - t0;
+                best = Math.max(best, 3.0 * size * 1e9 / ns);
+            }
             return best;
         }
     }
