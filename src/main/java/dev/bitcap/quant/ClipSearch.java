@@ -60,10 +60,10 @@ public final class ClipSearch {
     }
 
     /**
-     * The diagonal blocks of XᵀX/T, one per group ({@code len x len}, row-major), for inputs divided column-wise
-     * by {@code inputDivisor} (null: as they are).
+     * The diagonal blocks of XᵀX/T, one per group ({@code len x len}, row-major), for inputs multiplied
+     * column-wise by {@code inputScale} (null: as they are).
      */
-    static double[][] groupGrams(float[] x, int tokens, int cols, int groupSize, double[] inputDivisor) {
+    static double[][] groupGrams(float[] x, int tokens, int cols, int groupSize, float[] inputScale) {
         int groups = GroupQuantized.groupsPerRow(cols, groupSize);
         double[][] grams = new double[groups][];
         Parallel.forRange(groups, 1, (k0, k1) -> {
@@ -74,7 +74,7 @@ public final class ClipSearch {
                 for (int t = 0; t < tokens; t++) {
                     for (int i = 0; i < len; i++) {
                         double v = x[t * cols + c0 + i];
-                        xs[i] = inputDivisor == null ? v : v / inputDivisor[c0 + i];
+                        xs[i] = inputScale == null ? v : v * inputScale[c0 + i];
                     }
                     for (int i = 0; i < len; i++) {
                         double xi = xs[i];
@@ -95,7 +95,10 @@ public final class ClipSearch {
         return grams;
     }
 
-    /** Every row and group: the candidate range with the smallest dᵀGd, codes and parameters fitted on it. */
+    /**
+     * Every row and group: the candidate range with the smallest dᵀGd, codes and parameters fitted on it. With a
+     * single candidate {@code grams} may be null.
+     */
     static GroupQuantized searchGroups(QuantFormat f, float[] w, int rows, int cols, int groupSize, double[][] grams, Ranges ranges) {
         int groups = GroupQuantized.groupsPerRow(cols, groupSize), pc = f.paramCount();
         int[] codes = new int[rows * cols];
@@ -114,7 +117,12 @@ public final class ClipSearch {
                         max = Math.max(max, w[off + i]);
                     }
                     double best = Double.POSITIVE_INFINITY;
-                    for (int c = 0, n = ranges.count(); c < n; c++) {
+                    int n = ranges.count();
+                    if (n == 1) { // nothing to choose between: no error to measure
+                        ranges.range(0, min, max, range);
+                        f.fit(w, off, len, range[0], range[1], params, p);
+                    }
+                    for (int c = 0; n > 1 && c < n; c++) {
                         ranges.range(c, min, max, range);
                         f.fit(w, off, len, range[0], range[1], candidate, 0);
                         for (int i = 0; i < len; i++) {
