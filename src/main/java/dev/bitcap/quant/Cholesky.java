@@ -29,22 +29,25 @@ public final class Cholesky {
 
     /**
      * The lower factor L with L·Lᵀ = a (only a's lower triangle is read), a new array whose upper triangle is
-     * zero. Row-oriented, so every inner product runs over two contiguous row prefixes.
+     * zero. Column by column (Crout): once L_jj is known, the entries below it are independent of each other, so
+     * they are split between threads; every inner product runs over two contiguous row prefixes.
      */
     public static double[] lower(double[] a, int n) throws NotPositiveDefinite {
         double[] l = new double[Math.multiplyExact(n, n)];
-        for (int i = 0; i < n; i++) {
-            int ri = i * n;
-            for (int j = 0; j <= i; j++) {
-                int rj = j * n;
-                double s = a[ri + j] - dot(l, ri, l, rj, j);
-                if (j == i) {
-                    if (!(s > 0)) throw new NotPositiveDefinite(i, s);
-                    l[ri + i] = Math.sqrt(s);
-                } else {
-                    l[ri + j] = s / l[rj + j];
+        for (int j = 0; j < n; j++) {
+            int rj = j * n;
+            double s = a[rj + j] - dot(l, rj, l, rj, j);
+            if (!(s > 0)) throw new NotPositiveDefinite(j, s);
+            double d = Math.sqrt(s);
+            l[rj + j] = d;
+            int col = j, below = n - j - 1;
+            // Small columns run inline: a parallel loop costs more than it saves below ~64k multiply-adds.
+            Parallel.forRange(below, (long) below * j < 65536 ? Integer.MAX_VALUE : Math.max(1, 16384 / Math.max(1, j)), (i0, i1) -> {
+                for (int i = col + 1 + i0; i < col + 1 + i1; i++) {
+                    int ri = i * n;
+                    l[ri + col] = (a[ri + col] - dot(l, ri, l, rj, col)) / d;
                 }
-            }
+            });
         }
         return l;
     }

@@ -132,13 +132,37 @@ public final class GptqQuantizer {
                 for (int c0 = b1; c0 < cols; c0 += COLUMN_CHUNK) {
                     int len = Math.min(COLUMN_CHUNK, cols - c0);
                     for (int r = 0; r < n; r++) {
-                        for (int i = b0; i < b1; i++) {
-                            double e = err[r * block + (i - b0)];
-                            if (e != 0) axpy(-e, u, i * cols + c0, work, r * cols + c0, len);
+                        int i = b0, e0 = r * block - b0;
+                        for (; i + 4 <= b1; i += 4) {
+                            axpy4(err[e0 + i], err[e0 + i + 1], err[e0 + i + 2], err[e0 + i + 3], u, i * cols + c0, cols, work, r * cols + c0, len);
                         }
+                        for (; i < b1; i++) axpy(-err[e0 + i], u, i * cols + c0, work, r * cols + c0, len);
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * y −= e0·u0 + e1·u1 + e2·u2 + e3·u3 over {@code len} values, u_k starting at {@code uOff + k·stride}: four
+     * rows of U per pass over y, so y is loaded and stored once per four updates instead of once per update.
+     */
+    private static void axpy4(double e0, double e1, double e2, double e3, double[] u, int uOff, int stride, double[] y, int yOff, int len) {
+        int k = 0;
+        if (len >= D.length()) {
+            DoubleVector a0 = DoubleVector.broadcast(D, -e0), a1 = DoubleVector.broadcast(D, -e1);
+            DoubleVector a2 = DoubleVector.broadcast(D, -e2), a3 = DoubleVector.broadcast(D, -e3);
+            for (int bound = D.loopBound(len); k < bound; k += D.length()) {
+                DoubleVector acc = DoubleVector.fromArray(D, y, yOff + k);
+                acc = DoubleVector.fromArray(D, u, uOff + k).fma(a0, acc);
+                acc = DoubleVector.fromArray(D, u, uOff + stride + k).fma(a1, acc);
+                acc = DoubleVector.fromArray(D, u, uOff + 2 * stride + k).fma(a2, acc);
+                acc = DoubleVector.fromArray(D, u, uOff + 3 * stride + k).fma(a3, acc);
+                acc.intoArray(y, yOff + k);
+            }
+        }
+        for (; k < len; k++) {
+            y[yOff + k] = y[yOff + k] - e0 * u[uOff + k] - e1 * u[uOff + stride + k] - e2 * u[uOff + 2 * stride + k] - e3 * u[uOff + 3 * stride + k];
         }
     }
 
