@@ -4,7 +4,6 @@ import static dev.bitcap.quant.LayerStatisticsFixtures.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.bitcap.BitcapException;
-import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
