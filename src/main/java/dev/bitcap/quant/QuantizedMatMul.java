@@ -1,0 +1,68 @@
+package dev.bitcap.quant;
+
+import dev.bitcap.tensor.Parallel;
+
+/**
+ * y = x · Wᵀ over a {@link QuantizedTensor}, the dequantization fused into the dot products. The activations are
+ * copied once per call into rows padded to whole 32-code units (zeros past {@code cols}, input scale applied).
+ * One activation row is a GEMV split over output rows; several are a GEMM in blocks of output rows that stay in
+ * cache while every group of four activation rows passes over them, so each weight is read once per call.
+ */
+final class QuantizedMatMul {
+    /** Packed bytes per GEMM block: small enough to stay in a core's L2 with its activations. */
+    private static final long BLOCK_BYTES = 64 * 1024;
+    private static final int GEMV_MIN_ROWS = 32;
+
+    private QuantizedMatMul() {}
+
+    static void matmul(QuantizedTensor w, float[] x, float[] y, int n) {
+        int rows = (int) w.rows(), cols = (int) w.cols();
+        if (n <= 0 || x.length < (long) n * cols || y.length < (long) n * rows) {
+            throw new IllegalArgumentException("matmul of " + w + " with " + n + " rows: x holds " + x.length
+                    + " floats, y holds " + y.length);
+        }
+        int stride = w.cols32();
+        float[] xs = arrange(x, n, cols, stride, w.inputScaleShared());
+        PackedRowKernel kernel = w.kernel();
+        if (n == 1) {
+            Parallel.forRange(rows, GEMV_MIN_ROWS, (start, end) -> {
+                for (int r = start; r < end; r++) y[r] = kernel.dot1(r, xs, 0);
+            });
+            return;
+        }
+        long rowBytes = w.codes().byteSize() / rows;
+        int block = (int) Math.max(1, Math.min(rows, BLOCK_BYTES / rowBytes));
+        int blocks = (rows + block - 1) / block;
+        Parallel.forRange(blocks, 1, (first, last) -> {
+            float[] four = new float[4];
+            for (int b = first; b < last; b++) {
+                int r0 = b * block, r1 = Math.min(rows, r0 + block);
+                int t = 0;
+                for (; t + 4 <= n; t += 4) {
+                    for (int r = r0; r < r1; r++) {
+                        kernel.dot4(r, xs, t * stride, stride, four);
+                        y[t * rows + r] = four[0];
+                        y[(t + 1) * rows + r] = four[1];
+                        y[(t + 2) * rows + r] = four[2];
+                        y[(t + 3) * rows + r] = four[3];
+                    }
+                }
+                for (; t < n; t++) {
+                    for (int r = r0; r < r1; r++) y[t * rows + r] = kernel.dot1(r, xs, t * stride);
+                }
+            }
+        });
+    }
+
+    private static float[] arrange(float[] x, int n, int cols, int stride, float[] inputScale) {
+        float[] out = new float[n * stride];
+        for (int t = 0; t < n; t++) {
+            if (inputScale == null) {
+                System.arraycopy(x, t * cols, out, t * stride, cols);
+            } else {
+                for (int c = 0; c < cols; c++) out[t * stride + c] = x[t * cols + c] * inputScale[c];
+            }
+        }
+        return out;
+    }
+}
