@@ -20,6 +20,10 @@ public final class HfConfigParser {
         this.source = source;
     }
 
+    /** bitcap's own fields, for what transformers' configs cannot say (see {@link HfConfigWriter}). */
+    static final String ROPE_STYLE_FIELD = "bitcap_rope_style";
+    static final String ROPE_FACTORS_FIELD = "bitcap_rope_factors";
+
     public static ModelConfig parse(JsonNode root, String source) {
         return new HfConfigParser(root, source).parse();
     }
@@ -42,6 +46,21 @@ public final class HfConfigParser {
         double theta = ropeParams.path("rope_theta").isNumber() ? ropeParams.path("rope_theta").asDouble()
                 : root.path("rope_theta").asDouble(10000.0);
         RopeScaling scaling = parseRopeScaling(ropeParams.isObject() && ropeParams.has("rope_type") ? ropeParams : root.path("rope_scaling"));
+        if (root.path(ROPE_FACTORS_FIELD).isArray()) {
+            JsonNode arr = root.path(ROPE_FACTORS_FIELD);
+            float[] factors = new float[arr.size()];
+            for (int i = 0; i < factors.length; i++) factors[i] = (float) arr.get(i).asDouble();
+            try {
+                scaling = RopeScaling.factors(factors);
+            } catch (IllegalArgumentException e) {
+                throw new BitcapException(source + ": " + ROPE_FACTORS_FIELD + ": " + e.getMessage());
+            }
+        }
+        RopeStyle ropeStyle = switch (root.path(ROPE_STYLE_FIELD).asText("rotate_half")) {
+            case "rotate_half" -> RopeStyle.ROTATE_HALF;
+            case "adjacent_pairs" -> RopeStyle.ADJACENT_PAIRS;
+            default -> throw new BitcapException(source + ": " + ROPE_STYLE_FIELD + " must be rotate_half or adjacent_pairs");
+        };
 
         int experts = 0, topK = 0, moeInter = 0, sharedInter = 0, sparseStep = 1;
         boolean normTopK = false;
@@ -74,7 +93,7 @@ public final class HfConfigParser {
             if (v <= 0) throw new BitcapException(source + ": sizes must be positive (hidden_size, heads, layers, vocab_size, max_position_embeddings)");
         }
         return new ModelConfig(family, hidden, intermediate, layers, heads, kvHeads, headDim, vocab, ctx, eps, theta, scaling,
-                RopeStyle.ROTATE_HALF, tied, attnBias, experts, topK, moeInter, sharedInter, normTopK, sparseStep, denseLayers,
+                ropeStyle, tied, attnBias, experts, topK, moeInter, sharedInter, normTopK, sparseStep, denseLayers,
                 firstId(root.path("bos_token_id")), firstId(root.path("eos_token_id")));
     }
 

@@ -3,6 +3,7 @@ package dev.bitcap.model;
 import dev.bitcap.BitcapException;
 import dev.bitcap.format.GgufFile;
 import dev.bitcap.format.HfConfig;
+import dev.bitcap.format.QuantizationConfig;
 import dev.bitcap.format.Llama2cCheckpoint;
 import dev.bitcap.format.SafetensorsCheckpoint;
 import dev.bitcap.format.TensorSource;
@@ -40,17 +41,42 @@ public final class ModelLoader {
     private static LoadedModel loadHf(Path dir, Path tokenizerFile) {
         Path configPath = dir.resolve("config.json");
         if (!Files.isRegularFile(configPath)) throw new BitcapException("model folder " + dir + " has no config.json");
-        ModelConfig config = HfConfigParser.parse(HfConfig.read(configPath), configPath.toString());
+        var json = HfConfig.read(configPath);
+        ModelConfig config = HfConfigParser.parse(json, configPath.toString());
+        QuantizationConfig quantization = QuantizationConfig.read(json, configPath.toString());
         SafetensorsCheckpoint source = SafetensorsCheckpoint.open(dir);
-        Weights.Model weights = bind(source, new HfWeightLayout(config.family()), config, dir.toString());
-        Tokenizer tokenizer = tokenizerFile != null ? openTokenizerFile(tokenizerFile, config.vocabSize()) : null;
-        Path tokJson = dir.resolve("tokenizer.json");
-        if (tokenizer == null && Files.isRegularFile(tokJson)) {
-            Path tokConfig = dir.resolve("tokenizer_config.json");
-            tokenizer = Tokenizers.fromHuggingFace(tokJson, Files.isRegularFile(tokConfig) ? tokConfig : null);
+        Weights.Model weights;
+        try {
+            weights = new WeightBinder(source, new HfWeightLayout(config.family()), config, dir.toString(), quantization).bind();
+        } catch (RuntimeException e) {
+            source.close();
+            throw e;
         }
+        Tokenizer tokenizer = tokenizerFile != null ? openTokenizerFile(tokenizerFile, config.vocabSize()) : folderTokenizer(dir, config);
         return new LoadedModel(dir.getFileName().toString(), "safetensors", config, weights, tokenizer, List.of(source));
     }
+
+    /**
+     * The tokenizer kept in a model folder: {@code tokenizer.json} (with {@code tokenizer_config.json}), or, in folders
+     * bitcap writes from other formats, a llama2.c {@value #LLAMA2C_TOKENIZER} or a tensor-less {@value #GGUF_TOKENIZER}.
+     */
+    private static Tokenizer folderTokenizer(Path dir, ModelConfig config) {
+        Path tokJson = dir.resolve("tokenizer.json");
+        if (Files.isRegularFile(tokJson)) {
+            Path tokConfig = dir.resolve("tokenizer_config.json");
+            return Tokenizers.fromHuggingFace(tokJson, Files.isRegularFile(tokConfig) ? tokConfig : null);
+        }
+        if (Files.isRegularFile(dir.resolve(LLAMA2C_TOKENIZER))) return openTokenizerFile(dir.resolve(LLAMA2C_TOKENIZER), config.vocabSize());
+        if (Files.isRegularFile(dir.resolve(GGUF_TOKENIZER))) {
+            try (GgufFile g = GgufFile.open(dir.resolve(GGUF_TOKENIZER))) {
+                return ggufTokenizer(g);
+            }
+        }
+        return null;
+    }
+
+    /** File names of tokenizers bitcap copies into folders it writes from llama2.c and GGUF models. */
+    public static final String LLAMA2C_TOKENIZER = "tokenizer.bin", GGUF_TOKENIZER = "tokenizer.gguf";
 
     private static LoadedModel loadGguf(Path path, Path tokenizerFile) {
         GgufFile gguf = GgufFile.open(path);

@@ -1,9 +1,12 @@
 package dev.bitcap.model;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.format.PackedMatrixIo;
+import dev.bitcap.format.QuantizationConfig;
 import dev.bitcap.format.TensorSource;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Tensor;
+import dev.bitcap.tensor.WeightMatrix;
 import java.util.Arrays;
 
 /**
@@ -15,25 +18,36 @@ public final class WeightBinder {
     private final WeightLayout layout;
     private final ModelConfig c;
     private final String origin;
+    private final QuantizationConfig quantization;
 
     public WeightBinder(TensorSource source, WeightLayout layout, ModelConfig config, String origin) {
+        this(source, layout, config, origin, null);
+    }
+
+    /** With {@code quantization} set, matrices stored packed (see {@link QuantizationConfig}) bind as quantized tensors. */
+    public WeightBinder(TensorSource source, WeightLayout layout, ModelConfig config, String origin, QuantizationConfig quantization) {
         this.source = source;
         this.layout = layout;
         this.c = config;
         this.origin = origin;
+        this.quantization = quantization;
     }
 
     public Weights.Model bind() {
         int d = c.hiddenSize();
-        Tensor embed = matrix(WeightRole.EMBED, -1, -1, c.vocabSize(), d);
+        Tensor embed = tensor(WeightRole.EMBED, -1, -1, c.vocabSize(), d);
         Weights.Layer[] layers = new Weights.Layer[c.layers()];
         for (int l = 0; l < c.layers(); l++) layers[l] = layer(l);
         float[] finalNorm = vector(WeightRole.FINAL_NORM, -1, d, true);
-        Tensor head = layout.find(source, WeightRole.LM_HEAD, -1, -1);
+        WeightMatrix head = packed(WeightRole.LM_HEAD, -1, -1, c.vocabSize(), d);
         if (head == null) {
-            head = embed; // tied embeddings (or a file that omits the head because it is tied)
-        } else {
-            checkShape(head, WeightRole.LM_HEAD, -1, -1, c.vocabSize(), d);
+            Tensor t = layout.find(source, WeightRole.LM_HEAD, -1, -1);
+            if (t == null) {
+                head = embed; // tied embeddings (or a file that omits the head because it is tied)
+            } else {
+                checkShape(t, WeightRole.LM_HEAD, -1, -1, c.vocabSize(), d);
+                head = t;
+            }
         }
         return new Weights.Model(embed, layers, finalNorm, head);
     }
@@ -81,7 +95,20 @@ public final class WeightBinder {
         return new Weights.Layer(attnNorm, attn, mlpNorm, null, moe);
     }
 
-    private Tensor matrix(WeightRole role, int l, int e, long rows, long cols) {
+    private WeightMatrix matrix(WeightRole role, int l, int e, long rows, long cols) {
+        WeightMatrix q = packed(role, l, e, rows, cols);
+        return q != null ? q : tensor(role, l, e, rows, cols);
+    }
+
+    /** The matrix stored packed under its usual name, or null. */
+    private WeightMatrix packed(WeightRole role, int l, int e, long rows, long cols) {
+        if (quantization == null) return null;
+        String name = layout.describe(role, l, e);
+        if (!PackedMatrixIo.isPacked(source, name)) return null;
+        return PackedMatrixIo.read(source, name, quantization, (int) rows, (int) cols, origin);
+    }
+
+    private Tensor tensor(WeightRole role, int l, int e, long rows, long cols) {
         Tensor t = layout.find(source, role, l, e);
         if (t == null) throw new BitcapException(origin + ": missing tensor " + layout.describe(role, l, e));
         checkShape(t, role, l, e, rows, cols);

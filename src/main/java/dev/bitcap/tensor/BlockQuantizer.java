@@ -30,7 +30,13 @@ public final class BlockQuantizer {
         float d = amax / 127f;
         float id = d != 0 ? 1f / d : 0f;
         dst.set(Tensor.I16_LE, b, Float.floatToFloat16(d));
-        for (int j = 0; j < BLOCK; j++) dst.set(ValueLayout.JAVA_BYTE, b + 2 + j, (byte) Math.round(v[src + j] * id));
+        for (int j = 0; j < BLOCK; j++) dst.set(ValueLayout.JAVA_BYTE, b + 2 + j, (byte) roundHalfAway(v[src + j] * id));
+    }
+
+    /** C's roundf (halves away from zero), in double so that 0.49999997f does not round up. */
+    private static long roundHalfAway(float x) {
+        double a = Math.floor(Math.abs((double) x) + 0.5);
+        return (long) (x < 0 ? -a : a);
     }
 
     /** Scale -max/8 where max is the value of largest magnitude (sign kept), so that value maps to code 0 exactly. */
