@@ -3,13 +3,19 @@ package dev.bitcap.cli;
 /** A one-line progress display on the terminal's stderr; silent when output is not a terminal. */
 final class Progress {
     private final String label;
-    private final long total;
+    private long total;
     private final boolean enabled = System.console() != null;
     private long lastPrint;
 
     Progress(String label, long total) {
         this.label = label;
         this.total = total;
+    }
+
+    /** For work whose size is only known once it runs. */
+    void update(long done, long total) {
+        this.total = total;
+        update(done);
     }
 
     void update(long done) {

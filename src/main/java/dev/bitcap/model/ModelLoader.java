@@ -14,7 +14,9 @@ import dev.bitcap.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -115,6 +117,26 @@ public final class ModelLoader {
             LoadedModel.closeQuietly(List.of(source));
             throw e;
         }
+    }
+
+    /**
+     * The tokenizer files a model at {@code model} is read with, each with the name it has in a bitcap-written folder
+     * (tokenizer.json and tokenizer_config.json, or a llama2.c tokenizer.bin); empty for a GGUF, whose tokenizer is
+     * inside it. For writing a converted or quantized copy of the model.
+     */
+    public static Map<Path, String> tokenizerFiles(Path model, Path tokenizerFile, ModelConfig config) {
+        Map<Path, String> files = new LinkedHashMap<>();
+        if (tokenizerFile != null) {
+            files.put(tokenizerFile, tokenizerFile.toString().endsWith(".json") ? "tokenizer.json" : LLAMA2C_TOKENIZER);
+        } else if (Files.isDirectory(model)) {
+            for (String name : new String[] {"tokenizer.json", "tokenizer_config.json", LLAMA2C_TOKENIZER, GGUF_TOKENIZER}) {
+                if (Files.isRegularFile(model.resolve(name))) files.put(model.resolve(name), name);
+            }
+        } else if (model.toString().endsWith(".bin")) {
+            Path tok = findLlama2cTokenizer(model, config.vocabSize());
+            if (tok != null) files.put(tok, LLAMA2C_TOKENIZER);
+        }
+        return files;
     }
 
     /** llama2.c keeps its tokenizer beside the checkpoint as tokenizer.bin or tok{vocab}.bin. */
