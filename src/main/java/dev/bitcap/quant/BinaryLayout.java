@@ -84,16 +84,17 @@ public final class BinaryLayout {
 
     /**
      * True stored bits per weight of a {@code rows x cols} matrix: sign and state planes (padding included), fp16
-     * parameters of every row and block, the salient-column bitmap and the 2-int info entry, over rows·cols.
-     * E.g. 4096x4096 BiLLM dense: 1 + 1 + 7·16/128 + (4096 + 64)/4096² = 2.875 bits; STBLLM with N:M: 3 + 9·16/128 =
-     * 4.125 bits (the mask lives in the state, so it costs the same for 4:8, 5:8 and 6:8).
+     * parameters of every row and block and the salient-column bitmap, over rows·cols (the 2-int info entry is
+     * per-matrix metadata like a shape, not counted, as no group format counts its header). E.g. 4096x4096 BiLLM
+     * dense: 1 + 1 + 7·16/128 + 4096/4096² = 2.875 bits; STBLLM with N:M: 3 + 9·16/128 = 4.125 bits (the mask lives
+     * in the state, so it costs the same for 4:8, 5:8 and 6:8).
      */
     public static double bitsPerWeight(int rows, int cols, int keptPer8, int regions) {
         check(keptPer8, regions);
         long padded = PackedCodes.paddedCols(cols);
         double bits = (double) rows * padded * (1 + stateBits(keptPer8, regions))
                 + 16.0 * rows * blocksPerRow(cols) * paramsPerBlock(regions)
-                + padded + 64;
+                + padded;
         return bits / ((double) rows * cols);
     }
 

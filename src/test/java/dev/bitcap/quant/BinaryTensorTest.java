@@ -34,20 +34,20 @@ class BinaryTensorTest {
 
     @Test
     void bitsPerWeightByHand() {
-        // 4096x4096 BiLLM dense: sign + 1 state bit, 7 fp16 per 128, salient bitmap 4096 bits, info 64 bits
-        assertEquals(2 + 7 * 16 / 128.0 + (4096 + 64) / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 8, 2), 1e-12);
+        // 4096x4096 BiLLM dense: sign + 1 state bit, 7 fp16 per 128, salient bitmap 4096 bits
+        assertEquals(2 + 7 * 16 / 128.0 + 4096 / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 8, 2), 1e-12);
         // BiLLM 4:8 needs a pruned state: 2 state bits
-        assertEquals(3 + 7 * 16 / 128.0 + (4096 + 64) / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 4, 2), 1e-12);
+        assertEquals(3 + 7 * 16 / 128.0 + 4096 / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 4, 2), 1e-12);
         // STBLLM: 3 regions, 9 fp16 per block; 6:8 and dense cost the same (2 state bits either way)
-        assertEquals(3 + 9 * 16 / 128.0 + (4096 + 64) / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 6, 3), 1e-12);
+        assertEquals(3 + 9 * 16 / 128.0 + 4096 / (4096.0 * 4096), BinaryLayout.bitsPerWeight(4096, 4096, 6, 3), 1e-12);
         assertEquals(BinaryLayout.bitsPerWeight(4096, 4096, 6, 3), BinaryLayout.bitsPerWeight(4096, 4096, 8, 3), 0);
         // stories260K w2: 64 x 172, padded to 192 columns, 2 blocks (128 + 44)
-        double bits = 64 * 192 * 3 + 64 * 2 * 9 * 16 + 192 + 64;
+        double bits = 64 * 192 * 3 + 64 * 2 * 9 * 16 + 192;
         assertEquals(bits / (64 * 172), BinaryLayout.bitsPerWeight(64, 172, 4, 3), 1e-12);
-        // and the bytes a tensor holds are those bits (less the 64-bit info entry, which lives in the checkpoint)
+        // and the bytes a tensor holds are those bits
         try (Arena arena = Arena.ofConfined()) {
             BinaryTensor t = BinaryTensor.pack(random(new Random(1), 64, 172, 4, 3), arena);
-            assertEquals((long) (bits - 64) / 8, t.byteSize());
+            assertEquals((long) bits / 8, t.byteSize());
             assertEquals(bits / (64 * 172), t.bitsPerWeight(), 1e-12);
         }
     }
