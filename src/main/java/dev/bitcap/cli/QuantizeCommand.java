@@ -54,7 +54,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--nm", paramLabel = "N:8", description = "binary only: keep N of every 8 consecutive input columns (4:8, 5:8 or 6:8); stbllm allocates N per layer around it")
     String nm;
 
-    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (clip, gptq, awq); use a different text from the one you evaluate on")
+    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (clip, gptq, awq, billm, stbllm); use a different text from the one you evaluate on")
     Path calib;
 
     @Option(names = "--samples", defaultValue = "128", description = "calibration windows (default: ${DEFAULT-VALUE})")
