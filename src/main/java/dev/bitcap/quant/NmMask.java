@@ -6,7 +6,8 @@ import dev.bitcap.BitcapException;
  * N:M pruning masks over groups of 8 consecutive input columns of each row, from a per-weight importance score:
  * Wanda's |W_ij|·‖x_j‖₂ (the BiLLM-with-N:M baseline) or STBLLM's Standardized Importance
  * (|W_ij|/Σ_k|W_kj| + |W_ij|/Σ_k|W_ik|)·‖x_j‖₂, where ‖x_j‖₂ is the norm of input column j over the calibration
- * tokens. STBLLM's standardization σ is left out: it is monotone within a matrix, so it changes no mask.
+ * tokens (the paper's form; its code raises the RMS to the power 0.5 instead). STBLLM's standardization σ is left
+ * out, as in its code: it is monotone within a matrix, so it changes no mask.
  */
 public final class NmMask {
     private NmMask() {}
