@@ -155,7 +155,7 @@ public final class ModelQuantizer {
         String name = name(slot);
         int rows = (int) t.rows(), cols = (int) t.cols();
         float[] w = t.toFloatArray();
-        // an expert no calibration token was routed to has no statistics: round it to nearest
+        // an expert no calibration token was routed to has no statistics: round it to nearest (binary: no feedback)
         boolean calibrated = stats != null && stats.tokens() > 0;
         if (o.method().binary()) {
             done.put(slot, BinaryTensor.pack(binarize(slot, name, w, rows, cols, calibrated ? stats : null), arena));
