@@ -5,18 +5,18 @@ import dev.bitcap.kv.KvFormat;
 import dev.bitcap.kv.KvLayout;
 import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.tensor.Ops;
+import dev.bitcap.kv.GroupQuantizer;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * Causal decode attention of one position over a paged fp16 or low-bit cache, read in place: for each KV head,
  * every query head that shares it (GQA) is served from one widening of each group, so the codes are unpacked
  * once per KV head, never per query head, and never the whole cache.
  *
- * <p>Per-channel keys: a group's contribution to a score is {@code sum_c q_c*scale_c*code_c,t + sum_c q_c*min_c},
- * so the scaled query is accumulated along the g tokens of each channel run, and the minima add one constant
- * per block. Per-token keys and values: {@code scale*dot(q, codes) + min*sum(q)} per channel group, and values
- * accumulate {@code p_t*scale*codes} with the minima summed once per group at the end. The residual block is
- * fp32 rows.
+ * <p>Per-channel keys are decoded one channel run (g tokens) at a time and accumulated into the scores of those
+ * g tokens; per-token keys and values one token row at a time (its channel groups), then dotted with or added
+ * to each query head. The residual block is fp32 rows.
  */
 public final class PackedAttention {
     private final int heads;
@@ -27,15 +27,12 @@ public final class PackedAttention {
     /** Work arrays of one thread, grown on demand. */
     public static final class Scratch {
         float[] scores = new float[0];
+        /** One decoded run or row. */
         float[] codes = new float[0];
-        float[] weights = new float[0];
-        float[] constants = new float[0];
 
-        private void ensure(int scoreFloats, int codeFloats, int weightFloats, int constFloats) {
+        private void ensure(int scoreFloats, int codeFloats) {
             if (scores.length < scoreFloats) scores = new float[Math.max(scoreFloats, scores.length * 2)];
             if (codes.length < codeFloats) codes = new float[codeFloats];
-            if (weights.length < weightFloats) weights = new float[weightFloats];
-            if (constants.length < constFloats) constants = new float[constFloats];
         }
     }
 
@@ -58,8 +55,7 @@ public final class PackedAttention {
         int g = lay.spec().format().quantized() ? lay.group() : 1;
         int stride = (len + g - 1) / g * g;
         int packed = Math.min(len, cache.packedLength(layer));
-        int groups = lay.spec().format().quantized() ? lay.groupsPerRow() : 1;
-        scratch.ensure(gq * stride, Math.max(lay.group(), headDim), gq * Math.max(headDim, groups), gq * groups);
+        scratch.ensure(gq * stride, Math.max(lay.group(), headDim));
         float[] s = scratch.scores;
         int q0 = qOff + firstHead * headDim;
 
@@ -82,7 +78,7 @@ public final class PackedAttention {
         }
 
         int o0 = outOff + firstHead * headDim;
-        java.util.Arrays.fill(out, o0, o0 + gq * headDim, 0f);
+        Arrays.fill(out, o0, o0 + gq * headDim, 0f);
         if (lay.spec().format() == KvFormat.FP16) {
             halfValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch);
         } else {
@@ -116,83 +112,53 @@ public final class PackedAttention {
     /** Keys per channel: scores of whole blocks of g tokens (a partly visible last block is computed whole). */
     private void channelScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
                                Scratch scratch) {
-        float[] s = scratch.scores, codes = scratch.codes, consts = scratch.constants;
+        float[] s = scratch.scores, keys = scratch.codes;
         int g = lay.group(), bits = lay.bits();
         for (int start = 0; start < packed; start += g) {
             MemorySegment seg = cache.segment(start);
             long region = cache.pageBase(start) + lay.region(layer, kvHead);
             int block = start % lay.pageTokens() / g;
-            for (int h = 0; h < gq; h++) {
-                java.util.Arrays.fill(s, h * stride + start, h * stride + start + g, 0f);
-                consts[h] = 0;
-            }
+            for (int h = 0; h < gq; h++) Arrays.fill(s, h * stride + start, h * stride + start + g, 0f);
             for (int c = 0; c < headDim; c++) {
                 long param = region + lay.keyChannelParam(block, c);
-                float sc = dev.bitcap.kv.GroupQuantizer.scale(seg, param), mn = dev.bitcap.kv.GroupQuantizer.min(seg, param);
-                PackedRuns.codes(seg, region + lay.keyChannelRun(block, c), g, bits, codes);
-                for (int h = 0; h < gq; h++) {
-                    float qc = q[q0 + h * headDim + c];
-                    Ops.axpy(qc * sc, codes, 0, s, h * stride + start, g);
-                    consts[h] += qc * mn;
-                }
-            }
-            int visible = Math.min(g, packed - start);
-            for (int h = 0; h < gq; h++) {
-                for (int t = 0; t < visible; t++) s[h * stride + start + t] += consts[h];
+                PackedRuns.decode(seg, region + lay.keyChannelRun(block, c), g, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), keys, 0);
+                for (int h = 0; h < gq; h++) Ops.axpy(q[q0 + h * headDim + c], keys, 0, s, h * stride + start, g);
             }
         }
     }
 
     private void tokenScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
                              Scratch scratch) {
-        float[] s = scratch.scores, codes = scratch.codes, qsum = scratch.constants;
+        float[] s = scratch.scores, key = scratch.codes;
         int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
-        for (int h = 0; h < gq; h++) {
-            for (int j = 0; j < groups; j++) {
-                float sum = 0;
-                for (int c = 0; c < cg; c++) sum += q[q0 + h * headDim + j * cg + c];
-                qsum[h * groups + j] = sum;
-            }
-        }
         for (int t = 0; t < packed; t++) {
             MemorySegment seg = cache.segment(t);
             long region = cache.pageBase(t) + lay.region(layer, kvHead);
             int tp = t % lay.pageTokens();
-            for (int h = 0; h < gq; h++) s[h * stride + t] = 0;
             for (int j = 0; j < groups; j++) {
                 long param = region + lay.keyTokenParam(tp, j);
-                float sc = dev.bitcap.kv.GroupQuantizer.scale(seg, param), mn = dev.bitcap.kv.GroupQuantizer.min(seg, param);
-                PackedRuns.codes(seg, region + lay.keyTokenRun(tp, j), cg, bits, codes);
-                for (int h = 0; h < gq; h++) {
-                    float d = Ops.dot(q, q0 + h * headDim + j * cg, codes, 0, cg);
-                    s[h * stride + t] += sc * d + mn * qsum[h * groups + j];
-                }
+                PackedRuns.decode(seg, region + lay.keyTokenRun(tp, j), cg, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), key, j * cg);
             }
+            for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, key, 0, headDim);
         }
     }
 
     private void quantizedValues(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] out, int o0, int gq,
                                  int stride, Scratch scratch) {
-        float[] s = scratch.scores, codes = scratch.codes, minSums = scratch.weights;
+        float[] s = scratch.scores, value = scratch.codes;
         int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
-        java.util.Arrays.fill(minSums, 0, gq * groups, 0f);
         for (int t = 0; t < packed; t++) {
             MemorySegment seg = cache.segment(t);
             long region = cache.pageBase(t) + lay.region(layer, kvHead);
             int tp = t % lay.pageTokens();
             for (int j = 0; j < groups; j++) {
                 long param = region + lay.valueParam(tp, j);
-                float sc = dev.bitcap.kv.GroupQuantizer.scale(seg, param), mn = dev.bitcap.kv.GroupQuantizer.min(seg, param);
-                PackedRuns.codes(seg, region + lay.valueRun(tp, j), cg, bits, codes);
-                for (int h = 0; h < gq; h++) {
-                    float p = s[h * stride + t];
-                    Ops.axpy(p * sc, codes, 0, out, o0 + h * headDim + j * cg, cg);
-                    minSums[h * groups + j] += p * mn;
-                }
+                PackedRuns.decode(seg, region + lay.valueRun(tp, j), cg, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), value, j * cg);
             }
-        }
-        for (int h = 0; h < gq; h++) {
-            for (int c = 0; c < headDim; c++) out[o0 + h * headDim + c] += minSums[h * groups + c / cg];
+            for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], value, 0, out, o0 + h * headDim, headDim);
         }
     }
 

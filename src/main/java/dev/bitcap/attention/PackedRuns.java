@@ -11,9 +11,9 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Widens one run of packed KV codes (plane order, see {@link dev.bitcap.kv.KvLayout}) or of fp16 values into a
+ * Decodes one run of packed KV codes (plane order, see {@link dev.bitcap.kv.KvLayout}) or of fp16 values into a
  * small float buffer, with the Vector API: a block of bytes, shifted and masked once per plane, gives a block
- * of consecutive codes. Only a group at a time is widened, never the cache.
+ * of consecutive codes, widened and scaled in registers. Only a group at a time is decoded, never the cache.
  */
 final class PackedRuns {
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -33,8 +33,12 @@ final class PackedRuns {
 
     private PackedRuns() {}
 
-    /** Codes 0 .. n of the run at {@code off}, as floats, into {@code dst[0 .. n)}. */
-    static void codes(MemorySegment seg, long off, int n, int bits, float[] dst) {
+    /**
+     * The n values the run at {@code off} stands for, {@code code * scale + min}, into {@code dst[dstOff ..]}. Decoding
+     * each value before it meets the query or the weights (rather than applying the minimum once per group)
+     * keeps the sums free of the cancellation between large minima and large scaled codes.
+     */
+    static void decode(MemorySegment seg, long off, int n, int bits, float scale, float min, float[] dst, int dstOff) {
         int perByte = 8 / bits, planes = n / perByte;
         byte mask = (byte) ((1 << bits) - 1);
         int i = 0;
@@ -43,7 +47,7 @@ final class PackedRuns {
                 ByteVector b = ByteVector.fromMemorySegment(B16, seg, off + i, LE);
                 for (int p = 0; p < perByte; p++) {
                     ByteVector c = (p == 0 ? b : b.lanewise(VectorOperators.LSHR, p * bits)).and(mask);
-                    ((FloatVector) c.convertShape(VectorOperators.B2F, F16, 0)).intoArray(dst, i + p * planes);
+                    ((FloatVector) c.convertShape(VectorOperators.B2F, F16, 0)).fma(scale, min).intoArray(dst, dstOff + i + p * planes);
                 }
             }
         }
@@ -51,12 +55,12 @@ final class PackedRuns {
             ByteVector b = ByteVector.fromMemorySegment(B8, seg, off + i, LE);
             for (int p = 0; p < perByte; p++) {
                 ByteVector c = (p == 0 ? b : b.lanewise(VectorOperators.LSHR, p * bits)).and(mask);
-                ((FloatVector) c.convertShape(VectorOperators.B2F, F8, 0)).intoArray(dst, i + p * planes);
+                ((FloatVector) c.convertShape(VectorOperators.B2F, F8, 0)).fma(scale, min).intoArray(dst, dstOff + i + p * planes);
             }
         }
         for (; i < planes; i++) {
             int b = seg.get(ValueLayout.JAVA_BYTE, off + i) & 0xFF;
-            for (int p = 0; p < perByte; p++) dst[i + p * planes] = (b >>> (p * bits)) & mask;
+            for (int p = 0; p < perByte; p++) dst[dstOff + i + p * planes] = Math.fma((float) ((b >>> (p * bits)) & mask), scale, min);
         }
     }
 

@@ -7,7 +7,7 @@ import java.lang.foreign.ValueLayout;
  * Asymmetric min/max quantization of one group of keys or values to b-bit codes with an fp16 scale and minimum.
  * The stored minimum is the largest fp16 at or below the group's minimum and the stored scale the smallest fp16
  * with {@code min + (2^b-1)*scale} at or above its maximum, so every value of the group lies in the range the
- * codes cover and decodes within half a step ({@code scale/2}) of itself.
+ * codes cover and decodes ({@code fma(code, scale, min)}) within half a step ({@code scale/2}) of itself.
  */
 public final class GroupQuantizer {
     static final ValueLayout.OfInt PARAM = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -65,7 +65,7 @@ public final class GroupQuantizer {
     /** Scalar decode of a whole run into {@code out[outOff + i*stride]}: the reference the fast paths must match. */
     public static void dequantize(MemorySegment seg, long codes, long param, int n, int bits, float[] out, int outOff, int stride) {
         float scale = scale(seg, param), min = min(seg, param);
-        for (int i = 0; i < n; i++) out[outOff + i * stride] = code(seg, codes, n, bits, i) * scale + min;
+        for (int i = 0; i < n; i++) out[outOff + i * stride] = Math.fma((float) code(seg, codes, n, bits, i), scale, min);
     }
 
     /** The largest fp16 value not above {@code v} (clamped to the fp16 range). */
