@@ -1,6 +1,8 @@
 package dev.bitcap.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bitcap.engine.WeightTraffic;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import java.io.PrintWriter;
@@ -53,6 +55,12 @@ final class InspectCommand implements Callable<Integer> {
             Map<String, Long> bytes = new LinkedHashMap<>();
             bytes.putAll(m.matrixBytesByStorage());
             info.put("matrix_bytes_by_dtype", bytes);
+            KvSpec kv = modelOptions.kvSpec();
+            kv.checkHeadDim(c.headDim());
+            WeightTraffic kvBytes = new WeightTraffic(m, kv);
+            info.put("kv_cache", kv.describe(c.headDim()));
+            info.put("kv_bytes_per_position", kvBytes.kvBytes(kv.format().quantized() ? kv.group() : 1) / (kv.format().quantized() ? kv.group() : 1));
+            info.put("kv_bytes_at_full_context", kvBytes.kvBytes(c.maxContext()));
             info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
             if (json) {
                 out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(info));
