@@ -3,7 +3,6 @@ package dev.bitcap.engine;
 import dev.bitcap.attention.DenseAttention;
 import dev.bitcap.attention.PackedAttention;
 import dev.bitcap.kv.F32KvCache;
-import dev.bitcap.kv.KvCache;
 import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
@@ -49,22 +48,27 @@ final class CpuAttentionBlock {
             batch.sequences().get(batch.sequenceOf()[t]).cache().append(layer, p, k, t * kvDim, v, t * kvDim);
         }
         float[] att = new float[n * qDim];
-        int kvHeads = c.kvHeads(), group = c.heads() / kvHeads;
-        // one work item per (token, KV head): a packed cache is widened once for all the query heads sharing it
-        Parallel.forRange(n * kvHeads, 2, (start, end) -> {
-            for (int i = start; i < end; i++) {
-                int t = i / kvHeads, kvh = i % kvHeads;
-                int p = batch.positions()[t];
-                KvCache cache = batch.sequences().get(batch.sequenceOf()[t]).cache();
-                if (cache instanceof F32KvCache f32) {
-                    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
-                        attention.attendHead(f32, layer, p, h, q, t * qDim, att, t * qDim, scratch(p + 1));
-                    }
-                } else {
-                    packedAttention.attendGroup((PagedKvCache) cache, layer, p, kvh, q, t * qDim, att, t * qDim, packedScratch.get());
+        if (batch.sequences().get(0).cache() instanceof F32KvCache) {
+            int heads = c.heads();
+            Parallel.forRange(n * heads, 4, (start, end) -> {
+                for (int i = start; i < end; i++) {
+                    int t = i / heads, h = i % heads;
+                    int p = batch.positions()[t];
+                    F32KvCache cache = (F32KvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
+                    attention.attendHead(cache, layer, p, h, q, t * qDim, att, t * qDim, scratch(p + 1));
                 }
-            }
-        });
+            });
+        } else {
+            // one work item per (token, KV head): the packed cache is decoded once for all the query heads sharing it
+            int kvHeads = c.kvHeads();
+            Parallel.forRange(n * kvHeads, 2, (start, end) -> {
+                for (int i = start; i < end; i++) {
+                    int t = i / kvHeads, kvh = i % kvHeads;
+                    PagedKvCache cache = (PagedKvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
+                    packedAttention.attendGroup(cache, layer, batch.positions()[t], kvh, q, t * qDim, att, t * qDim, packedScratch.get());
+                }
+            });
+        }
         float[] o = new float[n * c.hiddenSize()];
         w.o().matmul(att, o, n);
         Ops.add(residual, 0, o, 0, o.length);

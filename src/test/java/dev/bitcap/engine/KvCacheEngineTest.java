@@ -115,10 +115,12 @@ class KvCacheEngineTest {
     void channelGroupsAreCappedAtASmallHeadDim() {
         try (LoadedModel m = ModelLoader.load(tinyLlama, null);
              CpuBackend b = new CpuBackend(m, PassRecorder.NONE)) {
-            // head dim 16 with g64: per-token groups hold the 16 channels of a head
+            // the synthetic tiny-llama has head dim 32: with g64, per-token groups hold the 32 channels of a head
+            int headDim = m.config().headDim();
+            assertEquals(32, headDim);
             b.useKv(new KvSpec(KvFormat.INT2, 64, KeyGrouping.TOKEN), 1 << 20);
-            assertEquals(16, b.kvPool().layout().channelGroup());
-            assertTrue(b.kvSpec().describe(16).contains("capped at head dim 16"));
+            assertEquals(32, b.kvPool().layout().channelGroup());
+            assertTrue(b.kvSpec().describe(headDim).contains("capped at head dim 32"));
         }
     }
 }
