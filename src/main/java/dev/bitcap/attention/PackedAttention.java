@@ -1,11 +1,11 @@
 package dev.bitcap.attention;
 
+import dev.bitcap.kv.GroupQuantizer;
 import dev.bitcap.kv.KeyGrouping;
 import dev.bitcap.kv.KvFormat;
 import dev.bitcap.kv.KvLayout;
 import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.tensor.Ops;
-import dev.bitcap.kv.GroupQuantizer;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 

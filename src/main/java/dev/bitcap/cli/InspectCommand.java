@@ -59,7 +59,8 @@ final class InspectCommand implements Callable<Integer> {
             kv.checkHeadDim(c.headDim());
             WeightTraffic kvBytes = new WeightTraffic(m, kv);
             info.put("kv_cache", kv.describe(c.headDim()));
-            info.put("kv_bytes_per_position", kvBytes.kvBytes(kv.format().quantized() ? kv.group() : 1) / (kv.format().quantized() ? kv.group() : 1));
+            int block = kv.format().quantized() ? kv.group() : 1; // a whole block of g positions is packed
+            info.put("kv_bytes_per_position", kvBytes.kvBytes(block) / block);
             info.put("kv_bytes_at_full_context", kvBytes.kvBytes(c.maxContext()));
             info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
             if (json) {

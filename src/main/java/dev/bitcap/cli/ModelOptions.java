@@ -66,13 +66,18 @@ public final class ModelOptions {
         KvSpec spec = kvSpec();
         if (kvPoolMb != null && kvPoolMb < 1) throw new BitcapException("--kv-pool-mb must be >= 1, got " + kvPoolMb);
         Backend backend = Backends.create(device, model, recorder);
-        if (backend instanceof CpuBackend cpu) {
-            cpu.useKv(spec, kvPoolMb != null ? kvPoolMb << 20 : CpuBackend.defaultKvPoolBytes());
-        } else if (spec.format() != KvFormat.F32) {
+        try {
+            if (backend instanceof CpuBackend cpu) {
+                cpu.useKv(spec, kvPoolMb != null ? kvPoolMb << 20 : CpuBackend.defaultKvPoolBytes());
+            } else if (spec.format() != KvFormat.F32) {
+                throw new BitcapException("--kv " + spec.format().flagName() + " runs on the cpu backend only so far; the "
+                        + backend.name() + " backend keeps an f32 cache");
+            }
+            return backend;
+        } catch (RuntimeException e) {
             backend.close();
-            throw new BitcapException("--kv " + spec.format().flagName() + " runs on the cpu backend only so far; the " + backend.name() + " backend keeps an f32 cache");
+            throw e;
         }
-        return backend;
     }
 
     String describe() {

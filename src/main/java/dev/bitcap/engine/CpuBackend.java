@@ -2,6 +2,7 @@ package dev.bitcap.engine;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.KvFormat;
 import dev.bitcap.kv.KvLayout;
 import dev.bitcap.kv.KvPagePool;
 import dev.bitcap.kv.KvSpec;
@@ -11,6 +12,9 @@ import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -48,7 +52,7 @@ public final class CpuBackend implements Backend {
     public void useKv(KvSpec spec, long poolBytes) {
         spec.checkHeadDim(c.headDim());
         this.kv = spec;
-        this.kvPool = spec.format() == dev.bitcap.kv.KvFormat.F32 ? null
+        this.kvPool = spec.format() == KvFormat.F32 ? null
                 : KvPagePool.ofBytes(new KvLayout(spec, c.layers(), c.kvHeads(), c.headDim(), KvLayout.DEFAULT_PAGE_TOKENS), poolBytes);
     }
 
@@ -64,10 +68,10 @@ public final class CpuBackend implements Backend {
     /** Half of the machine's memory (from /proc/meminfo; 4 GiB where it cannot be read). */
     public static long defaultKvPoolBytes() {
         try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
                 if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024 / 2;
             }
-        } catch (java.io.IOException | NumberFormatException e) {
+        } catch (IOException | NumberFormatException e) {
             // not Linux: fall through to the fixed default
         }
         return 4L << 30;
