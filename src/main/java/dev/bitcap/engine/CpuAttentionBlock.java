@@ -1,7 +1,9 @@
 package dev.bitcap.engine;
 
 import dev.bitcap.attention.DenseAttention;
+import dev.bitcap.attention.PackedAttention;
 import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
 import dev.bitcap.tensor.Ops;
@@ -13,12 +15,15 @@ final class CpuAttentionBlock {
     private final ModelConfig c;
     private final RopeTable rope;
     private final DenseAttention attention;
+    private final PackedAttention packedAttention;
     private final ThreadLocal<float[]> scores = ThreadLocal.withInitial(() -> new float[0]);
+    private final ThreadLocal<PackedAttention.Scratch> packedScratch = ThreadLocal.withInitial(PackedAttention.Scratch::new);
 
     CpuAttentionBlock(ModelConfig config, RopeTable rope) {
         this.c = config;
         this.rope = rope;
         this.attention = new DenseAttention(config.heads(), config.kvHeads(), config.headDim());
+        this.packedAttention = new PackedAttention(config.heads(), config.kvHeads(), config.headDim());
     }
 
     /** Adds the attention output of normalised input {@code xn} ({@code n x hidden}) to {@code out}. */
@@ -43,15 +48,27 @@ final class CpuAttentionBlock {
             batch.sequences().get(batch.sequenceOf()[t]).cache().append(layer, p, k, t * kvDim, v, t * kvDim);
         }
         float[] att = new float[n * qDim];
-        int heads = c.heads();
-        Parallel.forRange(n * heads, 4, (start, end) -> {
-            for (int i = start; i < end; i++) {
-                int t = i / heads, h = i % heads;
-                int p = batch.positions()[t];
-                F32KvCache cache = (F32KvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
-                attention.attendHead(cache, layer, p, h, q, t * qDim, att, t * qDim, scratch(p + 1));
-            }
-        });
+        if (batch.sequences().get(0).cache() instanceof F32KvCache) {
+            int heads = c.heads();
+            Parallel.forRange(n * heads, 4, (start, end) -> {
+                for (int i = start; i < end; i++) {
+                    int t = i / heads, h = i % heads;
+                    int p = batch.positions()[t];
+                    F32KvCache cache = (F32KvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
+                    attention.attendHead(cache, layer, p, h, q, t * qDim, att, t * qDim, scratch(p + 1));
+                }
+            });
+        } else {
+            // one work item per (token, KV head): the packed cache is decoded once for all the query heads sharing it
+            int kvHeads = c.kvHeads();
+            Parallel.forRange(n * kvHeads, 2, (start, end) -> {
+                for (int i = start; i < end; i++) {
+                    int t = i / kvHeads, kvh = i % kvHeads;
+                    PagedKvCache cache = (PagedKvCache) batch.sequences().get(batch.sequenceOf()[t]).cache();
+                    packedAttention.attendGroup(cache, layer, batch.positions()[t], kvh, q, t * qDim, att, t * qDim, packedScratch.get());
+                }
+            });
+        }
         float[] o = new float[n * c.hiddenSize()];
         w.o().matmul(att, o, n);
         Ops.add(residual, 0, o, 0, o.length);
