@@ -98,7 +98,7 @@ public final class SparseUtilization {
         double params = 0;
         for (int l = 0; l < costs.layers(); l++) {
             params += costs.attentionParams();
-            params += costs.isMoeLayer(l) ? a * costs.expertParams() + costs.sharedParams() : costs.denseParams();
+            params += costs.isMoeLayer(l) ? a * costs.expertParams() + compatSharedParams() : costs.denseParams();
         }
         double kvPerToken = 2.0 * c.layers() * c.kvDim();
         return (params + contextSum(r) * kvPerToken) * compatBytesPerParam;
@@ -108,9 +108,14 @@ public final class SparseUtilization {
         double params = 0;
         for (int l = 0; l < costs.layers(); l++) {
             params += costs.attentionParams();
-            params += costs.isMoeLayer(l) ? costs.expertParams() + costs.sharedParams() : costs.denseParams();
+            params += costs.isMoeLayer(l) ? costs.expertParams() + compatSharedParams() : costs.denseParams();
         }
         return 2 * (params + 2.0 * c.layers() * c.qDim() * contextSum(r));
+    }
+
+    /** The code's shared expert: its three matrices, without the sigmoid gate's row. */
+    private long compatSharedParams() {
+        return c.hasSharedExpert() ? 3L * c.hiddenSize() * c.sharedExpertIntermediate() : 0;
     }
 
     private static double compatTokens(PassRecord r) {
