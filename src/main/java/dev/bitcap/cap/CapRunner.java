@@ -138,11 +138,24 @@ public final class CapRunner {
         }
     }
 
+    /** A short run at each batch size first, so the JIT has compiled the kernels each batch shape uses. */
     private void warmUp(Backend backend, LoadedModel model) {
         int vocab = model.config().vocabSize();
-        Sequence s = backend.newSequence(12);
-        float[] logits = backend.forward(List.of(s), List.of(new SplittableRandom(1).ints(8, 0, vocab).toArray()), false);
-        for (int i = 0; i < 3; i++) logits = backend.forward(List.of(s), List.of(new int[] {Ops.argmax(logits, 0, vocab)}), false);
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (int batch : plan.workload().batchSizes()) {
+            List<Sequence> seqs = new ArrayList<>();
+            List<int[]> prompts = new ArrayList<>();
+            for (int b = 0; b < batch; b++) {
+                seqs.add(backend.newSequence(12));
+                prompts.add(rnd.ints(8, 0, vocab).toArray());
+            }
+            float[] logits = backend.forward(seqs, prompts, false);
+            for (int step = 0; step < 3; step++) {
+                List<int[]> next = new ArrayList<>();
+                for (int b = 0; b < batch; b++) next.add(new int[] {Ops.argmax(logits, b * vocab, vocab)});
+                logits = backend.forward(seqs, next, false);
+            }
+        }
     }
 
     private CapResult measure(CapConfiguration c, int batch, LoadedModel model, Backend backend, PassRecorder recorder,

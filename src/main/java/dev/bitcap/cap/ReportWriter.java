@@ -105,10 +105,10 @@ public final class ReportWriter {
         }
         boolean hasCost = java.util.Arrays.stream(cost).allMatch(Double::isFinite);
         double[] rp = RadarScale.performance(tpot), rc = hasCost ? RadarScale.cost(cost) : new double[n], ra = RadarScale.accuracy(acc);
-        double cx = 210, cy = 190, R = 140;
+        double cx = 250, cy = 190, R = 140;
         double[] angles = {-90, 30, 150};
         String[] labels = {"Performance (TPOT)", "Cost ($/M tokens)" + (hasCost ? "" : ": no price"), "Accuracy (top-1 agreement)"};
-        StringBuilder s = new StringBuilder("<svg xmlns='http://www.w3.org/2000/svg' width='560' height='400' role='img'>");
+        StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "<svg xmlns='http://www.w3.org/2000/svg' width='500' height='%d' role='img'>", 380 + 16 * n));
         s.append(text(cx, 18, title, "middle", 14, "bold"));
         for (int ring = 20; ring <= 100; ring += 20) {
             s.append("<polygon fill='none' stroke='#ddd' points='").append(points(cx, cy, R, angles, new double[] {ring, ring, ring})).append("'/>");
@@ -127,9 +127,9 @@ public final class ReportWriter {
         for (int i = 0; i < n; i++) {
             CapResult r = rows.get(i);
             String color = COLORS[names.indexOf(r.configuration().name()) % COLORS.length];
-            double y = 300 + (i - n) * 16 + 90;
-            s.append(String.format(Locale.ROOT, "<rect x='370' y='%.1f' width='10' height='10' fill='%s'/>", y - 9, color));
-            s.append(text(384, y, shortName(r.configuration()) + String.format(Locale.ROOT, "  %.1f ms, %s, %.3f", tpot[i] * 1e3,
+            double y = 380 + 16 * i;
+            s.append(String.format(Locale.ROOT, "<rect x='40' y='%.1f' width='10' height='10' fill='%s'/>", y - 9, color));
+            s.append(text(56, y, shortName(r.configuration()) + String.format(Locale.ROOT, ": TPOT %.2f ms, %s/M tokens, agreement %.3f", tpot[i] * 1e3,
                     hasCost ? "$" + fmt(cost[i]) : "-", acc[i]), "start", 10, "normal"));
         }
         return s.append("</svg>").toString();

@@ -128,7 +128,7 @@ final class CapCommand implements Callable<Integer> {
         List<CapResult> results = new CapRunner(plan, new CapRunner.Listener() {
             @Override
             public void started(int index, int total, CapConfiguration c) {
-                if (terminal) System.err.printf("[%d/%d] %s%n", index, total, c.name());
+                if (terminal) System.err.printf("[%d/%d] %s (%.0f s)%n", index, total, c.name(), (System.nanoTime() - start) / 1e9);
             }
 
             @Override

@@ -87,7 +87,7 @@ final class HwCommand implements Callable<Integer> {
         out.printf("  fp32 vector FMA     %8.1f GFLOP/s%n", p.fp32Gflops());
         out.println("  load latency by pointer chasing:");
         for (PointerChase.Point pt : p.latency()) out.printf("    %10s %8.2f ns%n", size(pt.bytes()), pt.nanosPerLoad());
-        out.println("  steps (slowest size within half of each cache level):");
+        out.println("  steps (first size past twice the level below, within half of each level):");
         for (CpuProbe.LevelLatency l : p.levels()) {
             out.printf("    %-5s %10s %s%n", l.level(), l.cacheBytes() == 0 ? "" : size(l.cacheBytes()),
                     l.nanos() == null ? "not reached (raise --max-chase-mb)" : String.format("%.2f ns", l.nanos()));

@@ -24,7 +24,7 @@ public final class CpuProbe {
         }
     }
 
-    /** The latency of one cache level: the slowest size that still fits in half of it (null if none was swept). */
+    /** The latency of one cache level (null if no swept size fell within it). */
     public record LevelLatency(String level, long cacheBytes, Double nanos) {}
 
     public record Result(String cpu, int threads, int vectorLanes, double readGBs, double triadGBs, double fp32Gflops,
@@ -46,24 +46,27 @@ public final class CpuProbe {
                 levels(CacheLevels.read(), chase));
     }
 
+    /**
+     * Each level's latency: the first swept size that is at least twice the level below (so the smaller cache no
+     * longer holds it) and at most half of this one. The first size past a step, not the slowest: on a virtual machine
+     * the reported L3 may be the host's, and the largest sizes below it mostly measure TLB misses.
+     */
     static List<LevelLatency> levels(List<CacheLevels.Level> caches, List<PointerChase.Point> chase) {
         List<LevelLatency> out = new ArrayList<>();
         long below = 0;
         for (CacheLevels.Level c : caches) {
-            out.add(new LevelLatency(c.name(), c.bytes(), slowestIn(chase, below, c.bytes() / 2)));
+            out.add(new LevelLatency(c.name(), c.bytes(), firstIn(chase, 2 * below, c.bytes() / 2)));
             below = c.bytes();
         }
-        long last = caches.isEmpty() ? 0 : caches.getLast().bytes();
-        out.add(new LevelLatency("DRAM", 0, caches.isEmpty() ? null : slowestIn(chase, 2 * last - 1, Long.MAX_VALUE)));
+        out.add(new LevelLatency("DRAM", 0, caches.isEmpty() ? null : firstIn(chase, 2 * below, Long.MAX_VALUE)));
         return out;
     }
 
-    private static Double slowestIn(List<PointerChase.Point> chase, long above, long atMost) {
-        Double best = null;
+    private static Double firstIn(List<PointerChase.Point> chase, long atLeast, long atMost) {
         for (PointerChase.Point p : chase) {
-            if (p.bytes() > above && p.bytes() <= atMost) best = best == null ? p.nanosPerLoad() : Math.max(best, p.nanosPerLoad());
+            if (p.bytes() >= atLeast && p.bytes() <= atMost) return p.nanosPerLoad();
         }
-        return best;
+        return null;
     }
 
     /** The CPU model name the OS reports. */

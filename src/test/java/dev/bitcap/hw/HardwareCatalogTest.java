@@ -71,12 +71,13 @@ class HardwareCatalogTest {
     }
 
     @Test
-    void cacheLevelStepsPickTheSlowestSizeWithinHalfOfEachLevel() {
+    void cacheLevelStepsPickTheFirstSizePastEachStep() {
         List<PointerChase.Point> chase = List.of(new PointerChase.Point(16 << 10, 1.0), new PointerChase.Point(32 << 10, 1.2),
-                new PointerChase.Point(1 << 20, 4.0), new PointerChase.Point(64 << 20, 30.0), new PointerChase.Point(1L << 30, 90.0));
+                new PointerChase.Point(128 << 10, 4.0), new PointerChase.Point(1 << 20, 5.0), new PointerChase.Point(4 << 20, 30.0),
+                new PointerChase.Point(64 << 20, 80.0), new PointerChase.Point(1L << 30, 90.0));
         List<CpuProbe.LevelLatency> levels = CpuProbe.levels(List.of(new CacheLevels.Level("L1d", 48 << 10), new CacheLevels.Level("L2", 2 << 20),
                 new CacheLevels.Level("L3", 256L << 20)), chase);
-        // L1d 48K: only 16K fits in half of it (32K is past 24K)
+        // L1d 48K: 16K (32K is past half of it); L2 2M: 128K, the first size ≥ 96K; L3: 4M; DRAM: the first size ≥ 512M
         assertEquals(List.of(1.0, 4.0, 30.0, 90.0), levels.stream().map(CpuProbe.LevelLatency::nanos).toList());
         assertEquals(49152, CacheLevels.parseSize("48K"));
         assertEquals(491520L << 10, CacheLevels.parseSize("491520K"));
