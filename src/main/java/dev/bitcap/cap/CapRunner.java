@@ -12,6 +12,7 @@ import dev.bitcap.engine.Sequence;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
+import dev.bitcap.quant.BinaryLayout;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
 import dev.bitcap.tensor.Ops;
@@ -89,8 +90,9 @@ public final class CapRunner {
     static String unavailable(CapConfiguration c) {
         try {
             if (c.quantized()) {
-                QuantFormats.byName(c.format());
-                QuantMethod.byName(c.method());
+                QuantMethod method = QuantMethod.byName(c.method());
+                if (!c.format().equals(BinaryLayout.NAME)) QuantFormats.byName(c.format());
+                else if (!method.binary()) return "format binary is made by the binary methods (billm, stbllm), not " + c.method();
             }
         } catch (BitcapException e) {
             return "not available in this build: " + e.getMessage();
@@ -106,14 +108,15 @@ public final class CapRunner {
         double bits = 32;
         try {
             if (c.quantized()) {
-                QuantFormat format = QuantFormats.byName(c.format());
+                boolean binary = c.format().equals(BinaryLayout.NAME);
+                QuantFormat format = binary ? null : QuantFormats.byName(c.format());
                 QuantMethod method = QuantMethod.byName(c.method());
-                if (c.nm() != null) throw new BitcapException("N:M sparsity (" + c.nm() + ") needs a binary method, not in this build");
                 CalibrationSet calib = method.needsCalibration()
                         ? new CalibrationSet(plan.calibText() != null ? plan.calibText().toString() : "random token windows", calibration,
                                 plan.calibSeqLen(), 0)
                         : null;
-                ModelQuantizer.Result q = ModelQuantizer.quantize(base, new ModelQuantizer.Options(format, c.group(), method, List.of()), calib,
+                ModelQuantizer.Result q = ModelQuantizer.quantize(base, new ModelQuantizer.Options(format, binary ? BinaryLayout.BLOCK : c.group(),
+                        method, List.of(), keptPer8(c.nm())), calib,
                         (name, done, total) -> {});
                 model = q.model();
                 bits = q.bitsPerWeight();
@@ -139,6 +142,18 @@ public final class CapRunner {
     }
 
     /** A short run at each batch size first, so the JIT has compiled the kernels each batch shape uses. */
+    /** The N of an {@code N:8} mask; dense (8) when none is given. */
+    static int keptPer8(String nm) {
+        if (nm == null) return BinaryLayout.M;
+        String[] p = nm.split(":");
+        try {
+            if (p.length == 2 && Integer.parseInt(p[1]) == BinaryLayout.M) return Integer.parseInt(p[0]);
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new BitcapException("N:M '" + nm + "': expected N:8, e.g. 4:8");
+    }
+
     private void warmUp(Backend backend, LoadedModel model) {
         int vocab = model.config().vocabSize();
         SplittableRandom rnd = new SplittableRandom(1);
