@@ -107,6 +107,7 @@ final class CapCommand implements Callable<Integer> {
         if (config != null && !Files.isRegularFile(config)) throw new BitcapException("--config " + config + ": no such file");
         CapSettings s = config != null ? CapSettings.read(config) : new CapSettings();
         applyFlags(s);
+        if (s.evalText != null && !Files.isRegularFile(s.evalText)) throw new BitcapException("eval text " + s.evalText + ": no such file");
         HardwareCatalog cat = HardwareCatalog.load(s.catalog);
         DeviceSpec hw = cat.get(s.hardware);
         Ceilings measured = Ceilings.NONE;
@@ -122,7 +123,6 @@ final class CapCommand implements Callable<Integer> {
         CostModel cost = new CostModel(s.costFormula, s.lifetimeYears, s.utilisation, s.usdPerKwh, s.costDevices);
         CapPlan plan = new CapPlan(s.model, s.tokenizer, s.evalText, workload, s.configurations(), s.mode, cost, hw, s.computeDtype, measured,
                 s.accuracyWindows, s.accuracyContext, s.calibText, s.calibSamples, s.calibSeqLen);
-        if (s.evalText != null && !Files.isRegularFile(s.evalText)) throw new BitcapException("eval text " + s.evalText + ": no such file");
 
         long start = System.nanoTime();
         List<CapResult> results = new CapRunner(plan, new CapRunner.Listener() {
