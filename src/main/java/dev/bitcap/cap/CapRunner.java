@@ -6,9 +6,13 @@ import dev.bitcap.compress.ModelQuantizer;
 import dev.bitcap.compress.QuantMethod;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.Backends;
+import dev.bitcap.engine.CpuBackend;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.Sequence;
+import dev.bitcap.kv.KeyGrouping;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
@@ -34,7 +38,7 @@ import java.util.SplittableRandom;
  */
 public final class CapRunner {
     /** KV-cache formats this build can run; the low-bit ones plug in here when the KV work lands. */
-    static final Set<String> KV_FORMATS = Set.of("f32");
+    static final Set<String> KV_FORMATS = Set.of("f32", "fp16", "int4", "int2");
 
     /** Told as the run goes. */
     public interface Listener {
@@ -130,6 +134,16 @@ public final class CapRunner {
                 return skipped;
             }
             try (backend) {
+                KvSpec kv = new KvSpec(KvFormat.parse(c.kv()), KvSpec.F32.group(), KeyGrouping.CHANNEL);
+                if (backend instanceof CpuBackend cpu) {
+                    kv.checkHeadDim(model.config().headDim());
+                    cpu.useKv(kv, CpuBackend.defaultKvPoolBytes());
+                } else if (kv.format() != KvFormat.F32) {
+                    List<CapResult> skipped = new ArrayList<>();
+                    String why = "KV format " + c.kv() + " runs on the cpu backend only in this build";
+                    for (int b : plan.workload().batchSizes()) skipped.add(new CapResult(c, b, CapResult.Status.SKIPPED, why, Map.of()));
+                    return skipped;
+                }
                 Agreement.Result acc = agreement.measure(backend);
                 warmUp(backend, model);
                 List<CapResult> rows = new ArrayList<>();
@@ -193,7 +207,8 @@ public final class CapRunner {
                 prompts.add(w.prompts() == null ? rnd.ints(w.inputLength(), 0, vocab).toArray() : w.prompts().get(promptIndex++ % w.prompts().size()));
             }
             kvAllocated = Math.max(kvAllocated, seqs.stream().mapToLong(s -> s.cache().bytesAllocated()).sum());
-            kvPerPosition = seqs.getFirst().cache().bytesFor(1);
+            // low-bit formats keep the newest positions in fp32: average over the whole run's context
+            kvPerPosition = seqs.getFirst().cache().bytesFor(capacity) / (double) capacity;
             float[] logits = backend.forward(seqs, prompts, false);
             for (int step = 1; step < w.outputLength(); step++) {
                 List<int[]> next = new ArrayList<>();

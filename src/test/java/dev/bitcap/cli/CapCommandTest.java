@@ -30,6 +30,7 @@ class CapCommandTest {
                  "matrix": {"weights": [{"format": "f32"}, {"format": "int4-asym", "method": "rtn", "group": 32},
                                         {"format": "int8-sym", "method": "rtn", "group": 100}],
                             "kv": ["f32"], "kv_with_f32_weights": ["int4"]},
+                 "configurations": [{"format": "f32", "kv": "int4", "device": "cuda"}],
                  "hardware": {"probe": false},
                  "accuracy": {"windows": 1, "context": 16}}
                 """);
@@ -39,11 +40,12 @@ class CapCommandTest {
         JsonNode json = new ObjectMapper().readTree(out.resolve("results.json").toFile());
         Map<String, String> status = new HashMap<>();
         for (JsonNode row : json.get("results")) status.put(row.get("configuration").asText() + " b" + row.get("batch").asInt(), row.get("status").asText());
-        assertEquals(8, status.size(), status.toString());
+        assertEquals(10, status.size(), status.toString());
         assertEquals("ok", status.get("f32 | kv f32 | cpu b1"));
         assertEquals("ok", status.get("int4-asym rtn g32 | kv f32 | cpu b2"));
         assertEquals("failed", status.get("int8-sym rtn g100 | kv f32 | cpu b1")); // group size 100 is not a multiple of 32
-        assertEquals("skipped", status.get("f32 | kv int4 | cpu b2"));
+        assertEquals("ok", status.get("f32 | kv int4 | cpu b2")); // the low-bit KV cache runs on the cpu backend
+        assertEquals("skipped", status.get("f32 | kv int4 | cuda b1")); // no GPU here, and the cuda backend keeps an f32 cache
         JsonNode f32 = json.get("results").get(0);
         assertEquals(1.0, f32.get("top1_agreement").asDouble(), 0); // f32 against itself
         assertTrue(f32.get("tpot_s").asDouble() > 0);
@@ -53,7 +55,7 @@ class CapCommandTest {
         // g32 asym: 4-bit codes plus two fp16 parameters per 32 weights, every tiny-moe row a multiple of 32 wide
         assertEquals(4 + 2 * 16 / 32.0, int4.get("bits_per_weight").asDouble(), 1e-12);
         String csv = Files.readString(out.resolve("results.csv"));
-        assertEquals(9, csv.lines().count(), csv);
+        assertEquals(11, csv.lines().count(), csv);
         String html = Files.readString(out.resolve("report.html"));
         assertTrue(html.contains("<svg") && html.contains("CAP radar") && html.contains("Roofline"));
         assertTrue(!html.contains("http://") || html.replace("http://www.w3.org/2000/svg", "").indexOf("http://") < 0, "no network references");
