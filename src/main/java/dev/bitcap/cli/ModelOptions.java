@@ -1,12 +1,19 @@
 package dev.bitcap.cli;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.cuda.CudaLibraries;
+import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.Backends;
+import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
 import dev.bitcap.tokenizer.Tokenizer;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** The options every command that runs a model shares: which model, which tokenizer, which device. */
 public final class ModelOptions {
@@ -23,6 +30,12 @@ public final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
 
+    @Option(names = "--cuda-lib-dir", paramLabel = "DIR",
+            description = "folder holding libcuda.so.1, libnvrtc.so.13 and libcublas.so.13 (default: $BITCAP_CUDA_LIB_DIR, then the usual places)")
+    Path cudaLibDir;
+
+    @Spec(Spec.Target.MIXEE) CommandSpec spec;
+
     LoadedModel load() {
         if (threads != null) {
             if (threads < 1) throw new BitcapException("--threads must be >= 1, got " + threads);
@@ -31,7 +44,17 @@ public final class ModelOptions {
         if (!device.equals("cpu") && !device.equals("cuda") && !device.equals("auto")) {
             throw new BitcapException("unknown --device '" + device + "' (valid: cpu, cuda, auto)");
         }
+        if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         return ModelLoader.load(model != null ? model : BuiltinModel.path(), tokenizer);
+    }
+
+    /** The backend of {@code --device}; with auto, a note on stderr says when it falls back to the CPU. */
+    Backend backend(LoadedModel model, PassRecorder recorder) {
+        PrintWriter err = spec.commandLine().getErr();
+        return Backends.create(device, model, recorder, note -> {
+            err.println("bitcap: " + note);
+            err.flush();
+        });
     }
 
     String describe() {

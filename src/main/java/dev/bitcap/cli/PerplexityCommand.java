@@ -3,7 +3,6 @@ package dev.bitcap.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.eval.Perplexity;
 import dev.bitcap.model.LoadedModel;
@@ -43,7 +42,7 @@ final class PerplexityCommand implements Callable<Integer> {
         if (!Files.isRegularFile(text)) throw new BitcapException("text file " + text + " does not exist");
         if (maxWindows < 0) throw new BitcapException("--max-windows must be >= 0, got " + maxWindows);
         String content = Files.readString(text, StandardCharsets.UTF_8);
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, new PassRecorder())) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder())) {
             if (ctx > model.config().maxContext()) {
                 throw new BitcapException("--ctx " + ctx + " exceeds the model's context of " + model.config().maxContext() + " tokens");
             }

@@ -1,0 +1,77 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.tensor.DType;
+import java.util.List;
+
+/**
+ * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
+ * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
+ * F16 or BF16 weights go to cuBLAS GemmEx with fp32 accumulation, the activations rounded to the weight type first
+ * for 16-bit weights (so prefill products carry bf16/fp16 input rounding that decode does not).
+ */
+public final class CudaMatMul {
+    /** From this many activation rows on, dense float weights use cuBLAS. */
+    public static final int CUBLAS_MIN_ROWS = 16;
+
+    private final CudaDevice device;
+    private final CudaOps ops;
+    private final CudaModule[] modules = new CudaModule[5];
+    private long scratch;
+    private long scratchBytes;
+    private boolean useCublas = true;
+
+    public CudaMatMul(CudaDevice device, CudaOps ops) {
+        this.device = device;
+        this.ops = ops;
+    }
+
+    /** The WTYPE define of gemv.cu for a dtype, or -1 when there is no kernel for it. */
+    static int weightType(DType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 2;
+            case Q8_0 -> 3;
+            case Q4_0 -> 4;
+            default -> -1;
+        };
+    }
+
+    /** Off: every product runs the GEMV kernel (the check command compares both ways). */
+    public void setCublas(boolean on) {
+        this.useCublas = on;
+    }
+
+    public void matmul(DeviceMatrix w, long x, long y, int n) {
+        if (useCublas && n >= CUBLAS_MIN_ROWS && w.type().isFloat()) {
+            cublas(w, x, y, n);
+        } else {
+            gemv(w, x, y, n);
+        }
+    }
+
+    /** The GEMV kernel, whatever n. */
+    public void gemv(DeviceMatrix w, long x, long y, int n) {
+        int wt = weightType(w.type());
+        CudaModule m = modules[wt];
+        if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
+        boolean vec = w.cols() % 8 == 0;
+        m.launch("gemv").ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(vec ? 1 : 0)
+                .run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
+    }
+
+    private void cublas(DeviceMatrix w, long x, long y, int n) {
+        long in = x;
+        if (w.type() != DType.F32) {
+            long bytes = 2L * n * w.cols();
+            if (scratchBytes < bytes) {
+                if (scratch != 0) device.free(scratch);
+                scratchBytes = Math.max(bytes, 2 * scratchBytes);
+                scratch = device.alloc(scratchBytes);
+            }
+            ops.to16Bit(x, scratch, (long) n * w.cols(), w.type());
+            in = scratch;
+        }
+        device.cublas().matmul(w.pointer(), w.type(), in, y, w.rows(), w.cols(), n);
+    }
+}
