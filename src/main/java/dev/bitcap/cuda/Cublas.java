@@ -49,18 +49,22 @@ public final class Cublas implements AutoCloseable {
         if (h != null) return h;
         synchronized (Cublas.class) {
             if (handles == null) {
-                NativeLibrary lib = new NativeLibrary("cuBLAS", CudaLibraries.load("cuBLAS", CudaLibraries.CUBLAS, Arena.global()));
-                handles = new MethodHandle[] {
-                    lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cublasCreate_v2"),
-                    lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "cublasSetStream_v2"),
-                    lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG,
-                            JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), "cublasGemmEx"),
-                    lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cublasDestroy_v2"),
-                    lib.bind(FunctionDescriptor.of(ADDRESS, JAVA_INT), "cublasGetStatusName"),
-                };
+                handles = bindAll(new NativeLibrary("cuBLAS", CudaLibraries.load("cuBLAS", CudaLibraries.CUBLAS, Arena.global())));
             }
             return handles;
         }
+    }
+
+    /** create, setStream, gemmEx, destroy, statusName. */
+    static MethodHandle[] bindAll(NativeLibrary lib) {
+        return new MethodHandle[] {
+            lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cublasCreate_v2"),
+            lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "cublasSetStream_v2"),
+            lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG,
+                    JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), "cublasGemmEx"),
+            lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS), "cublasDestroy_v2"),
+            lib.bind(FunctionDescriptor.of(ADDRESS, JAVA_INT), "cublasGetStatusName"),
+        };
     }
 
     /** The cuBLAS data type of a weight or activation dtype (F32, F16, BF16 only). */

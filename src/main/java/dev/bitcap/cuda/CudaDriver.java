@@ -42,7 +42,7 @@ public final class CudaDriver {
             cuEventSynchronize, cuEventElapsedTime, cuEventDestroy, cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate,
             cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
 
-    private CudaDriver(NativeLibrary lib) {
+    CudaDriver(NativeLibrary lib) {
         cuInit = lib.bind(I_I, "cuInit");
         cuDriverGetVersion = lib.bind(I_A, "cuDriverGetVersion");
         cuGetErrorName = lib.bind(FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS), "cuGetErrorName");
@@ -60,7 +60,7 @@ public final class CudaDriver {
         cuMemcpyHtoDAsync = lib.bind(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS), "cuMemcpyHtoDAsync_v2");
         cuMemcpyDtoHAsync = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG, ADDRESS), "cuMemcpyDtoHAsync_v2");
         cuMemcpyDtoDAsync = lib.bind(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, ADDRESS), "cuMemcpyDtoDAsync_v2");
-        cuMemsetD8 = lib.bind(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG), "cuMemsetD8_v2");
+        cuMemsetD8 = lib.bind(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_BYTE, JAVA_LONG), "cuMemsetD8_v2");
         cuMemGetInfo = lib.bind(I_AA, "cuMemGetInfo_v2");
         cuModuleLoadData = lib.bind(I_AA, "cuModuleLoadData");
         cuModuleGetFunction = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuModuleGetFunction");
@@ -228,7 +228,8 @@ public final class CudaDriver {
     }
 
     public void memset(long dst, int value, long bytes) {
-        run("cuMemsetD8_v2", () -> (int) cuMemsetD8.invokeExact(dst, value, bytes));
+        byte b = (byte) value;
+        run("cuMemsetD8_v2", () -> (int) cuMemsetD8.invokeExact(dst, b, bytes));
     }
 
     /** {free, total} bytes of the current context's device. */

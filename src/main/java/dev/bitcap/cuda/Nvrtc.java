@@ -16,9 +16,9 @@ public final class Nvrtc {
     private static volatile Nvrtc instance;
 
     private final MethodHandle version, create, compile, logSize, log, cubinSize, cubin, destroy, errorString;
-    private final int major, minor;
+    private int major, minor;
 
-    private Nvrtc(NativeLibrary lib) {
+    Nvrtc(NativeLibrary lib) {
         version = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "nvrtcVersion");
         create = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS), "nvrtcCreateProgram");
         compile = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS), "nvrtcCompileProgram");
@@ -28,6 +28,9 @@ public final class Nvrtc {
         cubin = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), "nvrtcGetCUBIN");
         destroy = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS), "nvrtcDestroyProgram");
         errorString = lib.bind(FunctionDescriptor.of(ADDRESS, JAVA_INT), "nvrtcGetErrorString");
+    }
+
+    private void readVersion() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ma = a.allocate(JAVA_INT), mi = a.allocate(JAVA_INT);
             check("nvrtcVersion", invoke(() -> (int) version.invokeExact(ma, mi)));
@@ -41,7 +44,9 @@ public final class Nvrtc {
         if (n != null) return n;
         synchronized (Nvrtc.class) {
             if (instance == null) {
-                instance = new Nvrtc(new NativeLibrary("NVRTC", CudaLibraries.load("NVRTC", CudaLibraries.NVRTC, Arena.global())));
+                Nvrtc fresh = new Nvrtc(new NativeLibrary("NVRTC", CudaLibraries.load("NVRTC", CudaLibraries.NVRTC, Arena.global())));
+                fresh.readVersion();
+                instance = fresh;
             }
             return instance;
         }
