@@ -13,6 +13,7 @@ public final class CudaAttention {
     private final int heads, kvHeads, headDim, layers;
     private final float scale;
     private long partial, stats, partialFloats;
+    private int buffersVersion;
 
     public CudaAttention(CudaDevice device, int heads, int kvHeads, int headDim, int layers) {
         if (headDim % 2 != 0 || headDim > 1024) throw new dev.bitcap.BitcapException("the CUDA backend cannot run head dim " + headDim);
@@ -38,6 +39,11 @@ public final class CudaAttention {
         return Math.max(1, Math.min(byWork, byLength));
     }
 
+    /** Changes whenever the split buffers are reallocated (captured graphs hold their addresses). */
+    public int buffersVersion() {
+        return buffersVersion;
+    }
+
     /** att [n, heads*headDim] = attention of q [n, heads*headDim] at the given positions, layer {@code layer}. */
     public void run(long q, long kBase, long vBase, long positions, long att, int n, int maxLength, int layer) {
         int splits = splits(n, heads, maxLength, device.multiprocessors());
@@ -51,6 +57,7 @@ public final class CudaAttention {
                 }
                 partialFloats = Math.max(need, 2 * partialFloats);
                 partial = device.alloc(4 * partialFloats);
+                buffersVersion++;
                 stats = device.alloc(4 * 2 * partialFloats / headDim);
             }
         }

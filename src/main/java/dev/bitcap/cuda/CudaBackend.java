@@ -44,6 +44,10 @@ public final class CudaBackend implements Backend {
     private final Activations act;
     private final ReferenceQueue<Sequence> released = new ReferenceQueue<>();
     private final Map<Reference<Sequence>, CudaKvCache> caches = new HashMap<>();
+    private final Map<Long, DecodeGraph> graphs = new HashMap<>();
+    private final java.util.Set<Long> seenOnce = new java.util.HashSet<>();
+    private boolean useGraphs = true;
+    private int graphsBuiltWith;
 
     private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
 
@@ -209,26 +213,38 @@ public final class CudaBackend implements Backend {
             maxLength = Math.max(maxLength, seq.length() + ids.length);
         }
         int m = allLogits ? n : sequences.size();
-        act.ensure(n, m);
+        if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
         act.writePass(sequences, tokens, allLogits);
 
-        int d = c.hiddenSize();
-        ops.embed(embedding, act.ids, act.x, n);
         int[][] routed = new int[c.layers()][];
-        for (int l = 0; l < layers.length; l++) {
-            Layer layer = layers[l];
-            ops.rmsnorm(act.x, layer.attnNorm, act.xn, n, d, c.rmsEps(), 0);
-            attention(l, layer, n, maxLength);
-            ops.rmsnorm(act.x, layer.mlpNorm, act.xn, n, d, c.rmsEps(), 0);
-            if (layer.experts != null) {
-                routed[l] = moe(layer, n);
-            } else {
-                mlp(layer.mlp, act.xn, n, act.y);
-                ops.add(act.x, act.y, (long) n * d);
+        if (graphable(sequences, n)) {
+            // Decode: one graph per batch size, its attention split for the longest capacity, so that it serves every
+            // position; the pass's token ids, positions and caches are read from the buffer just uploaded.
+            int capacity = 0;
+            for (Sequence s : sequences) capacity = Math.max(capacity, s.cache().capacity());
+            long key = (long) n << 32 | capacity;
+            DecodeGraph g = graphs.get(key);
+            if (g == null && seenOnce.remove(key)) {
+                int cap = capacity;
+                device.driver().beginCapture(device.stream());
+                try {
+                    layers(n, m, cap, allLogits, routed);
+                } finally {
+                    MemorySegment[] made = device.driver().endCapture(device.stream());
+                    g = new DecodeGraph(made[0], made[1]);
+                }
+                graphs.put(key, g);
+                graphsBuiltWith = attention.buffersVersion();
             }
+            if (g != null) {
+                device.driver().launchGraph(g.exec, device.stream());
+            } else {
+                seenOnce.add(key); // the first pass of a shape runs plainly: it loads modules and sizes buffers
+                layers(n, m, capacity, allLogits, routed);
+            }
+        } else {
+            layers(n, m, maxLength, allLogits, routed);
         }
-        ops.rmsnorm(act.x, finalNorm, act.h, m, d, c.rmsEps(), allLogits ? 0 : act.lastRows);
-        mm.matmul(lmHead, act.h, act.logits, m);
         float[] logits = new float[m * c.vocabSize()];
         device.download(logits, 0, act.logits, logits.length);
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
@@ -239,6 +255,48 @@ public final class CudaBackend implements Backend {
         recorder.record(new PassRecord(decode ? PassRecord.Mode.DECODE : PassRecord.Mode.PREFILL, sequences.size(), n, ctx,
                 System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? routed : null));
         return logits;
+    }
+
+    /** Whether this pass can run as a captured graph: graphs on, every sequence one token, no MoE, no cuBLAS. */
+    private boolean graphable(List<Sequence> sequences, int n) {
+        if (!useGraphs || c.isMoe() || n != sequences.size() || n >= CudaMatMul.CUBLAS_MIN_ROWS) return false;
+        for (Sequence s : sequences) if (s.length() == 0) return false;
+        return true;
+    }
+
+    /** Every layer, the final norm and the head, for n tokens; attention split for contexts up to {@code splitLength}. */
+    private void layers(int n, int m, int splitLength, boolean allLogits, int[][] routed) {
+        int d = c.hiddenSize();
+        ops.embed(embedding, act.ids, act.x, n);
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            ops.rmsnorm(act.x, layer.attnNorm, act.xn, n, d, c.rmsEps(), 0);
+            attention(l, layer, n, splitLength);
+            ops.rmsnorm(act.x, layer.mlpNorm, act.xn, n, d, c.rmsEps(), 0);
+            if (layer.experts != null) {
+                routed[l] = moe(layer, n);
+            } else {
+                mlp(layer.mlp, act.xn, n, act.y);
+                ops.add(act.x, act.y, (long) n * d);
+            }
+        }
+        ops.rmsnorm(act.x, finalNorm, act.h, m, d, c.rmsEps(), allLogits ? 0 : act.lastRows);
+        mm.matmul(lmHead, act.h, act.logits, m);
+    }
+
+    private record DecodeGraph(MemorySegment graph, MemorySegment exec) {}
+
+    /** Graphs hold buffer addresses: when a buffer moves they are rebuilt. */
+    private void dropGraphs() {
+        for (DecodeGraph g : graphs.values()) device.driver().destroyGraph(g.graph, g.exec);
+        graphs.clear();
+        seenOnce.clear();
+        graphsBuiltWith = attention.buffersVersion();
+    }
+
+    /** Off: decode runs kernel by kernel (the check command compares both ways). */
+    public void setGraphs(boolean on) {
+        useGraphs = on;
     }
 
     private void attention(int l, Layer w, int n, int maxLength) {
@@ -333,8 +391,11 @@ public final class CudaBackend implements Backend {
         long x, xn, q, k, v, att, o, g, u, y, h, logits, routerLogits, xs, ys, gate;
         long passInfo, ids, pos, kBase, vBase, lastRows, iota, routeRows, routeScales;
 
-        void ensure(int n, int m) {
+        /** True when buffers were (re)allocated, which invalidates captured graphs. */
+        boolean ensure(int n, int m) {
+            boolean moved = false;
             if (n > tokens) {
+                moved = true;
                 int cap = Math.max(n, tokens <= 0 ? 1 : Math.min(2 * tokens, c.maxContext()));
                 cap = Math.max(cap, n);
                 freeTokens();
@@ -373,10 +434,12 @@ public final class CudaBackend implements Backend {
                 tokens = cap;
             }
             if (m > logitRows) {
+                moved = true;
                 if (logits != 0) device.free(logits);
                 logitRows = Math.max(m, Math.min(tokens, 2 * Math.max(1, logitRows)));
                 logits = buf(logitRows, c.vocabSize());
             }
+            return moved;
         }
 
         private long buf(int rows, int width) {
@@ -425,6 +488,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void close() {
         try {
+            device.makeCurrent();
+            dropGraphs();
             act.close();
         } finally {
             device.close();

@@ -9,6 +9,10 @@ import dev.bitcap.format.SafetensorsFile;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.Weights;
+import dev.bitcap.quant.QuantFormat;
+import dev.bitcap.quant.QuantFormats;
+import dev.bitcap.quant.QuantizedTensor;
+import dev.bitcap.quant.RtnQuantizer;
 import dev.bitcap.tensor.BlockQuantizer;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Halfs;
@@ -79,6 +83,7 @@ public final class CudaCheck {
 
     public List<Row> run(CudaDevice device) {
         gemvRows(device);
+        packedRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
         return rows;
@@ -113,7 +118,50 @@ public final class CudaCheck {
                         device.free(dx);
                         device.free(dy);
                     }
-                    device.free(dw.pointer());
+                    dw.free(device);
+                }
+            }
+        }
+    }
+
+    /** Every registered packed format: fused GEMV (decode) and dequantize + cuBLAS fp16 (prefill) against the CPU kernels. */
+    private void packedRows(CudaDevice device) {
+        CudaOps ops = new CudaOps(device);
+        CudaMatMul mm = new CudaMatMul(device, ops);
+        Random rnd = new Random(11);
+        // {rows, cols, group size (-1 per channel), with input scale}
+        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}};
+        for (QuantFormat f : QuantFormats.all()) {
+            for (int[] shape : shapes) {
+                int rowsW = shape[0], cols = shape[1];
+                float[] wv = new float[rowsW * cols];
+                for (int i = 0; i < wv.length; i++) wv[i] = (float) (rnd.nextGaussian() * 0.05);
+                float[] scale = null;
+                if (shape[3] == 1) {
+                    scale = new float[cols];
+                    for (int i = 0; i < cols; i++) scale[i] = 0.5f + rnd.nextFloat();
+                }
+                try (Arena arena = Arena.ofShared()) {
+                    QuantizedTensor q = QuantizedTensor.pack(RtnQuantizer.quantize(f, wv, rowsW, cols, shape[2]), scale, arena);
+                    DeviceMatrix dw = DeviceMatrix.upload(device, q);
+                    String label = f.name() + (shape[2] < 0 ? " per-channel" : " g" + shape[2]) + (scale != null ? " scaled" : "") + " "
+                            + rowsW + "x" + cols;
+                    for (int n : new int[] {1, 5, 16}) {
+                        float[] x = new float[n * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                        float[] ref = new float[n * rowsW];
+                        q.matmul(x, ref, n);
+                        long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
+                        device.upload(dx, x, 0, x.length);
+                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        } else {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
+                        }
+                        device.free(dx);
+                        device.free(dy);
+                    }
+                    dw.free(device);
                 }
             }
         }
@@ -206,6 +254,15 @@ public final class CudaCheck {
             batched(name, model);
             int[] ids = ints(ref.tensor("input_ids_0").toLongArray());
             int[] shortIds = ints(ref.tensor("input_ids_1").toLongArray());
+            for (String format : List.of("int4-asym", "afp4", "int3-sym", "nf4")) {
+                try (Arena arena = Arena.ofShared()) {
+                    LoadedModel packed = model.withWeights(packWeights(model.weights(), QuantFormats.byName(format), 32, arena), null);
+                    compare(name, format + " g32 weights, logits input 1 (gemv) vs cpu", logits(new CpuBackend(packed, PassRecorder.NONE), shortIds),
+                            logits(new CudaBackend(packed, PassRecorder.NONE), shortIds), FP32_TOLERANCE, "");
+                    compare(name, format + " g32 weights, logits input 0 (fp16 cublas) vs cpu", logits(new CpuBackend(packed, PassRecorder.NONE), ids),
+                            logits(new CudaBackend(packed, PassRecorder.NONE), ids), modelCublasTolerance(DType.F16), "");
+                }
+            }
             for (DType type : List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0)) {
                 try (Arena arena = Arena.ofShared()) {
                     LoadedModel cast = model.withWeights(castWeights(model.weights(), type, arena), null);
@@ -255,7 +312,10 @@ public final class CudaCheck {
             List<int[]> bos = List.of(new int[] {t.bosId()});
             int[] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, bos, 200)[0];
             int[] gpu = generate(new CudaBackend(model, PassRecorder.NONE), model, bos, 200)[0];
-            tokens("stories260K", "greedy 200 tokens from BOS vs cpu", cpu, gpu);
+            tokens("stories260K", "greedy 200 tokens from BOS (CUDA graphs) vs cpu", cpu, gpu);
+            CudaBackend plain = new CudaBackend(model, PassRecorder.NONE);
+            plain.setGraphs(false);
+            tokens("stories260K", "greedy 200 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 200)[0]);
             int[] ids = Arrays.copyOf(cpu, 64);
             compare("stories260K", "logits of 64 tokens (cublas) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), ids),
                     logits(new CudaBackend(model, PassRecorder.NONE), ids), FP32_TOLERANCE, "");
@@ -274,6 +334,15 @@ public final class CudaCheck {
     static Weights.Model castWeights(Weights.Model w, DType type, Arena arena) {
         Weights.Model m = Weights.mapMatrices(w, (slot, matrix) -> cast(matrix, type, arena));
         return new Weights.Model((Tensor) cast(w.embedding(), type, arena), m.layers(), m.finalNorm(), m.lmHead());
+    }
+
+    /** Every matrix of {@code w} quantized by RTN to {@code format} and packed (the embedding stays as it is). */
+    static Weights.Model packWeights(Weights.Model w, QuantFormat format, int groupSize, Arena arena) {
+        return Weights.mapMatrices(w, (slot, matrix) -> {
+            if (!(matrix instanceof Tensor t)) return matrix;
+            int rows = Math.toIntExact(t.rows()), cols = Math.toIntExact(t.cols());
+            return QuantizedTensor.pack(RtnQuantizer.quantize(format, t.toFloatArray(), rows, cols, groupSize), null, arena);
+        });
     }
 
     private static WeightMatrix cast(WeightMatrix matrix, DType type, Arena arena) {

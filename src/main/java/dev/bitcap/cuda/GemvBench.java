@@ -1,7 +1,10 @@
 package dev.bitcap.cuda;
 
+import dev.bitcap.quant.QuantFormat;
+import dev.bitcap.quant.QuantFormats;
+import dev.bitcap.quant.QuantizedTensor;
+import dev.bitcap.quant.RtnQuantizer;
 import dev.bitcap.tensor.DType;
-import dev.bitcap.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -45,22 +48,30 @@ public final class GemvBench {
         CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
         int[][] shapes = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
         Random rnd = new Random(1);
-        for (DType type : List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.F32)) {
+        List<Object> types = new ArrayList<>(List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0));
+        for (String f : List.of("int4-asym", "afp4", "int2-asym", "int8-asym")) types.add(QuantFormats.byName(f));
+        types.add(DType.F32);
+        for (Object type : types) {
             for (int[] s : shapes) {
                 int rows = s[0], cols = s[1];
-                long wBytes = type.byteSize((long) rows * cols);
-                int copies = (int) Math.max(2, Math.min(8, (2L << 30) / wBytes)); // rotate through ~2 GiB, well past L2
-                List<DeviceMatrix> ws = new ArrayList<>();
+                DeviceMatrix first;
+                String label;
                 try (Arena arena = Arena.ofShared()) {
-                    Tensor w = CudaCheck.randomMatrix(arena, type, rows, cols, rnd);
-                    ws.add(DeviceMatrix.upload(device, w));
+                    if (type instanceof DType t) {
+                        first = DeviceMatrix.upload(device, CudaCheck.randomMatrix(arena, t, rows, cols, rnd));
+                        label = t.name();
+                    } else {
+                        QuantFormat f = (QuantFormat) type;
+                        float[] v = new float[rows * cols];
+                        for (int i = 0; i < v.length; i++) v[i] = (float) (rnd.nextGaussian() * 0.05);
+                        first = DeviceMatrix.upload(device, QuantizedTensor.pack(RtnQuantizer.quantize(f, v, rows, cols, 128), null, arena));
+                        label = f.name() + " g128";
+                    }
                 }
-                DeviceMatrix first = ws.get(0);
-                for (int i = 1; i < copies; i++) {
-                    long p = device.alloc(first.bytes());
-                    device.driver().copyOnDevice(p, first.pointer(), first.bytes(), device.stream());
-                    ws.add(new DeviceMatrix(p, type, rows, cols, first.rowBytes()));
-                }
+                long wBytes = first.bytes() + (first.packed() == null ? 0 : 2L * rows * first.packed().groups() * first.packed().paramCount());
+                int copies = (int) Math.max(2, Math.min(8, (2L << 30) / wBytes)); // rotate through ~2 GiB, well past L2
+                List<DeviceMatrix> ws = new ArrayList<>(List.of(first));
+                for (int i = 1; i < copies; i++) ws.add(copy(first, rows));
                 for (int n : new int[] {1, 4, 16}) {
                     long x = device.alloc(4L * n * cols), y = device.alloc(4L * n * rows);
                     float[] xs = new float[n * cols];
@@ -70,16 +81,33 @@ public final class GemvBench {
                     double ms = time(() -> mm.gemv(ws.get(next[0]++ % copies), x, y, n), 200);
                     long moved = wBytes + 4L * n * cols + 4L * n * rows;
                     double gbs = moved / (ms * 1e-3) / 1e9;
-                    Result r = new Result(String.format("gemv %-5s 1x%d·%dx%d n=%d", type, cols, cols, rows, n), ms * 1e3, gbs, gbs / copy);
+                    Result r = new Result(String.format("gemv %-14s 1x%d·%dx%d n=%d", label, cols, cols, rows, n), ms * 1e3, gbs, gbs / copy);
                     out.add(r);
                     sink.accept(r);
                     device.free(x);
                     device.free(y);
                 }
-                for (DeviceMatrix m : ws) device.free(m.pointer());
+                for (DeviceMatrix m : ws) m.free(device);
             }
         }
         return out;
+    }
+
+    /** Another device copy of {@code m} (codes and parameters; the table and input scale are shared, never freed twice). */
+    private DeviceMatrix copy(DeviceMatrix m, int rows) {
+        long p = device.alloc(m.bytes());
+        device.driver().copyOnDevice(p, m.pointer(), m.bytes(), device.stream());
+        DeviceMatrix.Packed packed = m.packed();
+        if (packed != null) {
+            long bytes = 2L * rows * packed.groups() * packed.paramCount();
+            long params = device.alloc(bytes);
+            device.driver().copyOnDevice(params, packed.params(), bytes, device.stream());
+            long table = device.alloc(4L * 2 * (1 << packed.bits()));
+            device.driver().copyOnDevice(table, packed.table(), 4L * 2 * (1 << packed.bits()), device.stream());
+            packed = new DeviceMatrix.Packed(packed.storage(), packed.bits(), packed.zeroPoint(), packed.paramCount(), packed.unitsPerGroup(),
+                    packed.groups(), params, table, 0);
+        }
+        return new DeviceMatrix(p, m.type(), m.rows(), m.cols(), m.rowBytes(), packed);
     }
 
     /** Median milliseconds of {@code reps} timed runs after 10 warm-up runs, each run between two events. */
