@@ -43,7 +43,7 @@ final class CheckCommand implements Callable<Integer> {
             out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
                     gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
                     gpu.cache().dir());
-            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "tol", "result");
+            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
             out.flush();
             List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),

@@ -14,6 +14,7 @@ public final class CudaAttention {
     private final float scale;
     private long partial, stats, partialFloats;
     private int buffersVersion;
+    private boolean prefillReady;
 
     public CudaAttention(CudaDevice device, int heads, int kvHeads, int headDim, int layers) {
         if (headDim % 2 != 0 || headDim > 1024) throw new dev.bitcap.BitcapException("the CUDA backend cannot run head dim " + headDim);
@@ -37,6 +38,32 @@ public final class CudaAttention {
         int byWork = (int) ((target + blocks - 1) / blocks);
         int byLength = Math.max(1, (maxLength + 255) / 256);
         return Math.max(1, Math.min(byWork, byLength));
+    }
+
+    /** Query rows of one prefill block (4 warps x rows per warp, as attention.cu's PREFILL_ROWS). */
+    private int prefillRows() {
+        return 4 * (headDim <= 128 ? 16 : 8);
+    }
+
+    /** Consecutive tokens of one sequence per prefill block (0: the group of query heads is too large for a block). */
+    public int prefillTileTokens() {
+        int group = heads / kvHeads;
+        return group > prefillRows() || headDim % 4 != 0 ? 0 : prefillRows() / group;
+    }
+
+    /**
+     * Causal attention for query tiles (pairs of first token and count in {@code tiles}): each block stages key and
+     * value tiles in shared memory once for all query heads of one KV head and all tokens of its tile.
+     */
+    public void prefill(long q, long kBase, long vBase, long positions, long tiles, long att, int tileCount, int layer) {
+        int rows = prefillRows();
+        int smem = 4 * (rows * headDim + 32 * (headDim + 4) + 32 * headDim + rows * 32);
+        if (!prefillReady) {
+            module.setMaxDynamicSharedMemory("attend_prefill", smem);
+            prefillReady = true;
+        }
+        module.launch("attend_prefill").ptr(q).ptr(kBase).ptr(vBase).ptr(positions).ptr(tiles).ptr(att)
+                .i(heads).i(kvHeads).i(layers).i(layer).f(scale).run(tileCount, kvHeads, 1, 128, smem);
     }
 
     /** Changes whenever the split buffers are reallocated (captured graphs hold their addresses). */

@@ -47,6 +47,7 @@ public final class CudaBackend implements Backend {
     private final Map<Long, DecodeGraph> graphs = new HashMap<>();
     private final java.util.Set<Long> seenOnce = new java.util.HashSet<>();
     private boolean useGraphs = true;
+    private boolean prefill;
     private int graphsBuiltWith;
 
     private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
@@ -215,6 +216,7 @@ public final class CudaBackend implements Backend {
         int m = allLogits ? n : sequences.size();
         if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
         act.writePass(sequences, tokens, allLogits);
+        prefill = n > sequences.size(); // some sequence takes several tokens: the tiled kernel shares key/value loads
 
         int[][] routed = new int[c.layers()][];
         if (graphable(sequences, n)) {
@@ -315,7 +317,11 @@ public final class CudaBackend implements Backend {
         ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
         ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
         ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
-        attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+        if (prefill && act.tileCount > 0) {
+            attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
+        } else {
+            attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+        }
         mm.matmul(w.o, act.att, act.o, n);
         ops.add(act.x, act.o, (long) n * c.hiddenSize());
     }
@@ -389,7 +395,9 @@ public final class CudaBackend implements Backend {
         private MemorySegment host = MemorySegment.NULL;
         private int tokens = -1, logitRows = -1;
         long x, xn, q, k, v, att, o, g, u, y, h, logits, routerLogits, xs, ys, gate;
-        long passInfo, ids, pos, kBase, vBase, lastRows, iota, routeRows, routeScales;
+        long passInfo, ids, pos, kBase, vBase, lastRows, tiles, iota, routeRows, routeScales;
+        /** Query tiles of this pass for the prefill attention kernel. */
+        int tileCount;
 
         /** True when buffers were (re)allocated, which invalidates captured graphs. */
         boolean ensure(int n, int m) {
@@ -416,18 +424,20 @@ public final class CudaBackend implements Backend {
                 ys = buf(cap, d);
                 gate = buf(cap, 1);
                 routerLogits = buf(cap, Math.max(1, c.experts()));
-                // ids, positions, kBase, vBase, lastRows, iota, routing rows and scales (k per token)
+                // ids, positions, kBase, vBase, lastRows, prefill tiles (pairs), iota, routing rows and scales (k per token)
                 int kk = Math.max(1, c.expertsPerToken());
-                passInfo = device.alloc(4L * cap * 2 + 8L * cap * 2 + 4L * cap * 2 + 8L * cap * kk);
+                long bytes = 40L * cap + 8L * cap * kk;
+                passInfo = device.alloc(bytes);
                 ids = passInfo;
                 pos = ids + 4L * cap;
                 kBase = pos + 4L * cap;
                 vBase = kBase + 8L * cap;
                 lastRows = vBase + 8L * cap;
-                iota = lastRows + 4L * cap;
+                tiles = lastRows + 4L * cap;
+                iota = tiles + 8L * cap;
                 routeRows = iota + 4L * cap;
                 routeScales = routeRows + 4L * cap * kk;
-                host = arena.allocate(4L * cap * 2 + 8L * cap * 2 + 4L * cap * 2 + 8L * cap * kk, 16);
+                host = arena.allocate(bytes, 16);
                 int[] seq = new int[cap];
                 for (int i = 0; i < cap; i++) seq[i] = i;
                 device.upload(iota, seq, 0, cap);
@@ -467,8 +477,17 @@ public final class CudaBackend implements Backend {
                 }
                 if (!allLogits) host.setAtIndex(JAVA_INT, 6L * cap + s, i - 1);
             }
-            long bytes = 4L * cap * 2 + 8L * cap * 2 + 4L * cap;
-            device.upload(passInfo, host.asSlice(0, bytes));
+            // Tiles of consecutive tokens of one sequence, at most tileTokens each.
+            int tileTokens = attention.prefillTileTokens();
+            tileCount = 0;
+            for (int s = 0, start = 0; s < sequences.size(); start += tokenLists.get(s).length, s++) {
+                int len = tokenLists.get(s).length;
+                for (int off = 0; tileTokens > 0 && off < len; off += tileTokens, tileCount++) {
+                    host.setAtIndex(JAVA_INT, 7L * cap + 2L * tileCount, start + off);
+                    host.setAtIndex(JAVA_INT, 7L * cap + 2L * tileCount + 1, Math.min(tileTokens, len - off));
+                }
+            }
+            device.upload(passInfo, host.asSlice(0, 36L * cap));
         }
 
         void writeRouting(int[] rows, float[] scales) {

@@ -310,15 +310,17 @@ public final class CudaCheck {
         try (LoadedModel model = ModelLoader.load(bin, tok)) {
             var t = model.tokenizer();
             List<int[]> bos = List.of(new int[] {t.bosId()});
-            int[] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, bos, 200)[0];
-            int[] gpu = generate(new CudaBackend(model, PassRecorder.NONE), model, bos, 200)[0];
-            tokens("stories260K", "greedy 200 tokens from BOS (CUDA graphs) vs cpu", cpu, gpu);
+            int[] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, bos, 400)[0];
+            int[] gpu = generate(new CudaBackend(model, PassRecorder.NONE), model, bos, 400)[0];
+            tokens("stories260K", "greedy 400 tokens from BOS (CUDA graphs) vs cpu", cpu, gpu);
             CudaBackend plain = new CudaBackend(model, PassRecorder.NONE);
             plain.setGraphs(false);
-            tokens("stories260K", "greedy 200 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 200)[0]);
-            int[] ids = Arrays.copyOf(cpu, 64);
-            compare("stories260K", "logits of 64 tokens (cublas) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), ids),
-                    logits(new CudaBackend(model, PassRecorder.NONE), ids), FP32_TOLERANCE, "");
+            tokens("stories260K", "greedy 400 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 400)[0]);
+            for (int len : new int[] {64, 400}) {
+                int[] ids = Arrays.copyOf(cpu, len);
+                compare("stories260K", "logits of " + len + " tokens (cublas, tiled prefill) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), ids),
+                        logits(new CudaBackend(model, PassRecorder.NONE), ids), FP32_TOLERANCE, "");
+            }
         } catch (RuntimeException e) {
             add(new Row("stories260K", "run", Double.NaN, Double.NaN, 0, false, e.toString()));
         }

@@ -67,10 +67,10 @@ public final class CudaMatMul {
     }
 
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint();
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine();
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0)));
+            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0)));
             packedModules.put(key, m);
         }
         return m;
@@ -79,7 +79,8 @@ public final class CudaMatMul {
     private void packedGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
         packedModule(p).launch("gemv_packed").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y)
-                .i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
+                .i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
+                .run((w.rows() + 31) / 32, (n + 3) / 4, 1, 256, 0); // 8 warps of 4 rows
     }
 
     /**

@@ -35,6 +35,11 @@ public final class CudaModule {
         return functions.computeIfAbsent(name, n -> device.driver().function(module, n));
     }
 
+    /** Allows kernel {@code name} more than the default 48 KiB of dynamic shared memory. */
+    public void setMaxDynamicSharedMemory(String name, int bytes) {
+        device.driver().setMaxDynamicSharedMemory(function(name), bytes);
+    }
+
     /** Starts a launch of kernel {@code name}; add the arguments in order, then {@link Launch#run}. */
     public Launch launch(String name) {
         count = 0;

@@ -19,7 +19,20 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
      * input scale (0: none), and the shape of its groups.
      */
     public record Packed(String storage, int bits, boolean zeroPoint, int paramCount, int unitsPerGroup, int groups, long params,
-                         long table, long inputScale) {}
+                         long table, long inputScale, boolean affine, int affineOffset) {}
+
+    /**
+     * Whether the table is a[c] = c + a[0] with b = 0 (the INT formats): then kernels decode by arithmetic, which gives
+     * the same floats as the table since these values are small integers.
+     */
+    static boolean isAffine(DecodeTable t) {
+        float a0 = t.a()[0];
+        if (a0 != Math.rint(a0)) return false;
+        for (int c = 0; c < t.a().length; c++) {
+            if (t.b()[c] != 0 || t.a()[c] != c + a0) return false;
+        }
+        return true;
+    }
 
     /** Whether the CUDA kernels can read {@code m} as stored. */
     public static boolean supported(WeightMatrix m) {
@@ -53,7 +66,7 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
         float[] scale = q.inputScale();
         long scalePtr = scale == null ? 0 : floats(device, scale);
         Packed p = new Packed(q.storage(), bits, table.zeroPoint(), q.format().paramCount(), unitsPerGroup, groups, device.upload(q.params()),
-                tablePtr, scalePtr);
+                tablePtr, scalePtr, isAffine(table), (int) table.a()[0]);
         return new DeviceMatrix(device.upload(q.codes()), DType.U8, rows, cols, 4L * bits * units, p);
     }
 

@@ -105,7 +105,7 @@ public final class GemvBench {
             long table = device.alloc(4L * 2 * (1 << packed.bits()));
             device.driver().copyOnDevice(table, packed.table(), 4L * 2 * (1 << packed.bits()), device.stream());
             packed = new DeviceMatrix.Packed(packed.storage(), packed.bits(), packed.zeroPoint(), packed.paramCount(), packed.unitsPerGroup(),
-                    packed.groups(), params, table, 0);
+                    packed.groups(), params, table, 0, packed.affine(), packed.affineOffset());
         }
         return new DeviceMatrix(p, m.type(), m.rows(), m.cols(), m.rowBytes(), packed);
     }

@@ -111,3 +111,134 @@ extern "C" __global__ void __launch_bounds__(THREADS) attend_combine(const float
         out[(size_t) t * heads * HEAD_DIM + (size_t) h * HEAD_DIM + d] = a / l;
     }
 }
+
+// ---- prefill: query tiles over shared key/value tiles ----------------------------------------------------------
+// A block takes a tile of consecutive query tokens of one sequence and one KV head, with every query head that
+// shares it (GQA): 4 warps x RPW rows, row = token * group + head-in-group. Key and value tiles of KT positions are
+// staged in shared memory once for all those rows; each warp scores its rows against the tile (lane j: position
+// j), keeps a running max and sum per row, and accumulates the values (lane i: dims i, i+32, ...). Positions past a
+// row's own are masked (causal). tiles[2b], tiles[2b+1]: first token and token count of block b's tile.
+#define KT 32
+#define RPW (HEAD_DIM <= 128 ? 16 : 8)
+#define PREFILL_ROWS (WARPS * RPW)
+#define KSTRIDE (HEAD_DIM + 4) // rows stay 16-byte aligned; lanes reading one row each hit distinct banks
+#define DPL ((HEAD_DIM + 31) / 32)
+
+// Shared memory the prefill kernel needs, in bytes (the launcher sets the dynamic size to this).
+#define PREFILL_SMEM ((PREFILL_ROWS * HEAD_DIM + KT * KSTRIDE + KT * HEAD_DIM + PREFILL_ROWS * KT) * 4)
+
+extern "C" __global__ void __launch_bounds__(THREADS) attend_prefill(const float* __restrict__ q, const unsigned long long* __restrict__ kBase,
+        const unsigned long long* __restrict__ vBase, const int* __restrict__ pos, const int* __restrict__ tiles, float* __restrict__ out,
+        int heads, int kvHeads, int layers, int layer, float scale) {
+    extern __shared__ float4 smem4[];
+    float* qs = reinterpret_cast<float*>(smem4);       // [PREFILL_ROWS][HEAD_DIM], pre-scaled
+    float* ks = qs + PREFILL_ROWS * HEAD_DIM;           // [KT][KSTRIDE]
+    float* vs = ks + KT * KSTRIDE;                      // [KT][HEAD_DIM]
+    float* ps = vs + KT * HEAD_DIM;                     // [PREFILL_ROWS][KT] softmax weights of the tile
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int first = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
+    const int kvh = blockIdx.y, group = heads / kvHeads;
+    const int kvDim = kvHeads * HEAD_DIM;
+    const int rows = count * group;
+    for (int i = tid; i < PREFILL_ROWS * HEAD_DIM; i += THREADS) {
+        const int r = i / HEAD_DIM, d = i % HEAD_DIM;
+        float v = 0.0f;
+        if (r < rows) {
+            const int t = first + r / group, h = kvh * group + r % group;
+            v = q[(size_t) t * heads * HEAD_DIM + (size_t) h * HEAD_DIM + d] * scale;
+        }
+        qs[i] = v;
+    }
+    const float* kc = reinterpret_cast<const float*>(kBase[first]) + (size_t) layer * kvDim + (size_t) kvh * HEAD_DIM;
+    const float* vc = reinterpret_cast<const float*>(vBase[first]) + (size_t) layer * kvDim + (size_t) kvh * HEAD_DIM;
+    const size_t rowStride = (size_t) layers * kvDim;
+    const int lastPos = pos[first + count - 1];
+
+    float m[RPW], l[RPW], acc[RPW][DPL];
+    int rowPos[RPW];
+#pragma unroll
+    for (int r = 0; r < RPW; r++) {
+        m[r] = NEG_INF;
+        l[r] = 0.0f;
+        const int row = warp * RPW + r;
+        rowPos[r] = row < rows ? pos[first + row / group] : -1; // -1: an empty row, never attends
+#pragma unroll
+        for (int i = 0; i < DPL; i++) acc[r][i] = 0.0f;
+    }
+
+    for (int p0 = 0; p0 <= lastPos; p0 += KT) {
+        __syncthreads(); // the previous tile is no longer read (and, the first time, qs is written)
+        for (int i = tid; i < KT * HEAD_DIM / 4; i += THREADS) {
+            const int j = i / (HEAD_DIM / 4), d4 = i % (HEAD_DIM / 4);
+            float4 kv = make_float4(0.0f, 0.0f, 0.0f, 0.0f), vv = kv;
+            if (p0 + j <= lastPos) {
+                kv = reinterpret_cast<const float4*>(kc + (size_t) (p0 + j) * rowStride)[d4];
+                vv = reinterpret_cast<const float4*>(vc + (size_t) (p0 + j) * rowStride)[d4];
+            }
+            reinterpret_cast<float4*>(ks + j * KSTRIDE)[d4] = kv;
+            reinterpret_cast<float4*>(vs + j * HEAD_DIM)[d4] = vv;
+        }
+        __syncthreads();
+        // Scores of the warp's rows against position p0 + lane.
+        float s[RPW];
+#pragma unroll
+        for (int r = 0; r < RPW; r++) s[r] = 0.0f;
+        const float4* krow = reinterpret_cast<const float4*>(ks + lane * KSTRIDE);
+#pragma unroll 4
+        for (int d4 = 0; d4 < HEAD_DIM / 4; d4++) {
+            const float4 k = krow[d4];
+#pragma unroll
+            for (int r = 0; r < RPW; r++) {
+                const float4 qv = reinterpret_cast<const float4*>(qs + (warp * RPW + r) * HEAD_DIM)[d4];
+                s[r] += qv.x * k.x + qv.y * k.y + qv.z * k.z + qv.w * k.w;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < RPW; r++) {
+            if (rowPos[r] < p0) continue; // empty row, or all of this tile is in the row's future (warp-uniform)
+            const bool valid = p0 + lane <= rowPos[r];
+            float tmax = valid ? s[r] : NEG_INF;
+            for (int o = 16; o > 0; o >>= 1) tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, o));
+            const float mNew = fmaxf(m[r], tmax);
+            const float corr = expf(m[r] - mNew);
+            const float e = valid ? expf(s[r] - mNew) : 0.0f;
+            float sum = e;
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            l[r] = l[r] * corr + sum;
+            m[r] = mNew;
+#pragma unroll
+            for (int i = 0; i < DPL; i++) acc[r][i] *= corr;
+            ps[(warp * RPW + r) * KT + lane] = e;
+        }
+        __syncwarp();
+        // Values: lane owns dims lane + 32 i; the weights come from shared memory as broadcasts.
+        for (int j = 0; j < KT && p0 + j <= lastPos; j++) {
+            float v[DPL];
+#pragma unroll
+            for (int i = 0; i < DPL; i++) {
+                const int d = lane + 32 * i;
+                v[i] = d < HEAD_DIM ? vs[j * HEAD_DIM + d] : 0.0f;
+            }
+#pragma unroll
+            for (int r = 0; r < RPW; r++) {
+                if (rowPos[r] < p0) continue;
+                const float e = ps[(warp * RPW + r) * KT + j];
+#pragma unroll
+                for (int i = 0; i < DPL; i++) acc[r][i] += e * v[i];
+            }
+        }
+        __syncwarp();
+    }
+#pragma unroll
+    for (int r = 0; r < RPW; r++) {
+        const int row = warp * RPW + r;
+        if (row >= rows) continue;
+        const int t = first + row / group, h = kvh * group + row % group;
+#pragma unroll
+        for (int i = 0; i < DPL; i++) {
+            const int d = lane + 32 * i;
+            if (d < HEAD_DIM) out[(size_t) t * heads * HEAD_DIM + (size_t) h * HEAD_DIM + d] = acc[r][i] / l[r];
+        }
+    }
+}

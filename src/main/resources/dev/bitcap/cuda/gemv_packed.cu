@@ -1,4 +1,4 @@
-// variants: -DBITS=2 -DZERO_POINT=1 | -DBITS=3 -DZERO_POINT=0 | -DBITS=4 -DZERO_POINT=1 | -DBITS=4 -DZERO_POINT=0 | -DBITS=8 -DZERO_POINT=1
+// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0
 // Fused dequantize-GEMV over the packed quantized matrices of dev.bitcap.quant (layout: quant/PackedCodes.java),
 // launched by dev.bitcap.cuda.CudaMatMul, and the dequantization to fp16 that feeds cuBLAS for prefill.
 // A row is units of 32 codes in 4*BITS bytes (BITS 8: byte j = c_j; 4: byte k = c_k | c_{k+16} << 4; 2: byte k
@@ -71,64 +71,151 @@ __device__ __forceinline__ float decode(int c, const float* ta, const float* tb,
 #endif
 }
 
-// y[t][r] = sum_c W[r][c] * (x[t][c] * inScale[c]) for n activation rows. One warp per weight row, one unit of
-// 32 codes per lane and step, decoded once and used for up to NT activation rows. table: a[CODES] then b[CODES].
+// The 32-bit words of one unit (BITS words of 4 bytes), loaded with the widest access its alignment allows.
+__device__ __forceinline__ void load_unit(const unsigned char* __restrict__ p, unsigned int w[BITS]) {
+#if BITS == 8
+    const uint4 lo = *reinterpret_cast<const uint4*>(p), hi = *reinterpret_cast<const uint4*>(p + 16);
+    w[0] = lo.x; w[1] = lo.y; w[2] = lo.z; w[3] = lo.w; w[4] = hi.x; w[5] = hi.y; w[6] = hi.z; w[7] = hi.w;
+#elif BITS == 4
+    const uint4 q = *reinterpret_cast<const uint4*>(p);
+    w[0] = q.x; w[1] = q.y; w[2] = q.z; w[3] = q.w;
+#elif BITS == 2
+    const uint2 q = *reinterpret_cast<const uint2*>(p);
+    w[0] = q.x; w[1] = q.y;
+#else
+    const unsigned int* q = reinterpret_cast<const unsigned int*>(p);
+    w[0] = q[0]; w[1] = q[1]; w[2] = q[2];
+#endif
+}
+
+// Code j (0..31) of a unit held as words (j a compile-time constant after unrolling).
+__device__ __forceinline__ int code_of(const unsigned int w[BITS], int j) {
+#if BITS == 8
+    return (w[j >> 2] >> (8 * (j & 3))) & 0xff;
+#elif BITS == 4
+    return (w[(j & 15) >> 2] >> (8 * (j & 3) + 4 * (j >> 4))) & 15;
+#else
+    const int k = j & 7;
+    int c = (w[k >> 2] >> (8 * (k & 3) + 2 * (j >> 3))) & 3;
+#if BITS == 3
+    c |= ((w[2] >> j) & 1) << 2;
+#endif
+    return c;
+#endif
+}
+
+#ifndef AFFINE
+#define AFFINE 0
+#endif
+#define ROWS_PER_WARP 4
+#define NEEDS_P1 (ZERO_POINT || !AFFINE) // INT-sym decodes with its scale alone
+
+// y[t][r] = sum_c W[r][c] * (x[t][c] * inScale[c]) for n activation rows. A warp owns ROWS_PER_WARP weight rows
+// and each lane one unit of 32 codes per step: it loads that unit of every row first (independent loads in flight),
+// then reads each activation chunk once for all the rows. AFFINE tables (INT formats: a[c] = c + affineOffset, b = 0)
+// decode by arithmetic, with the same float operations as the table; other tables are read from shared memory.
 extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv_packed(const unsigned char* __restrict__ codes,
         const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
-        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount) {
-    __shared__ float ta[CODES], tb[CODES];
-    for (int i = threadIdx.x; i < CODES; i += blockDim.x) {
-        ta[i] = table[i];
-        tb[i] = table[CODES + i];
-    }
+        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
+        int affineOffset) {
+#if !AFFINE
+    __shared__ float2 tab[CODES]; // (a[c], b[c]) side by side: one shared-memory load per code
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
     __syncthreads();
+#else
+    // (float) (c + affineOffset) as 2^23 + c - (2^23 - affineOffset): exact, and full-rate float adds instead of
+    // the quarter-rate integer-to-float conversion.
+    const float magicOffset = 8388608.0f - (float) affineOffset;
+#endif
     const int lane = threadIdx.x & 31;
-    const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
+    const int r0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * ROWS_PER_WARP;
     const int t0 = blockIdx.y * NT;
-    if (r >= rows) return;
+    if (r0 >= rows) return;
+    const int nr = min(ROWS_PER_WARP, rows - r0);
     const int nt = min(NT, n - t0);
     const int units = (cols + 31) / 32;
-    const unsigned char* row = codes + (size_t) r * units * UNIT_BYTES;
-    const unsigned short* prow = params + (size_t) r * groups * paramCount;
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
     const bool vec = (cols & 31) == 0 && inScale == nullptr;
-    float acc[NT];
+    float acc[ROWS_PER_WARP][NT];
 #pragma unroll
-    for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+    for (int i = 0; i < ROWS_PER_WARP; i++)
+#pragma unroll
+        for (int t = 0; t < NT; t++) acc[i][t] = 0.0f;
+
     for (int u = lane; u < units; u += 32) {
-        int c[32];
-        unpack(row + (size_t) u * UNIT_BYTES, c);
+        unsigned int w[ROWS_PER_WARP][BITS];
+        float p0[ROWS_PER_WARP];
+#if NEEDS_P1
+        float p1[ROWS_PER_WARP];
+#endif
         const int g = u / unitsPerGroup;
-        const float p0 = half_to_float(prow[g * paramCount]);
-        const float p1 = paramCount > 1 ? half_to_float(prow[g * paramCount + 1]) : 0.0f;
-        float w[32];
 #pragma unroll
-        for (int j = 0; j < 32; j++) w[j] = decode(c[j], ta, tb, p0, p1);
+        for (int i = 0; i < ROWS_PER_WARP; i++) {
+            const int r = min(r0 + i, rows - 1); // rows past the end repeat the last one and are not written
+            load_unit(codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES, w[i]);
+            const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+            p0[i] = half_to_float(pr[0]);
+#if NEEDS_P1
+            p1[i] = paramCount > 1 ? half_to_float(pr[1]) : 0.0f;
+#endif
+        }
         const int col = u * 32;
 #pragma unroll
-        for (int t = 0; t < NT; t++) {
-            if (t >= nt) break;
-            const float* xr = x + (size_t) (t0 + t) * cols + col;
-            float s = 0.0f;
-            if (vec) {
+        for (int jc = 0; jc < 32; jc += 4) {
+            // Four codes of every row decoded once, then used for each activation row.
+            float v[ROWS_PER_WARP][4];
 #pragma unroll
-                for (int j = 0; j < 32; j += 4) {
-                    const float4 v = *reinterpret_cast<const float4*>(xr + j);
-                    s += w[j] * v.x + w[j + 1] * v.y + w[j + 2] * v.z + w[j + 3] * v.w;
-                }
-            } else {
+            for (int i = 0; i < ROWS_PER_WARP; i++) {
 #pragma unroll
-                for (int j = 0; j < 32; j++) {
-                    if (col + j < cols) s += w[j] * (inScale ? xr[j] * inScale[col + j] : xr[j]);
+                for (int k = 0; k < 4; k++) {
+                    const int c = code_of(w[i], jc + k);
+#if AFFINE
+                    const float a = __int_as_float(0x4B000000 | c) - magicOffset;
+#if ZERO_POINT
+                    v[i][k] = (a - p1[i]) * p0[i];
+#else
+                    v[i][k] = a * p0[i];
+#endif
+#else
+                    const float2 ab = tab[c];
+#if ZERO_POINT
+                    v[i][k] = (ab.x - p1[i]) * p0[i];
+#else
+                    v[i][k] = fmaf(ab.y, p1[i], ab.x * p0[i]);
+#endif
+#endif
                 }
             }
-            acc[t] += s;
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (t >= nt) break;
+                const float* xr = x + (size_t) (t0 + t) * cols + col + jc;
+                float xv[4];
+                if (vec) {
+                    const float4 q = *reinterpret_cast<const float4*>(xr);
+                    xv[0] = q.x; xv[1] = q.y; xv[2] = q.z; xv[3] = q.w;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        const int cc = col + jc + k;
+                        xv[k] = cc < cols ? (inScale ? xr[k] * inScale[cc] : xr[k]) : 0.0f;
+                    }
+                }
+#pragma unroll
+                for (int i = 0; i < ROWS_PER_WARP; i++) {
+                    acc[i][t] += v[i][0] * xv[0] + v[i][1] * xv[1] + v[i][2] * xv[2] + v[i][3] * xv[3];
+                }
+            }
         }
     }
 #pragma unroll
-    for (int t = 0; t < NT; t++) {
-        float s = acc[t];
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0 && t < nt) y[(size_t) (t0 + t) * rows + r] = s;
+    for (int i = 0; i < ROWS_PER_WARP; i++) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            float s = acc[i][t];
+            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            if (lane == 0 && t < nt && i < nr) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+        }
     }
 }
 
