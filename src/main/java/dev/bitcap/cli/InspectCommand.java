@@ -53,6 +53,15 @@ final class InspectCommand implements Callable<Integer> {
             Map<String, Long> bytes = new LinkedHashMap<>();
             bytes.putAll(m.matrixBytesByStorage());
             info.put("matrix_bytes_by_dtype", bytes);
+            // stored bits per weight of each storage kind (codes, parameters and masks included)
+            Map<String, Long> weights = new LinkedHashMap<>();
+            Map<dev.bitcap.tensor.WeightMatrix, Boolean> seen = new java.util.IdentityHashMap<>();
+            m.forEachMatrix(t -> {
+                if (seen.put(t, Boolean.TRUE) == null) weights.merge(t.storage(), t.rows() * t.cols(), Long::sum);
+            });
+            Map<String, String> bits = new LinkedHashMap<>();
+            bytes.forEach((k, v) -> bits.put(k, String.format("%.3f", 8.0 * v / weights.get(k))));
+            info.put("matrix_bits_per_weight_by_dtype", bits);
             info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
             if (json) {
                 out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(info));
