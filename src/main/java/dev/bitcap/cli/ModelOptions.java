@@ -1,6 +1,7 @@
 package dev.bitcap.cli;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.cuda.CudaLibraries;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.CpuBackend;
@@ -12,8 +13,11 @@ import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
 import dev.bitcap.tokenizer.Tokenizer;
+import java.io.PrintWriter;
 import java.nio.file.Path;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** The options every command that runs a model shares: which model, which tokenizer, which device, which KV cache. */
 public final class ModelOptions {
@@ -45,6 +49,12 @@ public final class ModelOptions {
     @Option(names = "--kv-pool-mb", paramLabel = "MIB", description = "most memory the paged KV cache may take (default: half the machine's memory)")
     Long kvPoolMb;
 
+    @Option(names = "--cuda-lib-dir", paramLabel = "DIR",
+            description = "folder holding libcuda.so.1, libnvrtc.so.13 and libcublas.so.13 (default: $BITCAP_CUDA_LIB_DIR, then the usual places)")
+    Path cudaLibDir;
+
+    @Spec(Spec.Target.MIXEE) CommandSpec spec;
+
     LoadedModel load() {
         if (threads != null) {
             if (threads < 1) throw new BitcapException("--threads must be >= 1, got " + threads);
@@ -53,6 +63,7 @@ public final class ModelOptions {
         if (!device.equals("cpu") && !device.equals("cuda") && !device.equals("auto")) {
             throw new BitcapException("unknown --device '" + device + "' (valid: cpu, cuda, auto)");
         }
+        if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         return ModelLoader.load(model != null ? model : BuiltinModel.path(), tokenizer);
     }
 
@@ -61,16 +72,23 @@ public final class ModelOptions {
         return new KvSpec(KvFormat.parse(kv), kvGroup, KeyGrouping.parse(kvKey));
     }
 
-    /** The backend of {@code --device}, with the KV cache of {@code --kv}. */
+    /**
+     * The backend of {@code --device} (with auto, a note on stderr says when it falls back to the CPU), with the KV
+     * cache of {@code --kv}.
+     */
     Backend backend(LoadedModel model, PassRecorder recorder) {
-        KvSpec spec = kvSpec();
+        KvSpec kvSpec = kvSpec();
         if (kvPoolMb != null && kvPoolMb < 1) throw new BitcapException("--kv-pool-mb must be >= 1, got " + kvPoolMb);
-        Backend backend = Backends.create(device, model, recorder);
+        PrintWriter err = spec.commandLine().getErr();
+        Backend backend = Backends.create(device, model, recorder, note -> {
+            err.println("bitcap: " + note);
+            err.flush();
+        });
         try {
             if (backend instanceof CpuBackend cpu) {
-                cpu.useKv(spec, kvPoolMb != null ? kvPoolMb << 20 : CpuBackend.defaultKvPoolBytes());
-            } else if (spec.format() != KvFormat.F32) {
-                throw new BitcapException("--kv " + spec.format().flagName() + " runs on the cpu backend only so far; the "
+                cpu.useKv(kvSpec, kvPoolMb != null ? kvPoolMb << 20 : CpuBackend.defaultKvPoolBytes());
+            } else if (kvSpec.format() != KvFormat.F32) {
+                throw new BitcapException("--kv " + kvSpec.format().flagName() + " runs on the cpu backend only so far; the "
                         + backend.name() + " backend keeps an f32 cache");
             }
             return backend;
