@@ -3,7 +3,6 @@ package dev.bitcap.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.Generator;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
@@ -60,7 +59,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PassRecorder recorder = new PassRecorder();
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, recorder)) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, recorder)) {
             int ctx = model.config().maxContext();
             if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
             WeightTraffic traffic = new WeightTraffic(model);

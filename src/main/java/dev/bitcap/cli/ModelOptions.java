@@ -1,11 +1,15 @@
 package dev.bitcap.cli;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.Backends;
+import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
 import dev.bitcap.tokenizer.Tokenizer;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The options every command that runs a model shares: which model, which tokenizer, which device. */
@@ -23,6 +27,8 @@ public final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores)")
     Integer threads;
 
+    @Mixin AttentionOptions attention = new AttentionOptions();
+
     LoadedModel load() {
         if (threads != null) {
             if (threads < 1) throw new BitcapException("--threads must be >= 1, got " + threads);
@@ -32,6 +38,18 @@ public final class ModelOptions {
             throw new BitcapException("unknown --device '" + device + "' (valid: cpu, cuda, auto)");
         }
         return ModelLoader.load(model != null ? model : BuiltinModel.path(), tokenizer);
+    }
+
+    /** The backend of {@code --device}, computing attention as {@code --attention} says. */
+    Backend backend(LoadedModel model, PassRecorder recorder) {
+        Backend backend = Backends.create(device, model, recorder);
+        try {
+            attention.apply(backend, model);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+        return backend;
     }
 
     String describe() {

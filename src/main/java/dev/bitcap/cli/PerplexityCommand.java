@@ -3,7 +3,6 @@ package dev.bitcap.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.eval.Perplexity;
 import dev.bitcap.model.LoadedModel;
@@ -43,7 +42,7 @@ final class PerplexityCommand implements Callable<Integer> {
         if (!Files.isRegularFile(text)) throw new BitcapException("text file " + text + " does not exist");
         if (maxWindows < 0) throw new BitcapException("--max-windows must be >= 0, got " + maxWindows);
         String content = Files.readString(text, StandardCharsets.UTF_8);
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, new PassRecorder())) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder())) {
             if (ctx > model.config().maxContext()) {
                 throw new BitcapException("--ctx " + ctx + " exceeds the model's context of " + model.config().maxContext() + " tokens");
             }
@@ -59,10 +58,16 @@ final class PerplexityCommand implements Callable<Integer> {
                 m.put("tokens", r.tokens());
                 m.put("windows", r.windows());
                 m.put("ctx", ctx);
+                m.put("attention", modelOptions.attention.describe());
+                if (modelOptions.attention.installed() != null) m.put("block_density", modelOptions.attention.installed().achievedDensity());
                 spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(m));
             } else {
                 spec.commandLine().getOut().printf("perplexity %.4f over %d predicted tokens (%d windows of %d; %d tokens in the text) in %.1f s%n",
                         r.perplexity(), r.tokens(), r.windows(), ctx, ids.length, secs);
+                if (modelOptions.attention.installed() != null) {
+                    spec.commandLine().getOut().printf("attention: %s; visited %.4f of the causal key blocks%n",
+                            modelOptions.attention.describe(), modelOptions.attention.installed().achievedDensity());
+                }
             }
         }
         return 0;

@@ -35,6 +35,11 @@ public final class CpuBackend implements Backend {
         this.observer = observer;
     }
 
+    /** Computes attention with {@code attention} instead of dense attention from the next pass on (null: dense again). */
+    public void replaceAttention(dev.bitcap.attention.LayerAttention attention) {
+        this.attention.replaceAttention(attention);
+    }
+
     @Override
     public String name() {
         return "cpu";
