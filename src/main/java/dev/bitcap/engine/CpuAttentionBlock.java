@@ -46,9 +46,11 @@ final class CpuAttentionBlock {
                 for (int h = 0; h < c.kvHeads(); h++) Ops.rmsnorm(k, t * kvDim + h * hd, k, t * kvDim + h * hd, w.kNorm(), hd, c.rmsEps());
             }
         }
-        java.util.List<TokenRun> runs = replacement == null ? null
-                : TokenRun.of(batch.positions(), batch.sequenceOf(), s -> batch.sequences().get(s).cache());
-        if (replacement != null) replacement.prepare(layer, runs, q, k);
+        java.util.List<TokenRun> runs = null;
+        if (replacement != null) {
+            runs = TokenRun.of(batch.positions(), batch.sequenceOf(), s -> batch.sequences().get(s).cache());
+            replacement.prepare(layer, runs, q, k); // the gate reads Q and K before RoPE
+        }
         for (int t = 0; t < n; t++) {
             int p = batch.positions()[t];
             Rope.apply(q, t * qDim, c.heads(), hd, rope.cos(p), rope.sin(p), c.ropeStyle());
