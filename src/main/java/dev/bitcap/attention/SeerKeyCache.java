@@ -84,7 +84,7 @@ final class SeerKeyCache {
         }
     }
 
-    /** Gate key of one KV head of a completed block, read in place. */
+    /** Keys of a layer's completed blocks, {@code [(j·kvHeads + g)·gateDim + o]}, read in place (not copied). */
     double[] storedKeys(int layer) {
         return keys[layer];
     }
