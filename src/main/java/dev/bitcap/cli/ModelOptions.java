@@ -16,6 +16,7 @@ import dev.bitcap.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -54,6 +55,7 @@ public final class ModelOptions {
     Path cudaLibDir;
 
     @Spec(Spec.Target.MIXEE) CommandSpec spec;
+    @Mixin AttentionOptions attention = new AttentionOptions();
 
     LoadedModel load() {
         if (threads != null) {
@@ -91,6 +93,7 @@ public final class ModelOptions {
                 throw new BitcapException("--kv " + kvSpec.format().flagName() + " runs on the cpu backend only so far; the "
                         + backend.name() + " backend keeps an f32 cache");
             }
+            attention.apply(backend, model);
             return backend;
         } catch (RuntimeException e) {
             backend.close();

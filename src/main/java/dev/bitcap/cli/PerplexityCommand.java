@@ -58,10 +58,16 @@ final class PerplexityCommand implements Callable<Integer> {
                 m.put("tokens", r.tokens());
                 m.put("windows", r.windows());
                 m.put("ctx", ctx);
+                m.put("attention", modelOptions.attention.describe());
+                if (modelOptions.attention.installed() != null) m.put("block_density", modelOptions.attention.installed().achievedDensity());
                 spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(m));
             } else {
                 spec.commandLine().getOut().printf("perplexity %.4f over %d predicted tokens (%d windows of %d; %d tokens in the text) in %.1f s%n",
                         r.perplexity(), r.tokens(), r.windows(), ctx, ids.length, secs);
+                if (modelOptions.attention.installed() != null) {
+                    spec.commandLine().getOut().printf("attention: %s; visited %.4f of the causal key blocks%n",
+                            modelOptions.attention.describe(), modelOptions.attention.installed().achievedDensity());
+                }
             }
         }
         return 0;

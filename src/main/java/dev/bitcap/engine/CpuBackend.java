@@ -77,6 +77,11 @@ public final class CpuBackend implements Backend {
         return 4L << 30;
     }
 
+    /** Computes attention with {@code attention} instead of dense attention from the next pass on (null: dense again). */
+    public void replaceAttention(dev.bitcap.attention.LayerAttention attention) {
+        this.attention.replaceAttention(attention);
+    }
+
     @Override
     public String name() {
         return "cpu";
