@@ -6,8 +6,9 @@ import java.util.List;
 /**
  * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
  * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
- * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32 accumulation, the activations rounded to the weight type first
- * for 16-bit weights (so prefill products carry bf16/fp16 input rounding that decode does not).
+ * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32
+ * accumulation, the activations rounded to the weight type first for 16-bit weights (so prefill products carry
+ * bf16/fp16 input rounding that decode does not).
  */
 public final class CudaMatMul {
     /** From this many activation rows on, dense float weights use cuBLAS. */

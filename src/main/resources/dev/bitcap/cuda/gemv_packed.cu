@@ -119,7 +119,7 @@ __device__ __forceinline__ float pow2(int e) {
 
 #if AFFINE
 // INT codes are not extracted and converted: the masked word, read as a float, is code·2^(bit - 149) exactly
-// (a denormal, or for bits 23 the smallest normal exponent, which continues the same scale), as long as the
+// (a denormal, or with bit 23 set the smallest normal binade, which continues the same scale), as long as the
 // code lies below bit 24; codes above are first moved down by 8 bits. The activation is multiplied by
 // 2^(SCALE_EXP - bit) (exact), so every FFMA adds code·x·2^(SCALE_EXP - 149), the same product as c·x scaled
 // by a power of two: one LOP3 and one FFMA per code. Denormals must not be flushed (NVRTC's default).
