@@ -9,6 +9,9 @@ import dev.bitcap.format.SafetensorsFile;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.Weights;
+import dev.bitcap.quant.BinaryLayout;
+import dev.bitcap.quant.BinaryQuantized;
+import dev.bitcap.quant.BinaryTensor;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
 import dev.bitcap.quant.QuantizedTensor;
@@ -84,6 +87,7 @@ public final class CudaCheck {
     public List<Row> run(CudaDevice device) {
         gemvRows(device);
         packedRows(device);
+        binaryRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
         return rows;
@@ -165,6 +169,59 @@ public final class CudaCheck {
                 }
             }
         }
+    }
+
+    /** The binary (BiLLM / STBLLM) layouts: fused GEMV and dequantize + cuBLAS fp16 against BinaryTensor on the CPU. */
+    private void binaryRows(CudaDevice device) {
+        CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
+        Random rnd = new Random(13);
+        // {kept per 8, regions}: BiLLM dense, STBLLM 4:8 and 6:8
+        int[][] patterns = {{8, 2}, {4, 3}, {6, 3}};
+        int[][] shapes = {{1024, 4096}, {77, 172}, {300, 96}};
+        for (int[] pattern : patterns) {
+            for (int[] shape : shapes) {
+                int rowsW = shape[0], cols = shape[1];
+                try (Arena arena = Arena.ofShared()) {
+                    BinaryTensor w = BinaryTensor.pack(randomBinary(rnd, rowsW, cols, pattern[0], pattern[1]), arena);
+                    DeviceMatrix dw = DeviceMatrix.upload(device, w);
+                    String label = w.storage() + " " + rowsW + "x" + cols;
+                    for (int n : new int[] {1, 5, 16}) {
+                        float[] x = new float[n * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                        float[] ref = new float[n * rowsW];
+                        w.matmul(x, ref, n);
+                        long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
+                        device.upload(dx, x, 0, x.length);
+                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        } else {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
+                        }
+                        device.free(dx);
+                        device.free(dy);
+                    }
+                    dw.free(device);
+                }
+            }
+        }
+    }
+
+    /**
+     * A binary matrix with random planes (every state the layout allows, pruned weights with sign 0, about one salient
+     * column in 8) and random fp16 parameters: the kernels must decode whatever the layout can hold.
+     */
+    static BinaryQuantized randomBinary(Random rnd, int rows, int cols, int keptPer8, int regions) {
+        int bits = BinaryLayout.stateBits(keptPer8, regions);
+        boolean[] salient = new boolean[cols];
+        for (int c = 0; c < cols; c++) salient[c] = rnd.nextInt(8) == 0;
+        byte[] signs = new byte[rows * cols], states = new byte[rows * cols];
+        for (int i = 0; i < signs.length; i++) {
+            states[i] = (byte) rnd.nextInt(1 << bits);
+            signs[i] = (byte) (BinaryLayout.pruned(keptPer8) && states[i] == 0 ? 0 : rnd.nextInt(2));
+        }
+        float[] params = new float[rows * BinaryLayout.blocksPerRow(cols) * BinaryLayout.paramsPerBlock(regions)];
+        for (int i = 0; i < params.length; i++) params[i] = Float.float16ToFloat(Float.floatToFloat16((float) (rnd.nextGaussian() * 0.05)));
+        return new BinaryQuantized(rows, cols, keptPer8, regions, salient, signs, states, params);
     }
 
     /** fp32 products of up to 4096 terms in another order: rounding far under this. */

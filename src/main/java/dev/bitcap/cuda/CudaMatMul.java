@@ -6,8 +6,9 @@ import java.util.List;
 /**
  * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
  * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
- * F16 or BF16 weights go to cuBLAS GemmEx with fp32 accumulation, the activations rounded to the weight type first
- * for 16-bit weights (so prefill products carry bf16/fp16 input rounding that decode does not).
+ * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32
+ * accumulation, the activations rounded to the weight type first for 16-bit weights (so prefill products carry
+ * bf16/fp16 input rounding that decode does not).
  */
 public final class CudaMatMul {
     /** From this many activation rows on, dense float weights use cuBLAS. */
@@ -45,7 +46,7 @@ public final class CudaMatMul {
     }
 
     public void matmul(DeviceMatrix w, long x, long y, int n) {
-        if (useCublas && n >= CUBLAS_MIN_ROWS && (w.type().isFloat() || w.packed() != null)) {
+        if (useCublas && n >= CUBLAS_MIN_ROWS && (w.type().isFloat() || w.packed() != null || w.binary() != null)) {
             cublas(w, x, y, n);
         } else {
             gemv(w, x, y, n);
@@ -58,6 +59,10 @@ public final class CudaMatMul {
             packedGemv(w, x, y, n);
             return;
         }
+        if (w.binary() != null) {
+            binaryGemv(w, x, y, n);
+            return;
+        }
         int wt = weightType(w.type());
         CudaModule m = modules[wt];
         if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
@@ -67,20 +72,47 @@ public final class CudaMatMul {
     }
 
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine();
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount();
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0)));
+            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0),
+                    "PARAMS=" + p.paramCount()));
             packedModules.put(key, m);
         }
         return m;
     }
 
+    /** Weight rows per block of gemv_packed_1 (ROWS_1 in gemv_packed.cu): 8 for INT codes up to 4 bits, else 4. */
+    static int rowsPerBlock1(DeviceMatrix.Packed p) {
+        return p.affine() && p.bits() <= 4 ? 8 : 4;
+    }
+
+    /** One activation row: gemv_packed_1; more: gemv_packed_4, which reads each weight once for four rows. 128 threads. */
     private void packedGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
-        packedModule(p).launch("gemv_packed").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y)
-                .i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
-                .run((w.rows() + 31) / 32, (n + 3) / 4, 1, 256, 0); // 8 warps of 4 rows
+        boolean one = n == 1;
+        int rowsPerBlock = one ? rowsPerBlock1(p) : 4;
+        packedModule(p).launch(one ? "gemv_packed_1" : "gemv_packed_4").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale())
+                .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
+                .run((w.rows() + rowsPerBlock - 1) / rowsPerBlock, one ? 1 : (n + 3) / 4, 1, 128, 0);
+    }
+
+    private CudaModule binaryModule(DeviceMatrix.Binary b) {
+        String key = "binary " + b.stateBits() + " " + b.regions() + " " + (b.keptPer8() < 8);
+        CudaModule m = packedModules.get(key);
+        if (m == null) {
+            m = device.module("gemv_binary.cu", List.of("STATE_BITS=" + b.stateBits(), "REGIONS=" + b.regions(), "PRUNED=" + (b.keptPer8() < 8 ? 1 : 0)));
+            packedModules.put(key, m);
+        }
+        return m;
+    }
+
+    /** Binary weights: 4 rows per block of 128 threads; gemv_binary_1 for one activation row, else four at a time. */
+    private void binaryGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Binary b = w.binary();
+        boolean one = n == 1;
+        binaryModule(b).launch(one ? "gemv_binary_1" : "gemv_binary_4").ptr(w.pointer()).ptr(b.states()).ptr(b.params()).ptr(b.salient())
+                .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).run((w.rows() + 3) / 4, one ? 1 : (n + 3) / 4, 1, 128, 0);
     }
 
     /**
@@ -98,6 +130,14 @@ public final class CudaMatMul {
             int blocks = (int) Math.min((total + 255) / 256, 16L * device.multiprocessors());
             packedModule(p).launch("dequantize_f16").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(weights)
                     .i(w.rows()).i(w.cols()).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).run(blocks, 256);
+            type = DType.F16;
+        } else if (w.binary() != null) {
+            DeviceMatrix.Binary b = w.binary();
+            weights = dequantized(2L * w.rows() * w.cols());
+            long total = (long) w.rows() * ((w.cols() + 31) / 32);
+            int blocks = (int) Math.min((total + 255) / 256, 16L * device.multiprocessors());
+            binaryModule(b).launch("dequantize_binary_f16").ptr(w.pointer()).ptr(b.states()).ptr(b.params()).ptr(b.salient()).ptr(weights)
+                    .i(w.rows()).i(w.cols()).run(blocks, 256);
             type = DType.F16;
         }
         long in = x;

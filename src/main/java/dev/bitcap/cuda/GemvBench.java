@@ -1,5 +1,7 @@
 package dev.bitcap.cuda;
 
+import dev.bitcap.quant.BinaryLayout;
+import dev.bitcap.quant.BinaryTensor;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
 import dev.bitcap.quant.QuantizedTensor;
@@ -50,6 +52,8 @@ public final class GemvBench {
         Random rnd = new Random(1);
         List<Object> types = new ArrayList<>(List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0));
         for (String f : List.of("int4-asym", "afp4", "int2-asym", "int8-asym")) types.add(QuantFormats.byName(f));
+        types.add(new int[] {8, 2}); // binary: BiLLM dense, STBLLM 4:8
+        types.add(new int[] {4, 3});
         types.add(DType.F32);
         for (Object type : types) {
             for (int[] s : shapes) {
@@ -60,6 +64,10 @@ public final class GemvBench {
                     if (type instanceof DType t) {
                         first = DeviceMatrix.upload(device, CudaCheck.randomMatrix(arena, t, rows, cols, rnd));
                         label = t.name();
+                    } else if (type instanceof int[] pattern) {
+                        BinaryTensor b = BinaryTensor.pack(CudaCheck.randomBinary(rnd, rows, cols, pattern[0], pattern[1]), arena);
+                        first = DeviceMatrix.upload(device, b);
+                        label = pattern[0] == 8 ? "billm" : "stbllm " + pattern[0] + ":8";
                     } else {
                         QuantFormat f = (QuantFormat) type;
                         float[] v = new float[rows * cols];
@@ -68,7 +76,7 @@ public final class GemvBench {
                         label = f.name() + " g128";
                     }
                 }
-                long wBytes = first.bytes() + (first.packed() == null ? 0 : 2L * rows * first.packed().groups() * first.packed().paramCount());
+                long wBytes = first.weightBytes();
                 int copies = (int) Math.max(2, Math.min(8, (2L << 30) / wBytes)); // rotate through ~2 GiB, well past L2
                 List<DeviceMatrix> ws = new ArrayList<>(List.of(first));
                 for (int i = 1; i < copies; i++) ws.add(copy(first, rows));
@@ -93,7 +101,7 @@ public final class GemvBench {
         return out;
     }
 
-    /** Another device copy of {@code m} (codes and parameters; the table and input scale are shared, never freed twice). */
+    /** Another device copy of {@code m} (codes, parameters, binary planes; a packed table is copied too, an input scale dropped). */
     private DeviceMatrix copy(DeviceMatrix m, int rows) {
         long p = device.alloc(m.bytes());
         device.driver().copyOnDevice(p, m.pointer(), m.bytes(), device.stream());
@@ -107,7 +115,21 @@ public final class GemvBench {
             packed = new DeviceMatrix.Packed(packed.storage(), packed.bits(), packed.zeroPoint(), packed.paramCount(), packed.unitsPerGroup(),
                     packed.groups(), params, table, 0, packed.affine(), packed.affineOffset());
         }
-        return new DeviceMatrix(p, m.type(), m.rows(), m.cols(), m.rowBytes(), packed);
+        DeviceMatrix.Binary binary = m.binary();
+        if (binary != null) {
+            long states = rows * BinaryLayout.stateBytesPerRow(m.cols(), binary.stateBits());
+            long params = 2L * rows * BinaryLayout.blocksPerRow(m.cols()) * BinaryLayout.paramsPerBlock(binary.regions());
+            long salient = BinaryLayout.salientBytes(m.cols());
+            binary = new DeviceMatrix.Binary(binary.storage(), copyOf(binary.states(), states), copyOf(binary.params(), params),
+                    copyOf(binary.salient(), salient), binary.keptPer8(), binary.regions(), binary.stateBits());
+        }
+        return new DeviceMatrix(p, m.type(), m.rows(), m.cols(), m.rowBytes(), packed, binary);
+    }
+
+    private long copyOf(long src, long bytes) {
+        long p = device.alloc(bytes);
+        device.driver().copyOnDevice(p, src, bytes, device.stream());
+        return p;
     }
 
     /** Median milliseconds of {@code reps} timed runs after 10 warm-up runs, each run between two events. */

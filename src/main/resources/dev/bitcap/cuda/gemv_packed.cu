@@ -1,4 +1,4 @@
-// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0
+// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2
 // Fused dequantize-GEMV over the packed quantized matrices of dev.bitcap.quant (layout: quant/PackedCodes.java),
 // launched by dev.bitcap.cuda.CudaMatMul, and the dequantization to fp16 that feeds cuBLAS for prefill.
 // A row is units of 32 codes in 4*BITS bytes (BITS 8: byte j = c_j; 4: byte k = c_k | c_{k+16} << 4; 2: byte k
@@ -7,6 +7,7 @@
 // A code's value follows the format's decode table (quant/DecodeTable.java), with p1 = 0 for one-parameter formats:
 //   ZERO_POINT: v = (a[c] - p1) * p0          otherwise: v = fma(b[c], p1, a[c] * p0)
 // Activations are multiplied by the optional per-column input scale (AWQ) before the product.
+// Variants: BITS, ZERO_POINT, AFFINE (INT tables a[c] = c + a[0], b = 0) and PARAMS (fp16 parameters per group).
 
 #ifndef BITS
 #error "BITS must be defined"
@@ -14,8 +15,6 @@
 #ifndef ZERO_POINT
 #error "ZERO_POINT must be defined"
 #endif
-#define NT 4
-#define WARPS 8
 #define CODES (1 << BITS)
 #define UNIT_BYTES (4 * BITS)
 
@@ -88,104 +87,205 @@ __device__ __forceinline__ void load_unit(const unsigned char* __restrict__ p, u
 #endif
 }
 
-// Code j (0..31) of a unit held as words (j a compile-time constant after unrolling).
-__device__ __forceinline__ int code_of(const unsigned int w[BITS], int j) {
-#if BITS == 8
-    return (w[j >> 2] >> (8 * (j & 3))) & 0xff;
-#elif BITS == 4
-    return (w[(j & 15) >> 2] >> (8 * (j & 3) + 4 * (j >> 4))) & 15;
+#ifndef AFFINE
+#define AFFINE 0
+#endif
+#ifndef PARAMS
+#define PARAMS 1
+#endif
+#define LOW_BITS (BITS == 3 ? 2 : BITS) // the 3-bit layout is the 2-bit one plus a word of high bits
+#define LOW_MASK ((1u << LOW_BITS) - 1)
+// Per unit the kernel sums c·x (or a[c]·x, b[c]·x) and, where the decode subtracts something per group, Σx; the
+// group's parameters are applied once per unit: INT: p0·(Σc·x + (a[0] - p1)·Σx) (p1 = 0 without zero point);
+// tables: p0·Σa[c]·x + p1·Σb[c]·x, or p0·(Σa[c]·x - p1·Σx) with a zero point.
+#define NEED_SX (AFFINE || ZERO_POINT)
+#define NEED_B (!AFFINE && !ZERO_POINT && PARAMS > 1)
+#define THREADS 128
+#define WARPS (THREADS / 32)
+// Scale of the code products in the INT path: sums carry c·x·2^(SCALE_EXP - 149) (see below).
+#define SCALE_EXP 100
+
+// Word index and bit offset of (the low bits of) code j of a unit (j a compile-time constant after unrolling).
+__device__ __forceinline__ constexpr int word_of(int j) {
+    return BITS == 8 ? j >> 2 : BITS == 4 ? (j & 15) >> 2 : (j & 7) >> 2;
+}
+__device__ __forceinline__ constexpr int bit_of(int j) {
+    return BITS == 8 ? 8 * (j & 3) : BITS == 4 ? 8 * (j & 3) + 4 * (j >> 4) : 8 * (j & 3) + 2 * (j >> 3);
+}
+
+__device__ __forceinline__ float pow2(int e) {
+    return __uint_as_float((unsigned int) (127 + e) << 23);
+}
+
+#if AFFINE
+// INT codes are not extracted and converted: the masked word, read as a float, is code·2^(bit - 149) exactly
+// (a denormal, or with bit 23 set the smallest normal binade, which continues the same scale), as long as the
+// code lies below bit 24; codes above are first moved down by 8 bits. The activation is multiplied by
+// 2^(SCALE_EXP - bit) (exact), so every FFMA adds code·x·2^(SCALE_EXP - 149), the same product as c·x scaled
+// by a power of two: one LOP3 and one FFMA per code. Denormals must not be flushed (NVRTC's default).
+__device__ __forceinline__ constexpr bool moved(int bit, int width) {
+    return bit + width > 24;
+}
+__device__ __forceinline__ float low_value(const unsigned int w[BITS], int j) {
+    const int b = bit_of(j);
+    const unsigned int word = moved(b, LOW_BITS) ? w[word_of(j)] >> 8 : w[word_of(j)];
+    return __uint_as_float(word & (LOW_MASK << (moved(b, LOW_BITS) ? b - 8 : b)));
+}
+__device__ __forceinline__ float low_scale(int j) {
+    const int b = bit_of(j);
+    return pow2(SCALE_EXP - (moved(b, LOW_BITS) ? b - 8 : b));
+}
+#if BITS == 3
+// Bit 2 of code j is bit j of the third word; it weighs 4.
+__device__ __forceinline__ float high_value(const unsigned int w[BITS], int j) {
+    return __uint_as_float(moved(j, 1) ? (w[2] >> 8) & (1u << (j - 8)) : w[2] & (1u << j));
+}
+__device__ __forceinline__ float high_scale(int j) {
+    return pow2(SCALE_EXP + 2 - (moved(j, 1) ? j - 8 : j));
+}
+#endif
 #else
-    const int k = j & 7;
-    int c = (w[k >> 2] >> (8 * (k & 3) + 2 * (j >> 3))) & 3;
+__device__ __forceinline__ int code_of(const unsigned int w[BITS], int j) {
+    int c = (w[word_of(j)] >> bit_of(j)) & LOW_MASK;
 #if BITS == 3
     c |= ((w[2] >> j) & 1) << 2;
 #endif
     return c;
+}
 #endif
+
+// Sums V = R·NT values across the warp with V - 1 + log2(32 / V) shuffles instead of 5·V: at each step half the
+// values go to the partner lane (offset 16, 8, ...), which adds them to the half it keeps. Afterwards v[0] of lane l
+// holds the warp's total of value index transpose_index<V>(l) (lanes that differ only in the low bits hold the same).
+template <int V, int LIVE, int OFFSET>
+__device__ __forceinline__ void halve(float (&v)[V], int lane) {
+    if constexpr (LIVE > 1) {
+        constexpr int H = LIVE / 2;
+        const bool upper = (lane & OFFSET) != 0;
+#pragma unroll
+        for (int i = 0; i < H; i++) {
+            const float send = upper ? v[i] : v[i + H];
+            const float keep = upper ? v[i + H] : v[i];
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, OFFSET);
+        }
+        halve<V, H, OFFSET / 2>(v, lane); // only v[0 .. H) matter from here
+    } else {
+#pragma unroll
+        for (int o = OFFSET; o > 0; o >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+    }
 }
 
-#ifndef AFFINE
-#define AFFINE 0
-#endif
-#define ROWS_PER_WARP 4
-#define NEEDS_P1 (ZERO_POINT || !AFFINE) // INT-sym decodes with its scale alone
+template <int V>
+__device__ __forceinline__ void warp_transpose_sum(float (&v)[V], int lane) {
+    halve<V, V, 16>(v, lane);
+}
 
-// y[t][r] = sum_c W[r][c] * (x[t][c] * inScale[c]) for n activation rows. A warp owns ROWS_PER_WARP weight rows
-// and each lane one unit of 32 codes per step: it loads that unit of every row first (independent loads in flight),
-// then reads each activation chunk once for all the rows. AFFINE tables (INT formats: a[c] = c + affineOffset, b = 0)
-// decode by arithmetic, with the same float operations as the table; other tables are read from shared memory.
-extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv_packed(const unsigned char* __restrict__ codes,
-        const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
-        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
-        int affineOffset) {
+template <int V>
+__device__ __forceinline__ int transpose_index(int lane) {
+    int idx = 0, offset = 16;
+#pragma unroll
+    for (int half = V / 2; half >= 1; half /= 2) {
+        if (lane & offset) idx += half;
+        offset >>= 1;
+    }
+    return idx;
+}
+
+// y[t][r] = sum_c W[r][c] * (x[t][c] * inScale[c]) for n activation rows. A block of THREADS threads owns R
+// weight rows and NT activation rows; thread i takes units i, i + THREADS, ... of all R rows: it loads that unit of
+// every row first (R independent 4·BITS-byte loads in flight per thread), reads each activation chunk once for the
+// R rows, and applies the group parameters once per unit. The R·NT sums meet across the block at the end.
+template <int R, int NT>
+__device__ __forceinline__ void gemv_rows(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset) {
 #if !AFFINE
+#if NEED_B
     __shared__ float2 tab[CODES]; // (a[c], b[c]) side by side: one shared-memory load per code
     for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
-    __syncthreads();
 #else
-    // (float) (c + affineOffset) as 2^23 + c - (2^23 - affineOffset): exact, and full-rate float adds instead of
-    // the quarter-rate integer-to-float conversion.
-    const float magicOffset = 8388608.0f - (float) affineOffset;
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
 #endif
-    const int lane = threadIdx.x & 31;
-    const int r0 = (blockIdx.x * WARPS + (threadIdx.x >> 5)) * ROWS_PER_WARP;
+    __syncthreads();
+#endif
+    constexpr int V = R * NT;
+    __shared__ float partial[WARPS][V];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = blockIdx.x * R;
     const int t0 = blockIdx.y * NT;
-    if (r0 >= rows) return;
-    const int nr = min(ROWS_PER_WARP, rows - r0);
     const int nt = min(NT, n - t0);
     const int units = (cols + 31) / 32;
     const size_t rowBytes = (size_t) units * UNIT_BYTES;
     const bool vec = (cols & 31) == 0 && inScale == nullptr;
-    float acc[ROWS_PER_WARP][NT];
+    float acc[V];
 #pragma unroll
-    for (int i = 0; i < ROWS_PER_WARP; i++)
-#pragma unroll
-        for (int t = 0; t < NT; t++) acc[i][t] = 0.0f;
+    for (int i = 0; i < V; i++) acc[i] = 0.0f;
 
-    for (int u = lane; u < units; u += 32) {
-        unsigned int w[ROWS_PER_WARP][BITS];
-        float p0[ROWS_PER_WARP];
-#if NEEDS_P1
-        float p1[ROWS_PER_WARP];
+    for (int u = tid; u < units; u += THREADS) {
+        unsigned int w[R][BITS];
+        float p0[R];
+#if NEED_SX || NEED_B
+        float p1[R];
 #endif
         const int g = u / unitsPerGroup;
 #pragma unroll
-        for (int i = 0; i < ROWS_PER_WARP; i++) {
+        for (int i = 0; i < R; i++) {
             const int r = min(r0 + i, rows - 1); // rows past the end repeat the last one and are not written
             load_unit(codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES, w[i]);
             const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
             p0[i] = half_to_float(pr[0]);
-#if NEEDS_P1
+#if NEED_SX || NEED_B
             p1[i] = paramCount > 1 ? half_to_float(pr[1]) : 0.0f;
 #endif
+        }
+        float sa[R][NT];
+#if NEED_B
+        float sb[R][NT];
+#endif
+        float sx[NT];
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            sx[t] = 0.0f;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                sa[i][t] = 0.0f;
+#if NEED_B
+                sb[i][t] = 0.0f;
+#endif
+            }
         }
         const int col = u * 32;
 #pragma unroll
         for (int jc = 0; jc < 32; jc += 4) {
             // Four codes of every row decoded once, then used for each activation row.
-            float v[ROWS_PER_WARP][4];
+#if AFFINE
+            float v[R][4];
+#if BITS == 3
+            float vh[R][4];
+#endif
 #pragma unroll
-            for (int i = 0; i < ROWS_PER_WARP; i++) {
+            for (int i = 0; i < R; i++) {
 #pragma unroll
                 for (int k = 0; k < 4; k++) {
-                    const int c = code_of(w[i], jc + k);
-#if AFFINE
-                    const float a = __int_as_float(0x4B000000 | c) - magicOffset;
-#if ZERO_POINT
-                    v[i][k] = (a - p1[i]) * p0[i];
-#else
-                    v[i][k] = a * p0[i];
-#endif
-#else
-                    const float2 ab = tab[c];
-#if ZERO_POINT
-                    v[i][k] = (ab.x - p1[i]) * p0[i];
-#else
-                    v[i][k] = fmaf(ab.y, p1[i], ab.x * p0[i]);
-#endif
+                    v[i][k] = low_value(w[i], jc + k);
+#if BITS == 3
+                    vh[i][k] = high_value(w[i], jc + k);
 #endif
                 }
             }
+#else
+#if NEED_B
+            float2 v[R][4];
+#else
+            float v[R][4];
+#endif
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+#pragma unroll
+                for (int k = 0; k < 4; k++) v[i][k] = tab[code_of(w[i], jc + k)];
+            }
+#endif
 #pragma unroll
             for (int t = 0; t < NT; t++) {
                 if (t >= nt) break;
@@ -201,22 +301,93 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv_packed(const unsig
                         xv[k] = cc < cols ? (inScale ? xr[k] * inScale[cc] : xr[k]) : 0.0f;
                     }
                 }
+#if NEED_SX
+                sx[t] += (xv[0] + xv[1]) + (xv[2] + xv[3]);
+#endif
+#if AFFINE
+                float xs[4];
+#if BITS == 3
+                float xh[4];
+#endif
 #pragma unroll
-                for (int i = 0; i < ROWS_PER_WARP; i++) {
-                    acc[i][t] += v[i][0] * xv[0] + v[i][1] * xv[1] + v[i][2] * xv[2] + v[i][3] * xv[3];
+                for (int k = 0; k < 4; k++) {
+                    xs[k] = xv[k] * low_scale(jc + k);
+#if BITS == 3
+                    xh[k] = xv[k] * high_scale(jc + k);
+#endif
                 }
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        sa[i][t] = fmaf(v[i][k], xs[k], sa[i][t]);
+#if BITS == 3
+                        sa[i][t] = fmaf(vh[i][k], xh[k], sa[i][t]);
+#endif
+                    }
+                }
+#else
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+#if NEED_B
+                        sa[i][t] = fmaf(v[i][k].x, xv[k], sa[i][t]);
+                        sb[i][t] = fmaf(v[i][k].y, xv[k], sb[i][t]);
+#else
+                        sa[i][t] = fmaf(v[i][k], xv[k], sa[i][t]);
+#endif
+                    }
+                }
+#endif
+            }
+        }
+        // The unit's group parameters, once per row and activation row.
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+#if AFFINE
+                const float dot = fmaf((float) affineOffset - p1[i], sx[t], sa[i][t] * pow2(149 - SCALE_EXP));
+                acc[i * NT + t] = fmaf(p0[i], dot, acc[i * NT + t]);
+#elif ZERO_POINT
+                acc[i * NT + t] = fmaf(p0[i], fmaf(-p1[i], sx[t], sa[i][t]), acc[i * NT + t]);
+#elif NEED_B
+                acc[i * NT + t] = fmaf(p1[i], sb[i][t], fmaf(p0[i], sa[i][t], acc[i * NT + t]));
+#else
+                acc[i * NT + t] = fmaf(p0[i], sa[i][t], acc[i * NT + t]);
+#endif
             }
         }
     }
+    warp_transpose_sum<V>(acc, lane);
+    if ((lane & (32 / V - 1)) == 0) partial[warp][transpose_index<V>(lane)] = acc[0];
+    __syncthreads();
+    if (tid < V) {
+        float s = 0.0f;
 #pragma unroll
-    for (int i = 0; i < ROWS_PER_WARP; i++) {
-#pragma unroll
-        for (int t = 0; t < NT; t++) {
-            float s = acc[i][t];
-            for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-            if (lane == 0 && t < nt && i < nr) y[(size_t) (t0 + t) * rows + r0 + i] = s;
-        }
+        for (int k = 0; k < WARPS; k++) s += partial[k][tid];
+        const int i = tid / NT, t = tid % NT;
+        if (t < nt && r0 + i < rows) y[(size_t) (t0 + t) * rows + r0 + i] = s;
     }
+}
+
+// One activation row (decode): ROWS_1 weight rows per block (fewer where codes or table values take many registers;
+// CudaMatMul.rowsPerBlock1 says the same). Launched with THREADS threads, grid (ceil(rows / ROWS_1), n).
+#define ROWS_1 (AFFINE && BITS <= 4 ? 8 : 4)
+extern "C" __global__ void __launch_bounds__(THREADS) gemv_packed_1(const unsigned char* __restrict__ codes,
+        const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
+        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
+        int affineOffset) {
+    gemv_rows<ROWS_1, 1>(codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset);
+}
+
+// Up to four activation rows read each weight once: 4 weight rows per block, grid (ceil(rows / 4), ceil(n / 4)).
+extern "C" __global__ void __launch_bounds__(THREADS) gemv_packed_4(const unsigned char* __restrict__ codes,
+        const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
+        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
+        int affineOffset) {
+    gemv_rows<4, 4>(codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset);
 }
 
 // out[r][c] = fp16(W[r][c] * inScale[c]): the effective weights for a cuBLAS fp16 product. One thread per unit.

@@ -24,10 +24,32 @@ class CudaDeviceStaticTest {
 
     @Test
     void everyKernelSourceIsInTheJarAndListsItsVariants() {
-        for (String f : List.of("gemv.cu", "ops.cu", "attention.cu")) {
+        for (String f : List.of("gemv.cu", "gemv_packed.cu", "gemv_binary.cu", "ops.cu", "attention.cu")) {
             String src = CudaDevice.source(f);
             assertTrue(src.startsWith("// variants: -D"), f + " must start with its nvcc variants");
             assertTrue(src.contains("extern \"C\" __global__"), f);
+        }
+    }
+
+    /**
+     * gemv_packed.cu's INT path reads a masked code word as a float (code·2^(bit-149), a denormal up to bit 23) and
+     * multiplies by x·2^(100-bit): the product must be code·x·2^-49 exactly, for every code width and position it uses.
+     */
+    @Test
+    void maskedCodeWordsReadAsFloatsAreExactScaledCodes() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int width : new int[] {1, 2, 4, 8}) {
+            for (int bit = 0; bit + width <= 24; bit++) {
+                for (int c = 0; c < 1 << width; c++) {
+                    float code = Float.intBitsToFloat(c << bit);
+                    float x = (float) rnd.nextGaussian() * 100;
+                    float scaledX = x * Math.scalb(1f, 100 - bit);
+                    assertEquals(Math.scalb(c * x, -49), code * scaledX, 0, "width " + width + " bit " + bit + " code " + c);
+                    float sum = (float) rnd.nextGaussian() * 1000;
+                    assertEquals(Math.scalb(Math.fma((float) c, x, sum), -49), Math.fma(code, scaledX, Math.scalb(sum, -49)), 0,
+                            "an FMA into a scaled sum rounds as the unscaled one");
+                }
+            }
         }
     }
 
