@@ -26,7 +26,14 @@ final class QuantizedMatMul {
         PackedRowKernel kernel = w.kernel();
         if (n == 1) {
             Parallel.forRange(rows, GEMV_MIN_ROWS, (start, end) -> {
-                for (int r = start; r < end; r++) y[r] = kernel.dot1(r, xs, 0);
+                float[] two = new float[32];
+                int r = start;
+                for (; r + 2 <= end; r += 2) {
+                    kernel.dot2(r, xs, two);
+                    y[r] = two[0];
+                    y[r + 1] = two[1];
+                }
+                if (r < end) y[r] = kernel.dot1(r, xs, 0);
             });
             return;
         }
