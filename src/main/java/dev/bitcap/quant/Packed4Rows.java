@@ -51,8 +51,8 @@ final class Packed4Rows extends PackedRowKernel {
     }
 
     @Override
-    void dot2(int row, float[] x, float[] out) {
-        long base0 = row * rowBytes, base1 = base0 + rowBytes, pBase0 = row * paramRowBytes, pBase1 = pBase0 + paramRowBytes;
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        long base0 = row0 * rowBytes, base1 = row1 * rowBytes, pBase0 = row0 * paramRowBytes, pBase1 = row1 * paramRowBytes;
         FloatVector lo0 = FloatVector.zero(F), hi0 = lo0, lo1 = lo0, hi1 = lo0;
         IntVector lut0 = groupLut(pBase0, 0), lut1 = groupLut(pBase1, 0);
         for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {

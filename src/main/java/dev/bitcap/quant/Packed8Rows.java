@@ -65,8 +65,8 @@ final class Packed8Rows extends PackedRowKernel {
     }
 
     @Override
-    void dot2(int row, float[] x, float[] out) {
-        long base0 = row * rowBytes, base1 = base0 + rowBytes, pBase0 = row * paramRowBytes, pBase1 = pBase0 + paramRowBytes;
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        long base0 = row0 * rowBytes, base1 = row1 * rowBytes, pBase0 = row0 * paramRowBytes, pBase1 = row1 * paramRowBytes;
         FloatVector zero = FloatVector.zero(F), a0 = zero, b0 = zero, s0 = zero, t0 = zero, a1 = zero, b1 = zero, s1 = zero, t1 = zero;
         FloatVector shift0 = shift(pBase0, 0), scale0 = scale(pBase0, 0), shift1 = shift(pBase1, 0), scale1 = scale(pBase1, 0);
         for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {

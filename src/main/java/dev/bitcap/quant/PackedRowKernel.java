@@ -40,13 +40,13 @@ abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Pac
     abstract float dot1(int row, float[] x, int xOff);
 
     /**
-     * Rows {@code row} and {@code row + 1} against one activation row at {@code x[0]} (a GEMV step): two memory
+     * Rows {@code row0} and {@code row1} against one activation row at {@code x[0]} (a GEMV step): two memory
      * streams and independent accumulator chains per core, each row summed exactly as {@link #dot1} sums it.
      * {@code out} holds at least 32 floats: the results land in out[0] and out[1], the rest is scratch.
      */
-    void dot2(int row, float[] x, float[] out) {
-        out[0] = dot1(row, x, 0);
-        out[1] = dot1(row + 1, x, 0);
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        out[0] = dot1(row0, x, 0);
+        out[1] = dot1(row1, x, 0);
     }
 
     /** The row against activation rows t = 0..3, converting each chunk of codes once. */
