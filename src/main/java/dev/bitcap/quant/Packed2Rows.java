@@ -43,19 +43,22 @@ final class Packed2Rows extends PackedRowKernel {
     float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector lo = FloatVector.zero(F), hi = lo;
-        int u = 0;
-        for (int g = 0; g < groups; g++) {
-            IntVector lut = lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
-            for (int end = Math.min(units, u + unitsPerGroup); u < end; u++) {
-                IntVector v = load(codes, base + 8L * u);
-                FloatVector w0 = lowCodes(v).selectFrom(lut).reinterpretAsFloats();
-                FloatVector w1 = highCodes(v).selectFrom(lut).reinterpretAsFloats();
-                int o = xOff + 32 * u;
-                lo = w0.fma(FloatVector.fromArray(F, x, o), lo);
-                hi = w1.fma(FloatVector.fromArray(F, x, o + 16), hi);
+        IntVector lut = groupLut(pBase, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                lut = groupLut(pBase, ++g);
+                next += unitsPerGroup;
             }
+            IntVector v = load(codes, base + 8L * u);
+            int o = xOff + 32 * u;
+            lo = lowCodes(v).selectFrom(lut).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, o), lo);
+            hi = highCodes(v).selectFrom(lut).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, o + 16), hi);
         }
         return sum(lo.add(hi));
+    }
+
+    private IntVector groupLut(long pBase, int g) {
+        return lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
     }
 
     @Override

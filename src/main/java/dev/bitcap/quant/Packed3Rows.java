@@ -29,21 +29,24 @@ final class Packed3Rows extends PackedRowKernel {
     float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector lo = FloatVector.zero(F), hi = lo;
-        int u = 0;
-        for (int g = 0; g < groups; g++) {
-            IntVector lut = lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
-            for (int end = Math.min(units, u + unitsPerGroup); u < end; u++) {
-                long off = base + 12L * u;
-                IntVector v = Packed2Rows.load(codes, off);
-                IntVector high = IntVector.broadcast(I, codes.get(PackedCodes.I32, off + 8));
-                FloatVector w0 = Packed2Rows.lowCodes(v).or(third(high, FIRST)).selectFrom(lut).reinterpretAsFloats();
-                FloatVector w1 = Packed2Rows.highCodes(v).or(third(high, SECOND)).selectFrom(lut).reinterpretAsFloats();
-                int o = xOff + 32 * u;
-                lo = w0.fma(FloatVector.fromArray(F, x, o), lo);
-                hi = w1.fma(FloatVector.fromArray(F, x, o + 16), hi);
+        IntVector lut = groupLut(pBase, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                lut = groupLut(pBase, ++g);
+                next += unitsPerGroup;
             }
+            long off = base + 12L * u;
+            IntVector v = Packed2Rows.load(codes, off);
+            IntVector high = IntVector.broadcast(I, codes.get(PackedCodes.I32, off + 8));
+            int o = xOff + 32 * u;
+            lo = Packed2Rows.lowCodes(v).or(third(high, FIRST)).selectFrom(lut).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, o), lo);
+            hi = Packed2Rows.highCodes(v).or(third(high, SECOND)).selectFrom(lut).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, o + 16), hi);
         }
         return sum(lo.add(hi));
+    }
+
+    private IntVector groupLut(long pBase, int g) {
+        return lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
     }
 
     @Override

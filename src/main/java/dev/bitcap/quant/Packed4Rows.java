@@ -27,26 +27,56 @@ final class Packed4Rows extends PackedRowKernel {
     }
 
     private static IntVector load(MemorySegment codes, long off) {
-        return (IntVector) ByteVector.fromMemorySegment(B, codes, off, LE).convertShape(VectorOperators.B2I, I, 0);
+        return (IntVector) ByteVector.fromMemorySegment(B, codes, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
     }
 
     @Override
     float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector lo = FloatVector.zero(F), hi = lo;
-        int u = 0;
-        for (int g = 0; g < groups; g++) {
-            IntVector lut = lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
-            for (int end = Math.min(units, u + unitsPerGroup); u < end; u++) {
-                IntVector v = load(codes, base + 16L * u);
-                FloatVector w0 = v.and(15).selectFrom(lut).reinterpretAsFloats();
-                FloatVector w1 = v.lanewise(VectorOperators.LSHR, 4).and(15).selectFrom(lut).reinterpretAsFloats();
-                int o = xOff + 32 * u;
-                lo = w0.fma(FloatVector.fromArray(F, x, o), lo);
-                hi = w1.fma(FloatVector.fromArray(F, x, o + 16), hi);
+        IntVector lut = groupLut(pBase, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                lut = groupLut(pBase, ++g);
+                next += unitsPerGroup;
             }
+            IntVector v = load(codes, base + 16L * u);
+            FloatVector w0 = v.and(15).selectFrom(lut).reinterpretAsFloats();
+            FloatVector w1 = v.lanewise(VectorOperators.LSHR, 4).selectFrom(lut).reinterpretAsFloats();
+            int o = xOff + 32 * u;
+            lo = w0.fma(FloatVector.fromArray(F, x, o), lo);
+            hi = w1.fma(FloatVector.fromArray(F, x, o + 16), hi);
         }
         return sum(lo.add(hi));
+    }
+
+    @Override
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        long base0 = row0 * rowBytes, base1 = row1 * rowBytes, pBase0 = row0 * paramRowBytes, pBase1 = row1 * paramRowBytes;
+        FloatVector lo0 = FloatVector.zero(F), hi0 = lo0, lo1 = lo0, hi1 = lo0;
+        IntVector lut0 = groupLut(pBase0, 0), lut1 = groupLut(pBase1, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                g++;
+                lut0 = groupLut(pBase0, g);
+                lut1 = groupLut(pBase1, g);
+                next += unitsPerGroup;
+            }
+            IntVector v0 = load(codes, base0 + 16L * u), v1 = load(codes, base1 + 16L * u);
+            FloatVector xl = FloatVector.fromArray(F, x, 32 * u), xh = FloatVector.fromArray(F, x, 32 * u + 16);
+            lo0 = v0.and(15).selectFrom(lut0).reinterpretAsFloats().fma(xl, lo0);
+            hi0 = v0.lanewise(VectorOperators.LSHR, 4).selectFrom(lut0).reinterpretAsFloats().fma(xh, hi0);
+            lo1 = v1.and(15).selectFrom(lut1).reinterpretAsFloats().fma(xl, lo1);
+            hi1 = v1.lanewise(VectorOperators.LSHR, 4).selectFrom(lut1).reinterpretAsFloats().fma(xh, hi1);
+        }
+        lo0.add(hi0).intoArray(out, 0);
+        lo1.add(hi1).intoArray(out, 16);
+        out[0] = sum(out, 0);
+        out[1] = sum(out, 16);
+    }
+
+    private IntVector groupLut(long pBase, int g) {
+        return lut(a, b, zeroPoint, param(pBase, g, 0), paramCount > 1 ? param(pBase, g, 1) : 0f);
     }
 
     @Override

@@ -41,22 +41,75 @@ final class Packed8Rows extends PackedRowKernel {
     @Override
     float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        int u = 0;
-        for (int g = 0; g < groups; g++) {
-            FloatVector shift = FloatVector.broadcast(F, (zeroPoint ? param(pBase, g, 1) : fixedZero) - 128f);
-            FloatVector s0 = FloatVector.zero(F), s1 = s0;
-            for (int end = Math.min(units, u + unitsPerGroup); u < end; u++) {
-                long off = base + 32L * u;
-                int o = xOff + 32 * u;
-                s0 = load(codes, off, shift).fma(FloatVector.fromArray(F, x, o), s0);
-                s1 = load(codes, off + 16, shift).fma(FloatVector.fromArray(F, x, o + 16), s1);
+        FloatVector zero = FloatVector.zero(F), acc0 = zero, acc1 = zero, s0 = zero, s1 = zero;
+        FloatVector shift = shift(pBase, 0), scale = scale(pBase, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                acc0 = s0.fma(scale, acc0);
+                acc1 = s1.fma(scale, acc1);
+                s0 = zero;
+                s1 = zero;
+                g++;
+                shift = shift(pBase, g);
+                scale = scale(pBase, g);
+                next += unitsPerGroup;
             }
-            FloatVector s = FloatVector.broadcast(F, param(pBase, g, 0));
-            acc0 = s0.fma(s, acc0);
-            acc1 = s1.fma(s, acc1);
+            long off = base + 32L * u;
+            int o = xOff + 32 * u;
+            s0 = load(codes, off, shift).fma(FloatVector.fromArray(F, x, o), s0);
+            s1 = load(codes, off + 16, shift).fma(FloatVector.fromArray(F, x, o + 16), s1);
         }
+        acc0 = s0.fma(scale, acc0);
+        acc1 = s1.fma(scale, acc1);
         return sum(acc0.add(acc1));
+    }
+
+    @Override
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        long base0 = row0 * rowBytes, base1 = row1 * rowBytes, pBase0 = row0 * paramRowBytes, pBase1 = row1 * paramRowBytes;
+        FloatVector zero = FloatVector.zero(F), a0 = zero, b0 = zero, s0 = zero, t0 = zero, a1 = zero, b1 = zero, s1 = zero, t1 = zero;
+        FloatVector shift0 = shift(pBase0, 0), scale0 = scale(pBase0, 0), shift1 = shift(pBase1, 0), scale1 = scale(pBase1, 0);
+        for (int u = 0, g = 0, next = unitsPerGroup; u < units; u++) {
+            if (u == next) {
+                a0 = s0.fma(scale0, a0);
+                b0 = t0.fma(scale0, b0);
+                a1 = s1.fma(scale1, a1);
+                b1 = t1.fma(scale1, b1);
+                s0 = zero;
+                t0 = zero;
+                s1 = zero;
+                t1 = zero;
+                g++;
+                shift0 = shift(pBase0, g);
+                scale0 = scale(pBase0, g);
+                shift1 = shift(pBase1, g);
+                scale1 = scale(pBase1, g);
+                next += unitsPerGroup;
+            }
+            long off0 = base0 + 32L * u, off1 = base1 + 32L * u;
+            FloatVector xl = FloatVector.fromArray(F, x, 32 * u), xh = FloatVector.fromArray(F, x, 32 * u + 16);
+            s0 = load(codes, off0, shift0).fma(xl, s0);
+            t0 = load(codes, off0 + 16, shift0).fma(xh, t0);
+            s1 = load(codes, off1, shift1).fma(xl, s1);
+            t1 = load(codes, off1 + 16, shift1).fma(xh, t1);
+        }
+        a0 = s0.fma(scale0, a0);
+        b0 = t0.fma(scale0, b0);
+        a1 = s1.fma(scale1, a1);
+        b1 = t1.fma(scale1, b1);
+        a0.add(b0).intoArray(out, 0);
+        a1.add(b1).intoArray(out, 16);
+        out[0] = sum(out, 0);
+        out[1] = sum(out, 16);
+    }
+
+    /** The group's zero point minus 128, in every lane (see {@link #load}). */
+    private FloatVector shift(long pBase, int g) {
+        return FloatVector.broadcast(F, (zeroPoint ? param(pBase, g, 1) : fixedZero) - 128f);
+    }
+
+    private FloatVector scale(long pBase, int g) {
+        return FloatVector.broadcast(F, param(pBase, g, 0));
     }
 
     @Override

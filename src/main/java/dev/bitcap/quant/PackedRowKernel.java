@@ -39,6 +39,16 @@ abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Pac
 
     abstract float dot1(int row, float[] x, int xOff);
 
+    /**
+     * Rows {@code row0} and {@code row1} against one activation row at {@code x[0]} (a GEMV step): two memory
+     * streams and independent accumulator chains per core, each row summed exactly as {@link #dot1} sums it.
+     * {@code out} holds at least 32 floats: the results land in out[0] and out[1], the rest is scratch.
+     */
+    void dot2(int row0, int row1, float[] x, float[] out) {
+        out[0] = dot1(row0, x, 0);
+        out[1] = dot1(row1, x, 0);
+    }
+
     /** The row against activation rows t = 0..3, converting each chunk of codes once. */
     abstract void dot4(int row, float[] x, int xOff, int stride, float[] out);
 
@@ -75,6 +85,14 @@ abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Pac
         float[] v = new float[16];
         System.arraycopy(values, 0, v, 0, Math.min(16, values.length));
         return FloatVector.fromArray(F, v, 0);
+    }
+
+    /**
+     * {@link #sum(FloatVector)} of the 16 floats at {@code lanes[off]}. Kernels too large for C2 to inline the
+     * vector form store their accumulator and call this: a vector passed to a call that is not inlined is boxed.
+     */
+    static float sum(float[] lanes, int off) {
+        return sum(FloatVector.fromArray(F, lanes, off));
     }
 
     /** Sum of the 16 lanes in a fixed tree order (reduceLanes may change its order once intrinsified). */

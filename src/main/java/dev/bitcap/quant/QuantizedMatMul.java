@@ -26,7 +26,18 @@ final class QuantizedMatMul {
         PackedRowKernel kernel = w.kernel();
         if (n == 1) {
             Parallel.forRange(rows, GEMV_MIN_ROWS, (start, end) -> {
-                for (int r = start; r < end; r++) y[r] = kernel.dot1(r, xs, 0);
+                // Pairs rows half a chunk apart, not adjacent ones: short rows (1 KiB at 2048 int4 columns) share a
+                // 4 KiB page, and rows in different pages ran 28% faster over the 1B model's int4 matrices (single
+                // thread, CPU time), apparently because the prefetcher follows one stream per page.
+                float[] two = new float[32];
+                int half = (end - start) / 2, r = start;
+                for (; r < start + half; r++) {
+                    kernel.dot2(r, r + half, xs, two);
+                    y[r] = two[0];
+                    y[r + half] = two[1];
+                }
+                r += half;
+                if (r < end) y[r] = kernel.dot1(r, xs, 0);
             });
             return;
         }
