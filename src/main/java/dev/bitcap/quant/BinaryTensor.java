@@ -2,6 +2,7 @@ package dev.bitcap.quant;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.tensor.Parallel;
+import dev.bitcap.tensor.Segments;
 import dev.bitcap.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -38,10 +39,10 @@ public final class BinaryTensor implements WeightMatrix {
             throw new BitcapException("binary tensor " + rows + "x" + cols + " " + storage() + " needs " + java.util.Arrays.toString(expected)
                     + " bytes of signs, states, parameters and salient bitmap, got " + java.util.Arrays.toString(got));
         }
-        this.signs = signs;
-        this.states = states;
-        this.params = params;
-        this.salient = salient;
+        this.signs = Segments.uniform(signs);
+        this.states = Segments.uniform(states);
+        this.params = Segments.uniform(params);
+        this.salient = Segments.uniform(salient);
         this.kernel = new BinaryRows(this);
     }
 

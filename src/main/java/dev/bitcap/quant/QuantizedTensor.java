@@ -1,6 +1,7 @@
 package dev.bitcap.quant;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.tensor.Segments;
 import dev.bitcap.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,8 +41,8 @@ public final class QuantizedTensor implements WeightMatrix {
         if (inputScale != null && inputScale.length != cols) {
             throw new BitcapException("quantized tensor " + rows + "x" + cols + " has " + inputScale.length + " input scales");
         }
-        this.codes = codes;
-        this.params = params;
+        this.codes = Segments.uniform(codes);
+        this.params = Segments.uniform(params);
         this.inputScale = inputScale == null ? null : inputScale.clone();
         this.kernel = PackedRowKernel.of(this);
     }

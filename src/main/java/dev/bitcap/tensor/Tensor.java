@@ -24,7 +24,7 @@ public final class Tensor implements WeightMatrix {
     public Tensor(DType dtype, MemorySegment data, long... shape) {
         this.dtype = dtype;
         this.shape = shape.clone();
-        this.data = data;
+        this.data = Segments.uniform(data);
         long expected = dtype.byteSize(elementCount(shape));
         if (data.byteSize() != expected) {
             throw new IllegalArgumentException("tensor " + dtype + Arrays.toString(shape) + " needs " + expected
