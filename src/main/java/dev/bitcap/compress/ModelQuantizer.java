@@ -88,6 +88,8 @@ public final class ModelQuantizer {
                 throw new BitcapException(name + " is already quantized (" + w.storage() + "); quantize a full-precision model");
             } else if (!todo.containsKey(slot)) {
                 QuantFormats.resolveGroupSize(o.groupSize(), (int) t.cols()); // a bad group size fails before any work
+                // calibration would meet a non-finite weight only as non-finite activations downstream: name the tensor first
+                if (o.method().needsCalibration()) requireFinite(name, t);
                 todo.put(slot, t);
             }
             return w;
@@ -192,7 +194,13 @@ public final class ModelQuantizer {
         }
         Weights.Model watched = Weights.mapMatrices(source.weights(), (slot, w) -> {
             LayerStatistics s = watch.get(slot);
-            return s == null ? w : new ActivationCapture(w, (x, n, cols) -> s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n));
+            return s == null ? w : new ActivationCapture(w, (x, n, cols) -> {
+                try {
+                    s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n);
+                } catch (BitcapException e) {
+                    throw new BitcapException("the input of " + name(slot) + " on the calibration text: " + e.getMessage(), e);
+                }
+            });
         });
         LoadedModel view = new LoadedModel(source.name(), source.format(), source.config(), watched, source.tokenizer(), List.of());
         // the head sees every position only when all logits are asked for
@@ -204,6 +212,16 @@ public final class ModelQuantizer {
             }
         }
         return bySlot;
+    }
+
+    private static void requireFinite(String name, Tensor t) {
+        float[] w = t.toFloatArray();
+        int cols = (int) t.cols();
+        for (int i = 0; i < w.length; i++) {
+            if (!Float.isFinite(w[i])) {
+                throw new BitcapException("tensor " + name + " has a non-finite weight " + w[i] + " at row " + i / cols + ", column " + i % cols);
+            }
+        }
     }
 
     private String name(MatrixSlot slot) {
