@@ -50,7 +50,7 @@ public final class ModelQuantizer {
 
     /**
      * @param model the quantized model (takes over the source model's files: close only this one)
-     * @param bitsPerWeight stored bits per weight over the quantized matrices, parameters included
+     * @param bitsPerWeight stored bits per weight over the quantized matrices, parameters and AWQ input scales included
      */
     public record Result(LoadedModel model, List<String> quantized, List<String> skipped, long quantizedWeights, double bitsPerWeight,
                          double seconds) {}
@@ -119,6 +119,7 @@ public final class ModelQuantizer {
             long n = q.rows() * q.cols();
             count += n;
             bits += n * QuantFormats.bitsPerWeight(q.format(), (int) q.cols(), q.groupSize());
+            if (q.inputScale() != null) bits += 32.0 * q.cols(); // AWQ's F32 input scales are stored too
             names.add(name(e.getKey()));
         }
         return new Result(source.withWeights(weights, arena), names, skipped, count, count == 0 ? 0 : bits / count,

@@ -11,6 +11,7 @@ import dev.bitcap.engine.CpuBackend;
 import dev.bitcap.engine.Generator;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.SamplerSettings;
+import dev.bitcap.format.SafetensorsFile;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.quant.QuantFormats;
@@ -87,6 +88,14 @@ class QuantizeCommandTest {
         assertEquals(group, qc.get("group_size").asInt());
         assertEquals(method, qc.get("method").asText());
         assertEquals(bits, qc.get("bits_per_weight").asDouble());
+        // true bits, from the file: every byte stored for the quantized matrices, over their weights (45,312 a layer)
+        long bytes = 0;
+        try (SafetensorsFile st = SafetensorsFile.open(out.resolve("model.safetensors"))) {
+            for (String name : st.names()) {
+                if (name.endsWith(".qcodes") || name.endsWith(".qparams") || name.endsWith(".qinput_scale")) bytes += st.tensor(name).byteSize();
+            }
+        }
+        assertEquals(8.0 * bytes / (5 * 45_312), bits, 1e-12);
         assertEquals(calib != null, qc.has("calibration") && !qc.get("calibration").isNull());
         assertTrue(Files.isRegularFile(out.resolve("tokenizer.bin")), "the llama2.c tokenizer travels with the folder");
     }
