@@ -3,7 +3,6 @@ package dev.bitcap.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.Generator;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
@@ -60,10 +59,10 @@ final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PassRecorder recorder = new PassRecorder();
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, recorder)) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, recorder)) {
             int ctx = model.config().maxContext();
             if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
-            WeightTraffic traffic = new WeightTraffic(model);
+            WeightTraffic traffic = new WeightTraffic(model, modelOptions.kvSpec());
             once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model); // warm-up: JIT and page cache
             Run best = null;
             for (int r = 0; r < repeat; r++) {
@@ -84,6 +83,8 @@ final class BenchCommand implements Callable<Integer> {
             res.put("prefill_tokens_per_s", prefillTps);
             res.put("decode_tokens_per_s", decodeTps);
             res.put("time_per_output_token_ms", stepSeconds * 1e3);
+            res.put("kv_cache", modelOptions.kvSpec().describe(model.config().headDim()));
+            res.put("kv_bytes_per_sequence_at_end", traffic.kvBytes(promptLen + gen));
             res.put("decode_bytes_per_step", best.decodeBytesPerStep());
             res.put("decode_bandwidth_gb_per_s", achieved / 1e9);
             if (bound) {

@@ -2,7 +2,6 @@ package dev.bitcap.cli;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.Generator;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.SamplerSettings;
@@ -51,7 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batch < 1) throw new BitcapException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel model = modelOptions.load();
-             Backend backend = Backends.create(modelOptions.device, model, new PassRecorder())) {
+             Backend backend = modelOptions.backend(model, new PassRecorder())) {
             Tokenizer tok = ModelOptions.requireTokenizer(model);
             int[] ids = promptIds(model, tok, prompt);
             Set<Integer> stops = new HashSet<>(tok.stopIds());

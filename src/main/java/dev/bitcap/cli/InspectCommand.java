@@ -1,6 +1,8 @@
 package dev.bitcap.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.bitcap.engine.WeightTraffic;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import java.io.PrintWriter;
@@ -53,6 +55,22 @@ final class InspectCommand implements Callable<Integer> {
             Map<String, Long> bytes = new LinkedHashMap<>();
             bytes.putAll(m.matrixBytesByStorage());
             info.put("matrix_bytes_by_dtype", bytes);
+            // stored bits per weight of each storage kind (codes, parameters and masks included)
+            Map<String, Long> weights = new LinkedHashMap<>();
+            Map<dev.bitcap.tensor.WeightMatrix, Boolean> seen = new java.util.IdentityHashMap<>();
+            m.forEachMatrix(t -> {
+                if (seen.put(t, Boolean.TRUE) == null) weights.merge(t.storage(), t.rows() * t.cols(), Long::sum);
+            });
+            Map<String, String> bits = new LinkedHashMap<>();
+            bytes.forEach((k, v) -> bits.put(k, String.format("%.3f", 8.0 * v / weights.get(k))));
+            info.put("matrix_bits_per_weight_by_dtype", bits);
+            KvSpec kv = modelOptions.kvSpec();
+            kv.checkHeadDim(c.headDim());
+            WeightTraffic kvBytes = new WeightTraffic(m, kv);
+            info.put("kv_cache", kv.describe(c.headDim()));
+            int block = kv.format().quantized() ? kv.group() : 1; // a whole block of g positions is packed
+            info.put("kv_bytes_per_position", kvBytes.kvBytes(block) / block);
+            info.put("kv_bytes_at_full_context", kvBytes.kvBytes(c.maxContext()));
             info.put("tokenizer", m.tokenizer() == null ? "none" : m.tokenizer().vocabSize() + " tokens");
             if (json) {
                 out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(info));

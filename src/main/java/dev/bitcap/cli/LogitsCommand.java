@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
-import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.model.LoadedModel;
@@ -37,7 +36,7 @@ final class LogitsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if ((ids == null) == (text == null)) throw new BitcapException("give exactly one of --ids and --text");
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, new PassRecorder())) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder())) {
             int[] tokens = ids != null ? ids : ModelOptions.requireTokenizer(model).encode(text, true);
             if (tokens.length == 0) throw new BitcapException("no tokens to run");
             int ctx = model.config().maxContext();

@@ -44,7 +44,8 @@ final class PerplexityCommand implements Callable<Integer> {
     long maxTokens;
 
     @Option(names = "--reference", paramLabel = "PATH",
-            description = "reference model (e.g. the full-precision one) to compare against: adds mean KL divergence and top-1 agreement")
+            description = {"reference model (e.g. the full-precision one) to compare against: adds mean KL divergence and top-1 agreement.",
+                    "It runs on the same --device with dense attention and an f32 KV cache, and loads its own tokenizer (if any)."})
     Path reference;
 
     @Option(names = "--json", description = "print {\"perplexity\": X, \"tokens\": N, ...} (with --reference also reference_perplexity, mean_kl, top1_agreement)")
@@ -59,7 +60,7 @@ final class PerplexityCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new BitcapException("--max-tokens must be >= 0, got " + maxTokens);
         if (reference != null && !Files.exists(reference)) throw new BitcapException("reference model " + reference + " does not exist");
         String content = Files.readString(text, StandardCharsets.UTF_8);
-        try (LoadedModel model = modelOptions.load(); Backend backend = Backends.create(modelOptions.device, model, new PassRecorder())) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder())) {
             requireContext(model, "the model's");
             int[] ids = ModelOptions.requireTokenizer(model).encode(content, true);
             EvalWindows windows = EvalWindows.of(ids, ctx, maxTokens, maxWindows);
@@ -113,6 +114,8 @@ final class PerplexityCommand implements Callable<Integer> {
             m.put("ctx", ctx);
             m.put("evaluated_tokens", windows.tokens());
             m.put("text_tokens", textTokens);
+            m.put("attention", modelOptions.attention.describe());
+            if (modelOptions.attention.installed() != null) m.put("block_density", modelOptions.attention.installed().achievedDensity());
             o.println(new ObjectMapper().writeValueAsString(m));
             return;
         }
@@ -123,6 +126,10 @@ final class PerplexityCommand implements Callable<Integer> {
         } else {
             o.printf("perplexity %.4f (reference %.4f), mean KL(reference || model) %.6f nats, top-1 agreement %.4f, %s%n",
                     r.perplexity(), kl.reference().perplexity(), kl.meanKl(), kl.top1Agreement(), over);
+        }
+        if (modelOptions.attention.installed() != null) {
+            o.printf("attention: %s; visited %.4f of the causal key blocks%n", modelOptions.attention.describe(),
+                    modelOptions.attention.installed().achievedDensity());
         }
     }
 }

@@ -15,6 +15,7 @@ import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.QuantizedCheckpointWriter;
 import dev.bitcap.model.synth.BuiltinModel;
+import dev.bitcap.quant.BinaryLayout;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
 import java.io.IOException;
@@ -41,16 +42,19 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--list", description = "list the formats and methods with their bits per weight, and exit")
     boolean list;
 
-    @Option(names = "--format", defaultValue = "int4-asym", description = "weight format (see --list; default: ${DEFAULT-VALUE})")
+    @Option(names = "--format", description = "weight format (see --list; default: int4-asym, or binary for --method billm/stbllm)")
     String format;
 
     @Option(names = "--group", defaultValue = "128", description = "input columns per group: a multiple of 32, or -1 for per channel (default: ${DEFAULT-VALUE})")
     int group;
 
-    @Option(names = "--method", defaultValue = "rtn", description = "rtn, clip, gptq or awq (default: ${DEFAULT-VALUE})")
+    @Option(names = "--method", defaultValue = "rtn", description = "rtn, clip, gptq, awq, billm or stbllm (default: ${DEFAULT-VALUE})")
     String method;
 
-    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (clip, gptq, awq); use a different text from the one you evaluate on")
+    @Option(names = "--nm", paramLabel = "N:8", description = "binary only: keep N of every 8 consecutive input columns (4:8, 5:8 or 6:8); stbllm allocates N per layer around it")
+    String nm;
+
+    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text (clip, gptq, awq, billm, stbllm); use a different text from the one you evaluate on")
     Path calib;
 
     @Option(names = "--samples", defaultValue = "128", description = "calibration windows (default: ${DEFAULT-VALUE})")
@@ -81,8 +85,15 @@ final class QuantizeCommand implements Callable<Integer> {
             return 0;
         }
         if (out == null) throw new BitcapException("--out DIR is required");
-        QuantFormat f = QuantFormats.byName(format);
         QuantMethod m = QuantMethod.byName(method);
+        String formatName = format != null ? format : m.binary() ? BinaryLayout.NAME : "int4-asym";
+        boolean binary = formatName.equals(BinaryLayout.NAME);
+        QuantFormat f = binary ? null : QuantFormats.byName(formatName);
+        if (binary && !m.binary()) throw new BitcapException("format binary is made by --method billm or stbllm, not " + m.cliName());
+        if (!binary && m.binary()) throw new BitcapException("--method " + m.cliName() + " makes binary weights; use --format binary or leave --format out");
+        if (nm != null && !binary) throw new BitcapException("--nm applies to the binary format only (--method billm or stbllm)");
+        int keptPer8 = nm == null ? BinaryLayout.M : parseNm(nm);
+        if (binary && group != BinaryLayout.BLOCK) throw new BitcapException("--group does not apply to binary (blocks of 128 columns)");
         if (m.needsCalibration() && calib == null) throw new BitcapException("--method " + method + " needs --calib FILE (calibration text)");
         if (!m.needsCalibration() && calib != null) throw new BitcapException("--method rtn uses no calibration; drop --calib");
         if (group != -1 && (group <= 0 || group % 32 != 0)) {
@@ -104,7 +115,7 @@ final class QuantizeCommand implements Callable<Integer> {
         Progress progress = new Progress("quantizing matrices", 1);
         ModelQuantizer.Result r;
         try {
-            r = ModelQuantizer.quantize(source, new ModelQuantizer.Options(f, group, m, skip), set,
+            r = ModelQuantizer.quantize(source, new ModelQuantizer.Options(f, binary ? BinaryLayout.BLOCK : group, m, skip, keptPer8), set,
                     (name, done, total) -> progress.update(done, total));
         } catch (RuntimeException e) {
             source.close();
@@ -116,7 +127,18 @@ final class QuantizeCommand implements Callable<Integer> {
                 calibJson = JsonNodeFactory.instance.objectNode().put("text", calib.getFileName().toString()).put("samples", samples)
                         .put("seq_len", set.seqLen()).put("seed", seed);
             }
-            var qc = new QuantizationConfig(f, group, m.cliName(), r.bitsPerWeight(), r.skipped(), calibJson);
+            QuantizationConfig qc;
+            if (binary) {
+                ObjectNode details = JsonNodeFactory.instance.objectNode().put("nm", nm == null ? "dense" : nm)
+                        .put("regions", m == QuantMethod.STBLLM ? 3 : 2);
+                if (r.keptPer8ByLayer() != null) {
+                    var arr = details.putArray("kept_per_8_by_layer");
+                    for (int k : r.keptPer8ByLayer()) arr.add(k);
+                }
+                qc = new QuantizationConfig(null, BinaryLayout.BLOCK, m.cliName(), r.bitsPerWeight(), r.skipped(), calibJson, details);
+            } else {
+                qc = new QuantizationConfig(f, group, m.cliName(), r.bitsPerWeight(), r.skipped(), calibJson);
+            }
             ObjectNode base = Files.isDirectory(modelPath) ? (ObjectNode) HfConfig.read(modelPath.resolve("config.json"))
                     : HfConfigWriter.toJson(source.config());
             List<QuantizedCheckpointWriter.ExtraFile> files = new ArrayList<>();
@@ -125,11 +147,22 @@ final class QuantizeCommand implements Callable<Integer> {
             boolean gguf = modelPath.toString().endsWith(".gguf") && modelOptions.tokenizer == null;
             QuantizedCheckpointWriter.write(q.config(), q.weights(), base, qc, files,
                     gguf ? dir -> writeGgufTokenizer(modelPath, dir.resolve(ModelLoader.GGUF_TOKENIZER)) : null, out, force);
-            o.printf("wrote %s: %d matrices in %s g%s by %s (%.3f bits per weight, %,d weights), %d kept as stored, in %.1f s%n", out,
-                    r.quantized().size(), f.name(), group == -1 ? "-channel" : String.valueOf(group), m.cliName(), r.bitsPerWeight(),
-                    r.quantizedWeights(), r.skipped().size(), r.seconds());
+            String layout = binary ? (nm == null ? " dense" : " " + nm) + (r.keptPer8ByLayer() == null ? "" : " (per layer " + Arrays.toString(r.keptPer8ByLayer()) + ")")
+                    : " g" + (group == -1 ? "-channel" : String.valueOf(group));
+            o.printf("wrote %s: %d matrices in %s%s by %s (%.3f bits per weight, %,d weights), %d kept as stored, in %.1f s%n", out,
+                    r.quantized().size(), formatName, layout, m.cliName(), r.bitsPerWeight(), r.quantizedWeights(), r.skipped().size(), r.seconds());
         }
         return 0;
+    }
+
+    /** "N:8" with N in 4..6, the N:M patterns the methods are defined for. */
+    static int parseNm(String nm) {
+        return switch (nm) {
+            case "4:8" -> 4;
+            case "5:8" -> 5;
+            case "6:8" -> 6;
+            default -> throw new BitcapException("--nm " + nm + " is not supported: use 4:8, 5:8 or 6:8 (N kept of every 8)");
+        };
     }
 
     /** A GGUF source's tokenizer travels as a GGUF that holds only the tokenizer metadata. */
@@ -152,7 +185,10 @@ final class QuantizeCommand implements Callable<Integer> {
                     QuantFormats.bitsPerWeight(f, 4096, 32), QuantFormats.bitsPerWeight(f, 4096, 64),
                     QuantFormats.bitsPerWeight(f, 4096, 128), QuantFormats.bitsPerWeight(f, 4096, -1));
         }
+        o.printf("  %-10s %5s %7s   blocks of %d columns; a 4096x4096 matrix: billm %.3f, billm --nm N:8 %.3f, stbllm %.3f (any --nm)%n",
+                BinaryLayout.NAME, "1", "7-9", BinaryLayout.BLOCK, BinaryLayout.bitsPerWeight(4096, 4096, 8, 2),
+                BinaryLayout.bitsPerWeight(4096, 4096, 4, 2), BinaryLayout.bitsPerWeight(4096, 4096, 4, 3));
         o.println("methods: " + String.join(", ", Arrays.stream(QuantMethod.values()).map(QuantMethod::cliName).toList())
-                + " (clip, gptq and awq need --calib)");
+                + " (clip, gptq, awq, billm and stbllm need --calib; billm and stbllm make the binary format, --nm 4:8|5:8|6:8 for N:M)");
     }
 }

@@ -10,10 +10,15 @@ import dev.bitcap.model.WeightRole;
 import dev.bitcap.model.Weights;
 import dev.bitcap.quant.ActivationCapture;
 import dev.bitcap.quant.AwqScaler;
+import dev.bitcap.quant.BinaryLayout;
+import dev.bitcap.quant.BinaryQuantized;
+import dev.bitcap.quant.BinaryQuantizer;
+import dev.bitcap.quant.BinaryTensor;
 import dev.bitcap.quant.ClipSearch;
 import dev.bitcap.quant.GptqQuantizer;
 import dev.bitcap.quant.GroupQuantized;
 import dev.bitcap.quant.LayerStatistics;
+import dev.bitcap.quant.NmMask;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
 import dev.bitcap.quant.QuantizedTensor;
@@ -35,10 +40,24 @@ import java.util.Map;
  * matrices whose name contains a {@code skip} pattern are kept too.
  */
 public final class ModelQuantizer {
-    /** @param groupSize input columns per group, or -1 for one group per row */
-    public record Options(QuantFormat format, int groupSize, QuantMethod method, List<String> skip) {
+    /**
+     * @param format the group format; null for the binary methods (billm, stbllm), which make {@code binary}
+     * @param groupSize input columns per group, or -1 for one group per row (binary: blocks of 128, ignored)
+     * @param keptPer8 binary methods: the N of an N:M mask (kept per 8 columns; 8 = dense); 8 for the others
+     */
+    public record Options(QuantFormat format, int groupSize, QuantMethod method, List<String> skip, int keptPer8) {
         public Options {
             skip = List.copyOf(skip);
+            if (method.binary() != (format == null)) {
+                throw new BitcapException("method " + method.cliName() + (method.binary() ? " makes binary weights; it takes no group format"
+                        : " needs a group format"));
+            }
+            if (!method.binary() && keptPer8 != BinaryLayout.M) throw new BitcapException("an N:M mask applies to the binary methods (billm, stbllm) only");
+            if (keptPer8 < 1 || keptPer8 > BinaryLayout.M) throw new BitcapException("N:M: " + keptPer8 + " kept per 8 is not in 1..8");
+        }
+
+        public Options(QuantFormat format, int groupSize, QuantMethod method, List<String> skip) {
+            this(format, groupSize, method, skip, BinaryLayout.M);
         }
     }
 
@@ -51,9 +70,10 @@ public final class ModelQuantizer {
     /**
      * @param model the quantized model (takes over the source model's files: close only this one)
      * @param bitsPerWeight stored bits per weight over the quantized matrices, parameters and AWQ input scales included
+     * @param keptPer8ByLayer stbllm with N:M: the N each transformer layer got; otherwise null
      */
     public record Result(LoadedModel model, List<String> quantized, List<String> skipped, long quantizedWeights, double bitsPerWeight,
-                         double seconds) {}
+                         double seconds, int[] keptPer8ByLayer) {}
 
     /** Statistics memory per calibration pass; layers are grouped into passes that fit. */
     private static final long STATS_BUDGET_BYTES = 3L << 30;
@@ -63,6 +83,8 @@ public final class ModelQuantizer {
     private final Listener listener;
     private final Map<MatrixSlot, Tensor> todo = new LinkedHashMap<>();
     private final List<String> skipped = new ArrayList<>();
+    /** stbllm with N:M: N per transformer layer (OWL-style allocation); null otherwise. */
+    private int[] keptByLayer;
 
     private ModelQuantizer(LoadedModel source, Options options, Listener listener) {
         this.source = source;
@@ -87,7 +109,7 @@ public final class ModelQuantizer {
             } else if (!(w instanceof Tensor t)) {
                 throw new BitcapException(name + " is already quantized (" + w.storage() + "); quantize a full-precision model");
             } else if (!todo.containsKey(slot)) {
-                QuantFormats.resolveGroupSize(o.groupSize(), (int) t.cols()); // a bad group size fails before any work
+                if (!o.method().binary()) QuantFormats.resolveGroupSize(o.groupSize(), (int) t.cols()); // a bad group size fails before any work
                 // calibration would meet a non-finite weight only as non-finite activations downstream: name the tensor first
                 if (o.method().needsCalibration()) requireFinite(name, t);
                 todo.put(slot, t);
@@ -95,8 +117,9 @@ public final class ModelQuantizer {
             return w;
         });
         Arena arena = Arena.ofShared();
-        Map<MatrixSlot, QuantizedTensor> done = new HashMap<>();
+        Map<MatrixSlot, WeightMatrix> done = new HashMap<>();
         try {
+            if (o.method() == QuantMethod.STBLLM && o.keptPer8() < BinaryLayout.M) keptByLayer = allocateKeptPerLayer(calibration);
             if (o.method().needsCalibration()) {
                 for (List<MatrixSlot> pass : passes()) {
                     Map<MatrixSlot, LayerStatistics> stats = collect(pass, calibration);
@@ -115,27 +138,37 @@ public final class ModelQuantizer {
         double bits = 0;
         List<String> names = new ArrayList<>();
         for (var e : done.entrySet()) {
-            QuantizedTensor q = e.getValue();
+            WeightMatrix q = e.getValue();
             long n = q.rows() * q.cols();
             count += n;
-            bits += n * QuantFormats.bitsPerWeight(q.format(), (int) q.cols(), q.groupSize());
-            if (q.inputScale() != null) bits += 32.0 * q.cols(); // AWQ's F32 input scales are stored too
+            bits += n * switch (q) {
+                // AWQ's F32 input scales (one per column) are stored too
+                case QuantizedTensor g -> QuantFormats.bitsPerWeight(g.format(), (int) g.cols(), g.groupSize())
+                        + (g.inputScale() != null ? 32.0 / g.rows() : 0);
+                case BinaryTensor b -> b.bitsPerWeight();
+                default -> throw new IllegalStateException();
+            };
             names.add(name(e.getKey()));
         }
         return new Result(source.withWeights(weights, arena), names, skipped, count, count == 0 ? 0 : bits / count,
-                (System.nanoTime() - start) / 1e9);
+                (System.nanoTime() - start) / 1e9, keptByLayer == null ? null : keptByLayer.clone());
     }
 
-    private void quantizeOne(MatrixSlot slot, LayerStatistics stats, Arena arena, Map<MatrixSlot, QuantizedTensor> done) {
+    private void quantizeOne(MatrixSlot slot, LayerStatistics stats, Arena arena, Map<MatrixSlot, WeightMatrix> done) {
         Tensor t = todo.get(slot);
         String name = name(slot);
         int rows = (int) t.rows(), cols = (int) t.cols();
-        int g = QuantFormats.resolveGroupSize(o.groupSize(), cols);
         float[] w = t.toFloatArray();
+        // an expert no calibration token was routed to has no statistics: round it to nearest (binary: no feedback)
+        boolean calibrated = stats != null && stats.tokens() > 0;
+        if (o.method().binary()) {
+            done.put(slot, BinaryTensor.pack(binarize(slot, name, w, rows, cols, calibrated ? stats : null), arena));
+            listener.matrixDone(name, done.size(), todo.size());
+            return;
+        }
+        int g = QuantFormats.resolveGroupSize(o.groupSize(), cols);
         float[] inputScale = null;
         GroupQuantized q;
-        // an expert no calibration token was routed to has no statistics: round it to nearest
-        boolean calibrated = stats != null && stats.tokens() > 0;
         switch (calibrated ? o.method() : QuantMethod.RTN) {
             case RTN -> q = RtnQuantizer.quantize(o.format(), w, rows, cols, g, name);
             case CLIP -> q = ClipSearch.search(name, o.format(), w, rows, cols, g, stats);
@@ -149,6 +182,65 @@ public final class ModelQuantizer {
         }
         done.put(slot, QuantizedTensor.pack(q, inputScale, arena));
         listener.matrixDone(name, done.size(), todo.size());
+    }
+
+    /**
+     * billm or stbllm on one matrix. Without statistics (an expert no token reached) the Hessian is the identity
+     * (no feedback) and every input column counts as norm 1, so the mask follows |W| alone.
+     */
+    private BinaryQuantized binarize(MatrixSlot slot, String name, float[] w, int rows, int cols, LayerStatistics stats) {
+        double[] h, norms;
+        if (stats != null) {
+            h = stats.hessian();
+            norms = NmMask.columnNorms(stats.meanSquare(), stats.tokens());
+        } else {
+            h = new double[cols * cols];
+            for (int i = 0; i < cols; i++) h[i * cols + i] = 1;
+            norms = new double[cols];
+            java.util.Arrays.fill(norms, 1);
+        }
+        boolean stb = o.method() == QuantMethod.STBLLM;
+        int n = keptByLayer != null && slot.layer() >= 0 ? keptByLayer[slot.layer()] : o.keptPer8();
+        boolean[] keep = null;
+        if (n < BinaryLayout.M) {
+            keep = NmMask.select(stb ? NmMask.standardizedImportance(w, rows, cols, norms) : NmMask.wanda(w, rows, cols, norms), rows, cols, n);
+        }
+        return BinaryQuantizer.quantize(name, w, rows, cols, h, keep, n, stb ? 3 : 2);
+    }
+
+    /**
+     * STBLLM's layer-wise N: one calibration pass records ‖x_j‖₂ of every matrix's input columns (cheap: no XᵀX),
+     * then each layer's outlier ratio over its matrices' Standardized Importance scores sets its N
+     * ({@link NmAllocation}).
+     */
+    private int[] allocateKeptPerLayer(CalibrationSet calibration) {
+        Map<InputKey, double[]> sums = new HashMap<>();
+        Map<MatrixSlot, ActivationCapture.Sink> watch = new HashMap<>();
+        for (MatrixSlot slot : todo.keySet()) {
+            InputKey key = InputKey.of(slot);
+            if (sums.containsKey(key)) continue;
+            double[] sum = new double[(int) todo.get(slot).cols()];
+            sums.put(key, sum);
+            watch.put(slot, (x, n, cols) -> {
+                for (int t = 0; t < n; t++) {
+                    for (int j = 0; j < cols; j++) sum[j] += (double) x[t * cols + j] * x[t * cols + j];
+                }
+            });
+        }
+        runCalibration(watch, calibration);
+        int layers = source.config().layers();
+        List<List<double[]>> scores = new ArrayList<>();
+        for (int l = 0; l < layers; l++) scores.add(new ArrayList<>());
+        for (MatrixSlot slot : todo.keySet()) {
+            if (slot.layer() < 0) continue;
+            Tensor t = todo.get(slot);
+            double[] sum = sums.get(InputKey.of(slot)), norms = new double[sum.length];
+            for (int j = 0; j < sum.length; j++) norms[j] = Math.sqrt(sum[j]);
+            scores.get(slot.layer()).add(NmMask.standardizedImportance(t.toFloatArray(), (int) t.rows(), (int) t.cols(), norms));
+        }
+        double[] ratios = new double[layers];
+        for (int l = 0; l < layers; l++) ratios[l] = NmAllocation.outlierRatio(scores.get(l).toArray(double[][]::new));
+        return NmAllocation.allocate(ratios, o.keptPer8());
     }
 
     /** The matrices to quantize, layer by layer, grouped so that one pass's statistics fit the budget. */
@@ -193,26 +285,33 @@ public final class ModelQuantizer {
             }
             bySlot.put(slot, s);
         }
+        Map<MatrixSlot, ActivationCapture.Sink> sinks = new HashMap<>();
+        watch.forEach((slot, s) -> sinks.put(slot, (x, n, cols) -> {
+            try {
+                s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n);
+            } catch (BitcapException e) {
+                throw new BitcapException("the input of " + name(slot) + " on the calibration text: " + e.getMessage(), e);
+            }
+        }));
+        runCalibration(sinks, calibration);
+        return bySlot;
+    }
+
+    /** Runs the calibration windows through the full-precision model, handing the inputs of the watched matrices to their sinks. */
+    private void runCalibration(Map<MatrixSlot, ActivationCapture.Sink> watch, CalibrationSet calibration) {
         Weights.Model watched = Weights.mapMatrices(source.weights(), (slot, w) -> {
-            LayerStatistics s = watch.get(slot);
-            return s == null ? w : new ActivationCapture(w, (x, n, cols) -> {
-                try {
-                    s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n);
-                } catch (BitcapException e) {
-                    throw new BitcapException("the input of " + name(slot) + " on the calibration text: " + e.getMessage(), e);
-                }
-            });
+            ActivationCapture.Sink s = watch.get(slot);
+            return s == null ? w : new ActivationCapture(w, s);
         });
         LoadedModel view = new LoadedModel(source.name(), source.format(), source.config(), watched, source.tokenizer(), List.of());
         // the head sees every position only when all logits are asked for
-        boolean allLogits = slots.stream().anyMatch(s -> s.role() == WeightRole.LM_HEAD);
+        boolean allLogits = watch.keySet().stream().anyMatch(s -> s.role() == WeightRole.LM_HEAD);
         try (CpuBackend backend = new CpuBackend(view, PassRecorder.NONE)) {
             for (int[] window : calibration.windows()) {
                 Sequence seq = backend.newSequence(window.length);
                 backend.forward(List.of(seq), List.of(window), allLogits);
             }
         }
-        return bySlot;
     }
 
     private static void requireFinite(String name, Tensor t) {

@@ -13,7 +13,11 @@ public enum QuantMethod {
     /** GPTQ: column by column with error feedback through the inverse Hessian of the calibration inputs. */
     GPTQ("gptq", true),
     /** AWQ: per-input-channel scales from activation magnitudes, then RTN and a clip search. */
-    AWQ("awq", true);
+    AWQ("awq", true),
+    /** BiLLM: binary weights, salient columns with residual binarization, the rest split by one break-point. */
+    BILLM("billm", true),
+    /** STBLLM: binary weights under an N:M mask from Standardized Importance, N allocated per layer, trisection. */
+    STBLLM("stbllm", true);
 
     private final String cliName;
     private final boolean needsCalibration;
@@ -29,6 +33,11 @@ public enum QuantMethod {
 
     public boolean needsCalibration() {
         return needsCalibration;
+    }
+
+    /** Whether the method makes the {@code binary} format rather than a group format. */
+    public boolean binary() {
+        return this == BILLM || this == STBLLM;
     }
 
     public static QuantMethod byName(String name) {

@@ -2,11 +2,19 @@ package dev.bitcap.engine;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvLayout;
+import dev.bitcap.kv.KvPagePool;
+import dev.bitcap.kv.KvSpec;
+import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -21,6 +29,8 @@ public final class CpuBackend implements Backend {
     private final CpuFeedForward feedForward;
     private final PassRecorder recorder;
     private ForwardObserver observer = ForwardObserver.NONE;
+    private KvSpec kv = KvSpec.F32;
+    private KvPagePool kvPool;
 
     public CpuBackend(LoadedModel model, PassRecorder recorder) {
         this.c = model.config();
@@ -35,6 +45,43 @@ public final class CpuBackend implements Backend {
         this.observer = observer;
     }
 
+    /**
+     * Gives new sequences caches of {@code spec}: f32 arrays, or pages from one pool of at most {@code poolBytes}
+     * shared by all of this backend's sequences. A head dim the format cannot store is a one-line error.
+     */
+    public void useKv(KvSpec spec, long poolBytes) {
+        spec.checkHeadDim(c.headDim());
+        this.kv = spec;
+        this.kvPool = spec.format() == KvFormat.F32 ? null
+                : KvPagePool.ofBytes(new KvLayout(spec, c.layers(), c.kvHeads(), c.headDim(), KvLayout.DEFAULT_PAGE_TOKENS), poolBytes);
+    }
+
+    public KvSpec kvSpec() {
+        return kv;
+    }
+
+    /** The page pool of a paged KV format, else null. */
+    public KvPagePool kvPool() {
+        return kvPool;
+    }
+
+    /** Half of the machine's memory (from /proc/meminfo; 4 GiB where it cannot be read). */
+    public static long defaultKvPoolBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemTotal:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024 / 2;
+            }
+        } catch (IOException | NumberFormatException e) {
+            // not Linux: fall through to the fixed default
+        }
+        return 4L << 30;
+    }
+
+    /** Computes attention with {@code attention} instead of dense attention from the next pass on (null: dense again). */
+    public void replaceAttention(dev.bitcap.attention.LayerAttention attention) {
+        this.attention.replaceAttention(attention);
+    }
+
     @Override
     public String name() {
         return "cpu";
@@ -45,7 +92,8 @@ public final class CpuBackend implements Backend {
         if (capacity <= 0 || capacity > c.maxContext()) {
             throw new BitcapException("a sequence of " + capacity + " positions does not fit the model's context of " + c.maxContext());
         }
-        return new Sequence(new F32KvCache(c.layers(), capacity, c.kvDim()));
+        if (kvPool == null) return new Sequence(new F32KvCache(c.layers(), capacity, c.kvDim()));
+        return new Sequence(new PagedKvCache(kvPool, capacity));
     }
 
     @Override
@@ -62,6 +110,10 @@ public final class CpuBackend implements Backend {
             for (int id : ids) {
                 if (id < 0 || id >= c.vocabSize()) throw new BitcapException("token id " + id + " is outside the vocabulary of " + c.vocabSize());
             }
+        }
+        for (int s = 0; s < sequences.size(); s++) {
+            // pages for the whole pass are taken before any layer runs, so a short pool refuses cleanly
+            if (sequences.get(s).cache() instanceof PagedKvCache paged) paged.reserve(sequences.get(s).length() + tokens.get(s).length);
         }
         TokenBatch batch = TokenBatch.of(sequences, tokens);
         int n = batch.size(), d = c.hiddenSize();
@@ -131,6 +183,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        // weights belong to the LoadedModel; KV caches are garbage-collected with their sequences
+        // weights belong to the LoadedModel; KV caches are garbage-collected with their sequences (pages go back
+        // to the pool then, or at once when a caller releases the cache)
     }
 }

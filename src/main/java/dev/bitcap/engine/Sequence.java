@@ -23,7 +23,8 @@ public final class Sequence {
         return cache.capacity() - length;
     }
 
-    void advance(int tokens) {
+    /** Records that {@code tokens} more positions were written (backends call this after a pass). */
+    public void advance(int tokens) {
         length += tokens;
     }
 }

@@ -1,5 +1,8 @@
 package dev.bitcap.engine;
 
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvLayout;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
@@ -7,13 +10,28 @@ import dev.bitcap.model.Weights;
 /**
  * Bytes a forward pass must read from memory: every weight matrix it uses once (the embedding only by the
  * rows it looks up; of a MoE layer's experts only those some token was routed to), plus the KV cache each
- * sequence attends over. This is the numerator of memory-bandwidth utilisation.
+ * sequence attends over, in the bytes its KV format really stores. This is the numerator of memory-bandwidth
+ * utilisation.
  */
 public final class WeightTraffic {
     private final LoadedModel model;
+    private final KvLayout kvLayout;
 
     public WeightTraffic(LoadedModel model) {
+        this(model, KvSpec.F32);
+    }
+
+    public WeightTraffic(LoadedModel model, KvSpec kv) {
         this.model = model;
+        ModelConfig c = model.config();
+        this.kvLayout = kv.format() == KvFormat.F32 ? null
+                : new KvLayout(kv, c.layers(), c.kvHeads(), c.headDim(), KvLayout.DEFAULT_PAGE_TOKENS);
+    }
+
+    /** KV bytes a sequence holding {@code positions} positions reads in one step. */
+    public long kvBytes(int positions) {
+        ModelConfig c = model.config();
+        return kvLayout == null ? 2L * c.kvDim() * Float.BYTES * c.layers() * positions : kvLayout.bytesFor(positions);
     }
 
     public long bytes(PassRecord r) {
@@ -36,8 +54,7 @@ public final class WeightTraffic {
                 }
             }
         }
-        long kvRow = 2L * c.kvDim() * Float.BYTES * c.layers();
-        for (int ctx : r.contextLengths()) total += kvRow * ctx;
+        for (int ctx : r.contextLengths()) total += kvBytes(ctx);
         return total;
     }
 }

@@ -21,4 +21,7 @@ public interface KvCache {
 
     /** The format's name, e.g. "f32". */
     String format();
+
+    /** Gives back shared storage (pages of a pool) at once rather than when the cache is collected. */
+    default void release() {}
 }

@@ -6,6 +6,7 @@ import dev.bitcap.format.PackedMatrixIo;
 import dev.bitcap.format.QuantizationConfig;
 import dev.bitcap.format.SafetensorsWriter;
 import dev.bitcap.format.TensorSpec;
+import dev.bitcap.quant.BinaryTensor;
 import dev.bitcap.quant.QuantizedTensor;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Tensor;
@@ -54,6 +55,11 @@ public final class QuantizedCheckpointWriter {
                     specs.add(s);
                     sourceOf.put(s.name(), q);
                 }
+            } else if (value instanceof BinaryTensor b) {
+                for (TensorSpec s : PackedMatrixIo.specs(name, b)) {
+                    specs.add(s);
+                    sourceOf.put(s.name(), b);
+                }
             } else if (value instanceof Tensor t) {
                 DType stored = t.dtype().isBlockQuantized() ? DType.F16 : t.dtype();
                 specs.add(new TensorSpec(name, stored, e.shape()));
@@ -77,6 +83,7 @@ public final class QuantizedCheckpointWriter {
     private static void fill(TensorSpec spec, Object value, MemorySegment target) {
         switch (value) {
             case QuantizedTensor q -> PackedMatrixIo.fill(spec, q, target);
+            case BinaryTensor b -> PackedMatrixIo.fill(spec, b, target);
             case float[] v -> MemorySegment.copy(v, 0, target, Tensor.F32_LE, 0, v.length);
             case Tensor t when t.dtype() == spec.dtype() -> target.copyFrom(t.data());
             case Tensor t -> {

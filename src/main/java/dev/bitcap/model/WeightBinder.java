@@ -105,6 +105,7 @@ public final class WeightBinder {
         if (quantization == null) return null;
         String name = layout.describe(role, l, e);
         if (!PackedMatrixIo.isPacked(source, name)) return null;
+        if (quantization.isBinary()) return PackedMatrixIo.readBinary(source, name, (int) rows, (int) cols, origin);
         return PackedMatrixIo.read(source, name, quantization, (int) rows, (int) cols, origin);
     }
 

@@ -10,9 +10,9 @@ package dev.bitcap.quant;
  * </ul>
  * Both arrays have 2^codeBits entries; codes a format never produces hold 0.
  */
-record DecodeTable(float[] a, float[] b, boolean zeroPoint) {
+public record DecodeTable(float[] a, float[] b, boolean zeroPoint) {
     /** Formats whose decoded values follow a {@link DecodeTable}; the fast kernels need one. */
-    interface Source {
+    public interface Source {
         DecodeTable decodeTable();
     }
 

@@ -1,0 +1,172 @@
+package dev.bitcap.attention;
+
+import dev.bitcap.kv.GroupQuantizer;
+import dev.bitcap.kv.KeyGrouping;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvLayout;
+import dev.bitcap.kv.PagedKvCache;
+import dev.bitcap.tensor.Ops;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+
+/**
+ * Causal decode attention of one position over a paged fp16 or low-bit cache, read in place: for each KV head,
+ * every query head that shares it (GQA) is served from one widening of each group, so the codes are unpacked
+ * once per KV head, never per query head, and never the whole cache.
+ *
+ * <p>Per-channel keys are decoded one channel run (g tokens) at a time and accumulated into the scores of those
+ * g tokens; per-token keys and values one token row at a time (its channel groups), then dotted with or added
+ * to each query head. The residual block is fp32 rows.
+ */
+public final class PackedAttention {
+    private final int heads;
+    private final int kvHeads;
+    private final int headDim;
+    private final float scale;
+
+    /** Work arrays of one thread, grown on demand. */
+    public static final class Scratch {
+        float[] scores = new float[0];
+        /** One decoded run or row. */
+        float[] codes = new float[0];
+
+        private void ensure(int scoreFloats, int codeFloats) {
+            if (scores.length < scoreFloats) scores = new float[Math.max(scoreFloats, scores.length * 2)];
+            if (codes.length < codeFloats) codes = new float[codeFloats];
+        }
+    }
+
+    public PackedAttention(int heads, int kvHeads, int headDim) {
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.scale = (float) (1.0 / Math.sqrt(headDim));
+    }
+
+    /**
+     * Attention of the query heads that share {@code kvHead}, at {@code position} (over positions 0..position):
+     * reads {@code q[qOff + h*headDim ..]} and writes {@code out[outOff + h*headDim ..]} for those heads h.
+     */
+    public void attendGroup(PagedKvCache cache, int layer, int position, int kvHead, float[] q, int qOff, float[] out, int outOff,
+                            Scratch scratch) {
+        KvLayout lay = cache.layout();
+        int gq = heads / kvHeads, firstHead = kvHead * gq;
+        int len = position + 1;
+        int g = lay.spec().format().quantized() ? lay.group() : 1;
+        int stride = (len + g - 1) / g * g;
+        int packed = Math.min(len, cache.packedLength(layer));
+        scratch.ensure(gq * stride, Math.max(lay.group(), headDim));
+        float[] s = scratch.scores;
+        int q0 = qOff + firstHead * headDim;
+
+        if (lay.spec().format() == KvFormat.FP16) {
+            halfScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+        } else if (lay.spec().keys() == KeyGrouping.CHANNEL) {
+            channelScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+        } else {
+            tokenScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+        }
+        int kvDim = kvHeads * headDim;
+        float[] rk = cache.residualKeys(layer);
+        for (int t = packed; t < len; t++) {
+            int row = (t % lay.group()) * kvDim + kvHead * headDim;
+            for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, rk, row, headDim);
+        }
+        for (int h = 0; h < gq; h++) {
+            for (int t = 0; t < len; t++) s[h * stride + t] *= scale;
+            Ops.softmax(s, h * stride, len);
+        }
+
+        int o0 = outOff + firstHead * headDim;
+        Arrays.fill(out, o0, o0 + gq * headDim, 0f);
+        if (lay.spec().format() == KvFormat.FP16) {
+            halfValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch);
+        } else {
+            quantizedValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch);
+        }
+        float[] rv = cache.residualValues(layer);
+        for (int t = packed; t < len; t++) {
+            int row = (t % lay.group()) * kvDim + kvHead * headDim;
+            for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], rv, row, out, o0 + h * headDim, headDim);
+        }
+    }
+
+    private void halfScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
+                            Scratch scratch) {
+        float[] s = scratch.scores, row = scratch.codes;
+        for (int t = 0; t < packed; t++) {
+            PackedRuns.halfs(cache.segment(t), cache.pageBase(t) + lay.region(layer, kvHead) + lay.halfKey(t % lay.pageTokens()), headDim, row);
+            for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, row, 0, headDim);
+        }
+    }
+
+    private void halfValues(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] out, int o0, int gq, int stride,
+                            Scratch scratch) {
+        float[] s = scratch.scores, row = scratch.codes;
+        for (int t = 0; t < packed; t++) {
+            PackedRuns.halfs(cache.segment(t), cache.pageBase(t) + lay.region(layer, kvHead) + lay.halfValue(t % lay.pageTokens()), headDim, row);
+            for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], row, 0, out, o0 + h * headDim, headDim);
+        }
+    }
+
+    /** Keys per channel: scores of whole blocks of g tokens (a partly visible last block is computed whole). */
+    private void channelScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
+                               Scratch scratch) {
+        float[] s = scratch.scores, keys = scratch.codes;
+        int g = lay.group(), bits = lay.bits();
+        for (int start = 0; start < packed; start += g) {
+            MemorySegment seg = cache.segment(start);
+            long region = cache.pageBase(start) + lay.region(layer, kvHead);
+            int block = start % lay.pageTokens() / g;
+            for (int h = 0; h < gq; h++) Arrays.fill(s, h * stride + start, h * stride + start + g, 0f);
+            for (int c = 0; c < headDim; c++) {
+                long param = region + lay.keyChannelParam(block, c);
+                PackedRuns.decode(seg, region + lay.keyChannelRun(block, c), g, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), keys, 0);
+                for (int h = 0; h < gq; h++) Ops.axpy(q[q0 + h * headDim + c], keys, 0, s, h * stride + start, g);
+            }
+        }
+    }
+
+    private void tokenScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
+                             Scratch scratch) {
+        float[] s = scratch.scores, key = scratch.codes;
+        int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
+        for (int t = 0; t < packed; t++) {
+            MemorySegment seg = cache.segment(t);
+            long region = cache.pageBase(t) + lay.region(layer, kvHead);
+            int tp = t % lay.pageTokens();
+            for (int j = 0; j < groups; j++) {
+                long param = region + lay.keyTokenParam(tp, j);
+                PackedRuns.decode(seg, region + lay.keyTokenRun(tp, j), cg, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), key, j * cg);
+            }
+            for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, key, 0, headDim);
+        }
+    }
+
+    private void quantizedValues(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] out, int o0, int gq,
+                                 int stride, Scratch scratch) {
+        float[] s = scratch.scores, value = scratch.codes;
+        int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
+        for (int t = 0; t < packed; t++) {
+            MemorySegment seg = cache.segment(t);
+            long region = cache.pageBase(t) + lay.region(layer, kvHead);
+            int tp = t % lay.pageTokens();
+            for (int j = 0; j < groups; j++) {
+                long param = region + lay.valueParam(tp, j);
+                PackedRuns.decode(seg, region + lay.valueRun(tp, j), cg, bits, GroupQuantizer.scale(seg, param),
+                        GroupQuantizer.min(seg, param), value, j * cg);
+            }
+            for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], value, 0, out, o0 + h * headDim, headDim);
+        }
+    }
+
+    public int heads() {
+        return heads;
+    }
+
+    public int kvHeads() {
+        return kvHeads;
+    }
+}

@@ -1,0 +1,29 @@
+package dev.bitcap.cap;
+
+import dev.bitcap.hw.DeviceSpec;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * Everything one {@code bitcap cap} run needs, after the config file and flags are merged.
+ *
+ * @param model          checkpoint path, or null for the built-in tiny MoE
+ * @param evalText       text for perplexity and agreement windows, or null (random-token windows)
+ * @param hardware       the catalog entry whose datasheet peaks, power and price the figures use
+ * @param computeDtype   the dtype whose peak FLOPS S-MFU is measured against (fp32 on the CPU)
+ * @param measured       this machine's measured ceilings (NaN where not probed)
+ * @param accuracyWindows windows for agreement/perplexity, each {@code accuracyContext} tokens
+ * @param calibText      calibration text for clip/GPTQ/AWQ, or null (random-token windows)
+ */
+public record CapPlan(Path model, Path tokenizer, Path evalText, Workload workload, List<CapConfiguration> configurations,
+                      CountingMode mode, CostModel cost, DeviceSpec hardware, String computeDtype, Ceilings measured,
+                      int accuracyWindows, int accuracyContext, Path calibText, int calibSamples, int calibSeqLen) {
+    public CapPlan {
+        configurations = List.copyOf(configurations);
+    }
+
+    public Ceilings datasheet() {
+        return new Ceilings("datasheet " + hardware.id() + " " + computeDtype, hardware.bandwidthBytesPerSecond(),
+                hardware.flopsPerSecond(computeDtype));
+    }
+}

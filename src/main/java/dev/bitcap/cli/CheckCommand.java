@@ -1,0 +1,71 @@
+package dev.bitcap.cli;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.cuda.CudaCheck;
+import dev.bitcap.cuda.CudaDevice;
+import dev.bitcap.cuda.CudaDriver;
+import dev.bitcap.cuda.CudaLibraries;
+import dev.bitcap.cuda.GemvBench;
+import dev.bitcap.cuda.Nvrtc;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "check", mixinStandardHelpOptions = true,
+        description = "Run every CUDA path against the CPU path and print a pass/fail table (exit 1 if a row fails, 2 without a GPU).")
+final class CheckCommand implements Callable<Integer> {
+    @Option(names = "--device", defaultValue = "cuda", paramLabel = "DEVICE", description = "the device to check: cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "the shared data folder (default: $BITCAP_SHARED_DATA, else ../shared/data)")
+    Path data;
+
+    @Option(names = "--cuda-lib-dir", paramLabel = "DIR", description = "folder holding the CUDA libraries (default: $BITCAP_CUDA_LIB_DIR, then the usual places)")
+    Path cudaLibDir;
+
+    @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
+    boolean gemvBench;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
+        if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
+        PrintWriter out = spec.commandLine().getOut();
+        Path root = data != null ? data : defaultData();
+        try (CudaDevice gpu = CudaDevice.open(0)) {
+            long[] mem = gpu.memoryInfo();
+            out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
+                    gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
+                    gpu.cache().dir());
+            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
+            out.flush();
+            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+                out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
+                        r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
+                out.flush();
+            }).run(gpu);
+            long failed = rows.stream().filter(r -> !r.pass()).count();
+            out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
+                    gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
+            if (gemvBench) {
+                out.printf("%n%-44s %10s %10s %8s%n", "benchmark", "µs", "GB/s", "of copy");
+                new GemvBench(gpu).run(r -> {
+                    out.printf("%-44s %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy());
+                    out.flush();
+                });
+            }
+            return failed == 0 ? 0 : 1;
+        }
+    }
+
+    private static Path defaultData() {
+        String env = System.getenv("BITCAP_SHARED_DATA");
+        return env != null && !env.isBlank() ? Path.of(env) : Path.of("..", "shared", "data").toAbsolutePath().normalize();
+    }
+}

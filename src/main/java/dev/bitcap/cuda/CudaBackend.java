@@ -1,0 +1,517 @@
+package dev.bitcap.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.PassRecord;
+import dev.bitcap.engine.PassRecorder;
+import dev.bitcap.engine.Sequence;
+import dev.bitcap.model.LoadedModel;
+import dev.bitcap.model.ModelConfig;
+import dev.bitcap.model.Weights;
+import dev.bitcap.tensor.Ops;
+import dev.bitcap.tensor.RopeStyle;
+import dev.bitcap.tensor.TopK;
+import dev.bitcap.tensor.WeightMatrix;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.PhantomReference;
+import java.lang.ref.Reference;
+import java.lang.ref.ReferenceQueue;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The CUDA backend: the same forward pass as the CPU backend, step for step, with weights uploaded once in their
+ * stored dtype, activations in fp32 device buffers that are allocated once (and grown for a larger pass), and
+ * every step a kernel on one stream. Only the logits come back to the host (and, for MoE layers, the router logits:
+ * tokens are routed on the host, then each chosen expert runs once over the tokens that chose it).
+ */
+public final class CudaBackend implements Backend {
+    private final ModelConfig c;
+    private final CudaDevice device;
+    private final CudaOps ops;
+    private final CudaMatMul mm;
+    private final CudaAttention attention;
+    private final PassRecorder recorder;
+    private final DeviceMatrix embedding, lmHead;
+    private final Layer[] layers;
+    private final long finalNorm, invFreq;
+    private final Activations act;
+    private final ReferenceQueue<Sequence> released = new ReferenceQueue<>();
+    private final Map<Reference<Sequence>, CudaKvCache> caches = new HashMap<>();
+    private final Map<Long, DecodeGraph> graphs = new HashMap<>();
+    private final java.util.Set<Long> seenOnce = new java.util.HashSet<>();
+    private boolean useGraphs = true;
+    private boolean prefill;
+    private int graphsBuiltWith;
+
+    private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
+
+    private record Layer(long attnNorm, DeviceMatrix q, DeviceMatrix k, DeviceMatrix v, DeviceMatrix o, long qBias, long kBias,
+                         long vBias, long qNorm, long kNorm, long mlpNorm, Mlp mlp, DeviceMatrix router, Mlp[] experts, Mlp shared,
+                         long sharedGate) {}
+
+    public CudaBackend(LoadedModel model, PassRecorder recorder) {
+        this(CudaDevice.open(0), model, recorder);
+    }
+
+    public CudaBackend(CudaDevice device, LoadedModel model, PassRecorder recorder) {
+        this.c = model.config();
+        this.device = device;
+        this.recorder = recorder;
+        Weights.Model w = model.weights();
+        checkMemory(device, w, c);
+        try {
+            this.ops = new CudaOps(device);
+            this.mm = new CudaMatMul(device, ops);
+            this.attention = new CudaAttention(device, c.heads(), c.kvHeads(), c.headDim(), c.layers());
+            Map<Object, DeviceMatrix> uploaded = new IdentityHashMap<>();
+            this.embedding = matrix(uploaded, w.embedding());
+            this.lmHead = matrix(uploaded, w.lmHead());
+            this.layers = new Layer[c.layers()];
+            for (int l = 0; l < layers.length; l++) layers[l] = upload(uploaded, w.layers()[l]);
+            this.finalNorm = floats(w.finalNorm());
+            this.invFreq = floats(c.ropeScaling().inverseFrequencies(c.headDim(), c.ropeTheta()));
+            this.act = new Activations();
+            device.synchronize();
+        } catch (RuntimeException e) {
+            device.close();
+            throw e;
+        }
+    }
+
+    /** The weights' bytes against the device's free memory, before anything is uploaded. */
+    static void checkMemory(CudaDevice device, Weights.Model w, ModelConfig c) {
+        long need = weightBytes(w);
+        long[] info = device.memoryInfo();
+        if (need > info[0]) {
+            throw new BitcapException(String.format("the model's weights need %.2f GiB on the GPU but %s has %.2f GiB free (of %.2f GiB)",
+                    need / GIB, device.name(), info[0] / GIB, info[1] / GIB));
+        }
+    }
+
+    private static final double GIB = 1024.0 * 1024 * 1024;
+
+    static long weightBytes(Weights.Model w) {
+        Map<Object, Boolean> seen = new IdentityHashMap<>();
+        long bytes = 0;
+        bytes += once(seen, w.embedding()) + once(seen, w.lmHead());
+        for (Weights.Layer l : w.layers()) {
+            Weights.Attention a = l.attention();
+            bytes += once(seen, a.q()) + once(seen, a.k()) + once(seen, a.v()) + once(seen, a.o());
+            if (l.mlp() != null) bytes += l.mlp().bytes();
+            if (l.moe() != null) {
+                bytes += once(seen, l.moe().router());
+                for (Weights.Mlp e : l.moe().experts()) bytes += e.bytes();
+                if (l.moe().shared() != null) bytes += l.moe().shared().bytes();
+            }
+        }
+        return bytes;
+    }
+
+    private static long once(Map<Object, Boolean> seen, WeightMatrix m) {
+        return seen.put(m, Boolean.TRUE) == null ? m.byteSize() : 0;
+    }
+
+    private DeviceMatrix matrix(Map<Object, DeviceMatrix> uploaded, WeightMatrix m) {
+        DeviceMatrix d = uploaded.get(m);
+        if (d == null) {
+            d = DeviceMatrix.upload(device, m);
+            uploaded.put(m, d);
+        }
+        return d;
+    }
+
+    private Mlp mlp(Map<Object, DeviceMatrix> uploaded, Weights.Mlp m) {
+        return m == null ? null : new Mlp(matrix(uploaded, m.gate()), matrix(uploaded, m.up()), matrix(uploaded, m.down()));
+    }
+
+    private Layer upload(Map<Object, DeviceMatrix> uploaded, Weights.Layer l) {
+        Weights.Attention a = l.attention();
+        DeviceMatrix router = null;
+        Mlp[] experts = null;
+        Mlp shared = null;
+        long sharedGate = 0;
+        if (l.moe() != null) {
+            router = matrix(uploaded, l.moe().router());
+            experts = new Mlp[l.moe().experts().length];
+            for (int e = 0; e < experts.length; e++) experts[e] = mlp(uploaded, l.moe().experts()[e]);
+            shared = mlp(uploaded, l.moe().shared());
+            sharedGate = floats(l.moe().sharedGate());
+        }
+        return new Layer(floats(l.attnNorm()), matrix(uploaded, a.q()), matrix(uploaded, a.k()), matrix(uploaded, a.v()),
+                matrix(uploaded, a.o()), floats(a.qBias()), floats(a.kBias()), floats(a.vBias()), floats(a.qNorm()), floats(a.kNorm()),
+                floats(l.mlpNorm()), mlp(uploaded, l.mlp()), router, experts, shared, sharedGate);
+    }
+
+    private long floats(float[] v) {
+        if (v == null) return 0;
+        long p = device.alloc(4L * v.length);
+        device.upload(p, v, 0, v.length);
+        return p;
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    /** Off: every product runs the GEMV kernel instead of cuBLAS (for the check command). */
+    public void setCublas(boolean on) {
+        mm.setCublas(on);
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public Sequence newSequence(int capacity) {
+        if (capacity <= 0 || capacity > c.maxContext()) {
+            throw new BitcapException("a sequence of " + capacity + " positions does not fit the model's context of " + c.maxContext());
+        }
+        device.makeCurrent();
+        freeReleased();
+        CudaKvCache cache = new CudaKvCache(device, c.layers(), capacity, c.kvDim());
+        Sequence s = new Sequence(cache);
+        caches.put(new PhantomReference<>(s, released), cache);
+        return s;
+    }
+
+    private void freeReleased() {
+        for (Reference<? extends Sequence> r; (r = released.poll()) != null; ) {
+            CudaKvCache cache = caches.remove(r);
+            if (cache != null) {
+                device.free(cache.keys);
+                device.free(cache.values);
+            }
+        }
+    }
+
+    @Override
+    public float[] forward(List<Sequence> sequences, List<int[]> tokens, boolean allLogits) {
+        long start = System.nanoTime();
+        device.makeCurrent();
+        int n = 0, maxLength = 0;
+        for (int s = 0; s < sequences.size(); s++) {
+            Sequence seq = sequences.get(s);
+            int[] ids = tokens.get(s);
+            if (ids.length == 0) throw new IllegalArgumentException("sequence " + s + " has no tokens in this pass");
+            if (!(seq.cache() instanceof CudaKvCache)) throw new IllegalArgumentException("sequence " + s + " was not made by this CUDA backend");
+            if (ids.length > seq.remaining()) {
+                throw new BitcapException("sequence " + s + " holds " + seq.length() + " positions and cannot take " + ids.length
+                        + " more: its context is " + seq.cache().capacity());
+            }
+            for (int id : ids) {
+                if (id < 0 || id >= c.vocabSize()) throw new BitcapException("token id " + id + " is outside the vocabulary of " + c.vocabSize());
+            }
+            n += ids.length;
+            maxLength = Math.max(maxLength, seq.length() + ids.length);
+        }
+        int m = allLogits ? n : sequences.size();
+        if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
+        act.writePass(sequences, tokens, allLogits);
+        prefill = n > sequences.size(); // some sequence takes several tokens: the tiled kernel shares key/value loads
+
+        int[][] routed = new int[c.layers()][];
+        if (graphable(sequences, n)) {
+            // Decode: one graph per batch size, its attention split for the longest capacity, so that it serves every
+            // position; the pass's token ids, positions and caches are read from the buffer just uploaded.
+            int capacity = 0;
+            for (Sequence s : sequences) capacity = Math.max(capacity, s.cache().capacity());
+            long key = (long) n << 32 | capacity;
+            DecodeGraph g = graphs.get(key);
+            if (g == null && seenOnce.remove(key)) {
+                int cap = capacity;
+                device.driver().beginCapture(device.stream());
+                try {
+                    layers(n, m, cap, allLogits, routed);
+                } finally {
+                    MemorySegment[] made = device.driver().endCapture(device.stream());
+                    g = new DecodeGraph(made[0], made[1]);
+                }
+                graphs.put(key, g);
+                graphsBuiltWith = attention.buffersVersion();
+            }
+            if (g != null) {
+                device.driver().launchGraph(g.exec, device.stream());
+            } else {
+                seenOnce.add(key); // the first pass of a shape runs plainly: it loads modules and sizes buffers
+                layers(n, m, capacity, allLogits, routed);
+            }
+        } else {
+            layers(n, m, maxLength, allLogits, routed);
+        }
+        float[] logits = new float[m * c.vocabSize()];
+        device.download(logits, 0, act.logits, logits.length);
+        for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
+
+        int[] ctx = sequences.stream().mapToInt(Sequence::length).toArray();
+        boolean decode = n == sequences.size();
+        for (int s = 0; decode && s < sequences.size(); s++) decode = sequences.get(s).length() > 1;
+        recorder.record(new PassRecord(decode ? PassRecord.Mode.DECODE : PassRecord.Mode.PREFILL, sequences.size(), n, ctx,
+                System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? routed : null));
+        return logits;
+    }
+
+    /** Whether this pass can run as a captured graph: graphs on, every sequence one token, no MoE, no cuBLAS. */
+    private boolean graphable(List<Sequence> sequences, int n) {
+        if (!useGraphs || c.isMoe() || n != sequences.size() || n >= CudaMatMul.CUBLAS_MIN_ROWS) return false;
+        for (Sequence s : sequences) if (s.length() == 0) return false;
+        return true;
+    }
+
+    /** Every layer, the final norm and the head, for n tokens; attention split for contexts up to {@code splitLength}. */
+    private void layers(int n, int m, int splitLength, boolean allLogits, int[][] routed) {
+        int d = c.hiddenSize();
+        ops.embed(embedding, act.ids, act.x, n);
+        for (int l = 0; l < layers.length; l++) {
+            Layer layer = layers[l];
+            ops.rmsnorm(act.x, layer.attnNorm, act.xn, n, d, c.rmsEps(), 0);
+            attention(l, layer, n, splitLength);
+            ops.rmsnorm(act.x, layer.mlpNorm, act.xn, n, d, c.rmsEps(), 0);
+            if (layer.experts != null) {
+                routed[l] = moe(layer, n);
+            } else {
+                mlp(layer.mlp, act.xn, n, act.y);
+                ops.add(act.x, act.y, (long) n * d);
+            }
+        }
+        ops.rmsnorm(act.x, finalNorm, act.h, m, d, c.rmsEps(), allLogits ? 0 : act.lastRows);
+        mm.matmul(lmHead, act.h, act.logits, m);
+    }
+
+    private record DecodeGraph(MemorySegment graph, MemorySegment exec) {}
+
+    /** Graphs hold buffer addresses: when a buffer moves they are rebuilt. */
+    private void dropGraphs() {
+        for (DecodeGraph g : graphs.values()) device.driver().destroyGraph(g.graph, g.exec);
+        graphs.clear();
+        seenOnce.clear();
+        graphsBuiltWith = attention.buffersVersion();
+    }
+
+    /** Off: decode runs kernel by kernel (the check command compares both ways). */
+    public void setGraphs(boolean on) {
+        useGraphs = on;
+    }
+
+    private void attention(int l, Layer w, int n, int maxLength) {
+        int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
+        mm.matmul(w.q, act.xn, act.q, n);
+        mm.matmul(w.k, act.xn, act.k, n);
+        mm.matmul(w.v, act.xn, act.v, n);
+        if (w.qBias != 0) ops.addBias(act.q, w.qBias, n, qDim);
+        if (w.kBias != 0) ops.addBias(act.k, w.kBias, n, kvDim);
+        if (w.vBias != 0) ops.addBias(act.v, w.vBias, n, kvDim);
+        if (w.qNorm != 0) {
+            ops.rmsnorm(act.q, w.qNorm, act.q, n * c.heads(), hd, c.rmsEps(), 0);
+            ops.rmsnorm(act.k, w.kNorm, act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
+        }
+        boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
+        ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
+        ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
+        ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
+        if (prefill && act.tileCount > 0) {
+            attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
+        } else {
+            attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+        }
+        mm.matmul(w.o, act.att, act.o, n);
+        ops.add(act.x, act.o, (long) n * c.hiddenSize());
+    }
+
+    /** out [n, hidden] = down(silu(gate x) * up x) for n rows of x. */
+    private void mlp(Mlp w, long x, int n, long out) {
+        int f = w.gate.rows();
+        mm.matmul(w.gate, x, act.g, n);
+        mm.matmul(w.up, x, act.u, n);
+        ops.swiglu(act.g, act.u, (long) n * f);
+        mm.matmul(w.down, act.g, out, n);
+    }
+
+    /** Routes the n tokens on the host (as the CPU backend does), then runs each chosen expert once over its tokens. */
+    private int[] moe(Layer w, int n) {
+        int d = c.hiddenSize(), e = c.experts(), k = c.expertsPerToken();
+        mm.matmul(w.router, act.xn, act.routerLogits, n);
+        float[] logits = new float[n * e];
+        device.download(logits, 0, act.routerLogits, n * e);
+        int[] chosen = new int[n * k];
+        float[] weight = new float[n * k];
+        int[] idx = new int[k];
+        float[] val = new float[k];
+        int[] perExpert = new int[e];
+        for (int t = 0; t < n; t++) {
+            Ops.softmax(logits, t * e, e);
+            TopK.select(logits, t * e, e, k, idx, val);
+            float sum = 0;
+            for (int j = 0; j < k; j++) sum += val[j];
+            for (int j = 0; j < k; j++) {
+                chosen[t * k + j] = idx[j];
+                weight[t * k + j] = c.normTopK() ? val[j] / sum : val[j];
+                perExpert[idx[j]]++;
+            }
+        }
+        // Token rows and weights grouped by expert, uploaded in one copy.
+        int[] rows = new int[n * k];
+        float[] scales = new float[n * k];
+        int[] offset = new int[e + 1];
+        for (int ex = 0; ex < e; ex++) offset[ex + 1] = offset[ex] + perExpert[ex];
+        int[] fill = offset.clone();
+        for (int i = 0; i < n * k; i++) {
+            int ex = chosen[i];
+            rows[fill[ex]] = i / k;
+            scales[fill[ex]++] = weight[i];
+        }
+        act.writeRouting(rows, scales);
+        for (int ex = 0; ex < e; ex++) {
+            int mRows = perExpert[ex];
+            if (mRows == 0) continue;
+            long rowPtr = act.routeRows + 4L * offset[ex], scalePtr = act.routeScales + 4L * offset[ex];
+            ops.gatherRows(act.xn, rowPtr, act.xs, mRows, d);
+            mlp(w.experts[ex], act.xs, mRows, act.ys);
+            ops.scatterAddScaled(act.x, act.ys, rowPtr, scalePtr, mRows, d);
+        }
+        if (w.shared != null) {
+            mlp(w.shared, act.xn, n, act.ys);
+            if (w.sharedGate != 0) {
+                ops.sigmoidGate(w.sharedGate, act.xn, act.gate, n, d);
+                ops.scatterAddScaled(act.x, act.ys, act.iota, act.gate, n, d);
+            } else {
+                ops.add(act.x, act.ys, (long) n * d);
+            }
+        }
+        return chosen;
+    }
+
+    /** The pass's device buffers, allocated for the largest pass seen so far. */
+    private final class Activations {
+        private final Arena arena = Arena.ofShared();
+        private MemorySegment host = MemorySegment.NULL;
+        private int tokens = -1, logitRows = -1;
+        long x, xn, q, k, v, att, o, g, u, y, h, logits, routerLogits, xs, ys, gate;
+        long passInfo, ids, pos, kBase, vBase, lastRows, tiles, iota, routeRows, routeScales;
+        /** Query tiles of this pass for the prefill attention kernel. */
+        int tileCount;
+
+        /** True when buffers were (re)allocated, which invalidates captured graphs. */
+        boolean ensure(int n, int m) {
+            boolean moved = false;
+            if (n > tokens) {
+                moved = true;
+                int cap = Math.max(n, tokens <= 0 ? 1 : Math.min(2 * tokens, c.maxContext()));
+                cap = Math.max(cap, n);
+                freeTokens();
+                int d = c.hiddenSize();
+                int f = Math.max(c.intermediateSize(), Math.max(c.moeIntermediate(), c.sharedExpertIntermediate()));
+                x = buf(cap, d);
+                xn = buf(cap, d);
+                q = buf(cap, c.qDim());
+                k = buf(cap, c.kvDim());
+                v = buf(cap, c.kvDim());
+                att = buf(cap, c.qDim());
+                o = buf(cap, d);
+                g = buf(cap, f);
+                u = buf(cap, f);
+                y = buf(cap, d);
+                h = buf(cap, d);
+                xs = buf(cap, d);
+                ys = buf(cap, d);
+                gate = buf(cap, 1);
+                routerLogits = buf(cap, Math.max(1, c.experts()));
+                // ids, positions, kBase, vBase, lastRows, prefill tiles (pairs), iota, routing rows and scales (k per token)
+                int kk = Math.max(1, c.expertsPerToken());
+                long bytes = 40L * cap + 8L * cap * kk;
+                passInfo = device.alloc(bytes);
+                ids = passInfo;
+                pos = ids + 4L * cap;
+                kBase = pos + 4L * cap;
+                vBase = kBase + 8L * cap;
+                lastRows = vBase + 8L * cap;
+                tiles = lastRows + 4L * cap;
+                iota = tiles + 8L * cap;
+                routeRows = iota + 4L * cap;
+                routeScales = routeRows + 4L * cap * kk;
+                host = arena.allocate(bytes, 16);
+                int[] seq = new int[cap];
+                for (int i = 0; i < cap; i++) seq[i] = i;
+                device.upload(iota, seq, 0, cap);
+                tokens = cap;
+            }
+            if (m > logitRows) {
+                moved = true;
+                if (logits != 0) device.free(logits);
+                logitRows = Math.max(m, Math.min(tokens, 2 * Math.max(1, logitRows)));
+                logits = buf(logitRows, c.vocabSize());
+            }
+            return moved;
+        }
+
+        private long buf(int rows, int width) {
+            return device.alloc(4L * rows * width);
+        }
+
+        private void freeTokens() {
+            for (long p : new long[] {x, xn, q, k, v, att, o, g, u, y, h, xs, ys, gate, routerLogits, passInfo}) {
+                if (p != 0) device.free(p);
+            }
+        }
+
+        /** Token ids, positions, KV base addresses and the rows whose logits are wanted, in one upload. */
+        void writePass(List<Sequence> sequences, List<int[]> tokenLists, boolean allLogits) {
+            int cap = tokens, i = 0;
+            for (int s = 0; s < sequences.size(); s++) {
+                Sequence seq = sequences.get(s);
+                CudaKvCache cache = (CudaKvCache) seq.cache();
+                int[] t = tokenLists.get(s);
+                for (int j = 0; j < t.length; j++, i++) {
+                    host.setAtIndex(JAVA_INT, i, t[j]);
+                    host.setAtIndex(JAVA_INT, cap + i, seq.length() + j);
+                    host.setAtIndex(JAVA_LONG, cap + i, cache.keys); // longs start at byte 8*cap
+                    host.setAtIndex(JAVA_LONG, 2L * cap + i, cache.values);
+                }
+                if (!allLogits) host.setAtIndex(JAVA_INT, 6L * cap + s, i - 1);
+            }
+            // Tiles of consecutive tokens of one sequence, at most tileTokens each.
+            int tileTokens = attention.prefillTileTokens();
+            tileCount = 0;
+            for (int s = 0, start = 0; s < sequences.size(); start += tokenLists.get(s).length, s++) {
+                int len = tokenLists.get(s).length;
+                for (int off = 0; tileTokens > 0 && off < len; off += tileTokens, tileCount++) {
+                    host.setAtIndex(JAVA_INT, 7L * cap + 2L * tileCount, start + off);
+                    host.setAtIndex(JAVA_INT, 7L * cap + 2L * tileCount + 1, Math.min(tileTokens, len - off));
+                }
+            }
+            device.upload(passInfo, host.asSlice(0, 36L * cap));
+        }
+
+        void writeRouting(int[] rows, float[] scales) {
+            long base = routeRows - passInfo;
+            for (int i = 0; i < rows.length; i++) {
+                host.set(JAVA_INT, base + 4L * i, rows[i]);
+                host.set(java.lang.foreign.ValueLayout.JAVA_FLOAT, routeScales - passInfo + 4L * i, scales[i]);
+            }
+            device.upload(routeRows, host.asSlice(base, 8L * tokens * Math.max(1, c.expertsPerToken())));
+        }
+
+        void close() {
+            arena.close();
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            device.makeCurrent();
+            dropGraphs();
+            act.close();
+        } finally {
+            device.close();
+        }
+    }
+}

@@ -1,0 +1,418 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.CpuBackend;
+import dev.bitcap.engine.Generator;
+import dev.bitcap.engine.PassRecorder;
+import dev.bitcap.engine.SamplerSettings;
+import dev.bitcap.format.SafetensorsFile;
+import dev.bitcap.model.LoadedModel;
+import dev.bitcap.model.ModelLoader;
+import dev.bitcap.model.Weights;
+import dev.bitcap.quant.BinaryLayout;
+import dev.bitcap.quant.BinaryQuantized;
+import dev.bitcap.quant.BinaryTensor;
+import dev.bitcap.quant.QuantFormat;
+import dev.bitcap.quant.QuantFormats;
+import dev.bitcap.quant.QuantizedTensor;
+import dev.bitcap.quant.RtnQuantizer;
+import dev.bitcap.tensor.BlockQuantizer;
+import dev.bitcap.tensor.DType;
+import dev.bitcap.tensor.Halfs;
+import dev.bitcap.tensor.Tensor;
+import dev.bitcap.tensor.WeightMatrix;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Runs every CUDA path against the CPU path (and, for the Hugging Face fixtures, against what transformers computed)
+ * and reports one row per comparison: the GEMV kernel and cuBLAS for each weight type, logits of every fixture in
+ * fp32 and with its matrices cast to F16, BF16, Q8_0 and Q4_0, greedy tokens, batched decode, and stories260K.
+ * Errors are the largest absolute difference and that difference over the largest reference magnitude.
+ */
+public final class CudaCheck {
+    /** One comparison; {@code relError} is max |got - ref| / max |ref|; token rows use mismatches (0 or 1). */
+    public record Row(String group, String name, double absError, double relError, double tolerance, boolean pass, String note) {}
+
+    private static final String[] FIXTURES = {"tiny-llama", "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe"};
+    /** fp32 everywhere, different summation order: the CPU-vs-transformers tolerance of HfFixtureGoldenTest. */
+    static final double FP32_TOLERANCE = 1e-4;
+
+    private final Path data;
+    private final Consumer<Row> sink;
+    private final List<Row> rows = new ArrayList<>();
+
+    public CudaCheck(Path data, Consumer<Row> sink) {
+        this.data = data;
+        this.sink = sink;
+    }
+
+    private void add(Row r) {
+        rows.add(r);
+        sink.accept(r);
+    }
+
+    private void compare(String group, String name, float[] ref, float[] got, double tolerance, String note) {
+        double abs = 0, mag = 0;
+        boolean finite = ref.length == got.length;
+        for (int i = 0; finite && i < ref.length; i++) {
+            if (!Float.isFinite(got[i])) finite = false;
+            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
+            mag = Math.max(mag, Math.abs(ref[i]));
+        }
+        double rel = mag == 0 ? abs : abs / mag;
+        add(new Row(group, name, abs, rel, tolerance, finite && rel <= tolerance, finite ? note : "non-finite or missing output"));
+    }
+
+    private void tokens(String group, String name, int[] ref, int[] got) {
+        boolean same = Arrays.equals(ref, got);
+        int first = 0;
+        while (first < Math.min(ref.length, got.length) && ref[first] == got[first]) first++;
+        add(new Row(group, name, same ? 0 : 1, same ? 0 : 1, 0, same,
+                same ? ref.length + " tokens equal" : "first difference at token " + first + " of " + ref.length));
+    }
+
+    private void missing(String group, String name, Path p) {
+        add(new Row(group, name, Double.NaN, Double.NaN, 0, false, "missing " + p));
+    }
+
+    public List<Row> run(CudaDevice device) {
+        gemvRows(device);
+        packedRows(device);
+        binaryRows(device);
+        for (String f : FIXTURES) fixture(f);
+        stories();
+        return rows;
+    }
+
+    // ---- GEMV and cuBLAS against the CPU kernels ----------------------------------------------------------
+
+    private void gemvRows(CudaDevice device) {
+        CudaOps ops = new CudaOps(device);
+        CudaMatMul mm = new CudaMatMul(device, ops);
+        Random rnd = new Random(7);
+        int[][] shapes = {{1024, 4096}, {77, 96}, {300, 172}};
+        for (DType type : List.of(DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0)) {
+            for (int[] shape : shapes) {
+                int rowsW = shape[0], cols = shape[1];
+                if (type.isBlockQuantized() && cols % 32 != 0) continue;
+                try (Arena arena = Arena.ofShared()) {
+                    Tensor w = randomMatrix(arena, type, rowsW, cols, rnd);
+                    DeviceMatrix dw = DeviceMatrix.upload(device, w);
+                    for (int n : new int[] {1, 3, 16, 33}) {
+                        float[] x = new float[n * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                        float[] ref = new float[n * rowsW];
+                        w.matmul(x, ref, n);
+                        long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
+                        device.upload(dx, x, 0, x.length);
+                        String shape1 = rowsW + "x" + cols + " n=" + n;
+                        gemvCase(device, mm, dw, dx, dy, n, ref, type + " gemv " + shape1, FP32_GEMV, false);
+                        if (n >= CudaMatMul.CUBLAS_MIN_ROWS && type.isFloat()) {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, type + " cublas " + shape1, cublasTolerance(type), true);
+                        }
+                        device.free(dx);
+                        device.free(dy);
+                    }
+                    dw.free(device);
+                }
+            }
+        }
+    }
+
+    /** Every registered packed format: fused GEMV (decode) and dequantize + cuBLAS fp16 (prefill) against the CPU kernels. */
+    private void packedRows(CudaDevice device) {
+        CudaOps ops = new CudaOps(device);
+        CudaMatMul mm = new CudaMatMul(device, ops);
+        Random rnd = new Random(11);
+        // {rows, cols, group size (-1 per channel), with input scale}
+        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}};
+        for (QuantFormat f : QuantFormats.all()) {
+            for (int[] shape : shapes) {
+                int rowsW = shape[0], cols = shape[1];
+                float[] wv = new float[rowsW * cols];
+                for (int i = 0; i < wv.length; i++) wv[i] = (float) (rnd.nextGaussian() * 0.05);
+                float[] scale = null;
+                if (shape[3] == 1) {
+                    scale = new float[cols];
+                    for (int i = 0; i < cols; i++) scale[i] = 0.5f + rnd.nextFloat();
+                }
+                try (Arena arena = Arena.ofShared()) {
+                    QuantizedTensor q = QuantizedTensor.pack(RtnQuantizer.quantize(f, wv, rowsW, cols, shape[2]), scale, arena);
+                    DeviceMatrix dw = DeviceMatrix.upload(device, q);
+                    String label = f.name() + (shape[2] < 0 ? " per-channel" : " g" + shape[2]) + (scale != null ? " scaled" : "") + " "
+                            + rowsW + "x" + cols;
+                    for (int n : new int[] {1, 5, 16}) {
+                        float[] x = new float[n * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                        float[] ref = new float[n * rowsW];
+                        q.matmul(x, ref, n);
+                        long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
+                        device.upload(dx, x, 0, x.length);
+                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        } else {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
+                        }
+                        device.free(dx);
+                        device.free(dy);
+                    }
+                    dw.free(device);
+                }
+            }
+        }
+    }
+
+    /** The binary (BiLLM / STBLLM) layouts: fused GEMV and dequantize + cuBLAS fp16 against BinaryTensor on the CPU. */
+    private void binaryRows(CudaDevice device) {
+        CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
+        Random rnd = new Random(13);
+        // {kept per 8, regions}: BiLLM dense, STBLLM 4:8 and 6:8
+        int[][] patterns = {{8, 2}, {4, 3}, {6, 3}};
+        int[][] shapes = {{1024, 4096}, {77, 172}, {300, 96}};
+        for (int[] pattern : patterns) {
+            for (int[] shape : shapes) {
+                int rowsW = shape[0], cols = shape[1];
+                try (Arena arena = Arena.ofShared()) {
+                    BinaryTensor w = BinaryTensor.pack(randomBinary(rnd, rowsW, cols, pattern[0], pattern[1]), arena);
+                    DeviceMatrix dw = DeviceMatrix.upload(device, w);
+                    String label = w.storage() + " " + rowsW + "x" + cols;
+                    for (int n : new int[] {1, 5, 16}) {
+                        float[] x = new float[n * cols];
+                        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+                        float[] ref = new float[n * rowsW];
+                        w.matmul(x, ref, n);
+                        long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
+                        device.upload(dx, x, 0, x.length);
+                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        } else {
+                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
+                        }
+                        device.free(dx);
+                        device.free(dy);
+                    }
+                    dw.free(device);
+                }
+            }
+        }
+    }
+
+    /**
+     * A binary matrix with random planes (every state the layout allows, pruned weights with sign 0, about one salient
+     * column in 8) and random fp16 parameters: the kernels must decode whatever the layout can hold.
+     */
+    static BinaryQuantized randomBinary(Random rnd, int rows, int cols, int keptPer8, int regions) {
+        int bits = BinaryLayout.stateBits(keptPer8, regions);
+        boolean[] salient = new boolean[cols];
+        for (int c = 0; c < cols; c++) salient[c] = rnd.nextInt(8) == 0;
+        byte[] signs = new byte[rows * cols], states = new byte[rows * cols];
+        for (int i = 0; i < signs.length; i++) {
+            states[i] = (byte) rnd.nextInt(1 << bits);
+            signs[i] = (byte) (BinaryLayout.pruned(keptPer8) && states[i] == 0 ? 0 : rnd.nextInt(2));
+        }
+        float[] params = new float[rows * BinaryLayout.blocksPerRow(cols) * BinaryLayout.paramsPerBlock(regions)];
+        for (int i = 0; i < params.length; i++) params[i] = Float.float16ToFloat(Float.floatToFloat16((float) (rnd.nextGaussian() * 0.05)));
+        return new BinaryQuantized(rows, cols, keptPer8, regions, salient, signs, states, params);
+    }
+
+    /** fp32 products of up to 4096 terms in another order: rounding far under this. */
+    static final double FP32_GEMV = 1e-5;
+
+    /**
+     * cuBLAS with 16-bit weights takes its activations rounded to the weight type (unit roundoff 2^-9 for bf16,
+     * 2^-12 for fp16 to nearest); summed over random-sign terms the product's error stays within a few units of that.
+     * F32 goes through cuBLAS in fp32 (no TF32), so it keeps the GEMV tolerance.
+     */
+    static double cublasTolerance(DType t) {
+        return switch (t) {
+            case BF16 -> 1e-2;
+            case F16 -> 2e-3;
+            default -> FP32_GEMV;
+        };
+    }
+
+    private void gemvCase(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name,
+                          double tolerance, boolean cublas) {
+        device.zero(dy, 4L * ref.length);
+        if (cublas) mm.matmul(w, dx, dy, n);
+        else mm.gemv(w, dx, dy, n);
+        float[] got = new float[ref.length];
+        device.download(got, 0, dy, got.length);
+        compare("gemv", name, ref, got, tolerance, "");
+    }
+
+    static Tensor randomMatrix(Arena arena, DType type, int rows, int cols, Random rnd) {
+        float[] v = new float[rows * cols];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (rnd.nextGaussian() * 0.05);
+        return fromFloats(arena, type, v, rows, cols);
+    }
+
+    /** The row-major floats stored as {@code type} (Q8_0/Q4_0 by GGML's rounding). */
+    static Tensor fromFloats(Arena arena, DType type, float[] v, int rows, int cols) {
+        Tensor t = Tensor.allocate(arena, type, rows, cols);
+        MemorySegment s = t.data();
+        switch (type) {
+            case F32 -> MemorySegment.copy(v, 0, s, Tensor.F32_LE, 0, v.length);
+            case F16 -> {
+                for (int i = 0; i < v.length; i++) s.set(Tensor.I16_LE, 2L * i, Float.floatToFloat16(v[i]));
+            }
+            case BF16 -> {
+                for (int i = 0; i < v.length; i++) s.set(Tensor.I16_LE, 2L * i, Halfs.f32ToBf16(v[i]));
+            }
+            case Q8_0, Q4_0 -> {
+                long rowBytes = type.byteSize(cols);
+                for (int r = 0; r < rows; r++) BlockQuantizer.quantizeInto(type, v, r * cols, cols, s, r * rowBytes);
+            }
+            default -> throw new IllegalArgumentException("no " + type + " matrices in the check");
+        }
+        return t;
+    }
+
+    // ---- whole models ------------------------------------------------------------------------------------
+
+    private void fixture(String name) {
+        Path dir = data.resolve("hf-fixtures").resolve(name);
+        Path weights = dir.resolve("model.safetensors"), refFile = dir.resolve("reference.safetensors");
+        if (!Files.exists(weights) || !Files.exists(refFile)) {
+            missing(name, "logits", Files.exists(weights) ? refFile : weights);
+            return;
+        }
+        try (LoadedModel model = ModelLoader.load(dir, null); SafetensorsFile ref = SafetensorsFile.open(refFile)) {
+            for (int i = 0; i < 2; i++) {
+                int[] ids = ints(ref.tensor("input_ids_" + i).toLongArray());
+                float[] cpu = logits(new CpuBackend(model, PassRecorder.NONE), ids);
+                String path = ids.length >= CudaMatMul.CUBLAS_MIN_ROWS ? "cublas" : "gemv";
+                float[] gpu = logits(new CudaBackend(model, PassRecorder.NONE), ids);
+                compare(name, "logits input " + i + " (" + ids.length + " tok, " + path + ") vs cpu", cpu, gpu, FP32_TOLERANCE, "");
+                compare(name, "logits input " + i + " (" + path + ") vs transformers", ref.tensor("logits_" + i).toFloatArray(), gpu,
+                        FP32_TOLERANCE, "");
+                if (path.equals("cublas")) {
+                    CudaBackend b = new CudaBackend(model, PassRecorder.NONE);
+                    b.setCublas(false);
+                    compare(name, "logits input " + i + " (gemv only) vs cpu", cpu, logits(b, ids), FP32_TOLERANCE, "");
+                }
+            }
+            int[] prompt = ints(ref.tensor("greedy_prompt").toLongArray());
+            int[] expected = ints(ref.tensor("greedy_output").toLongArray());
+            try (CudaBackend b = new CudaBackend(model, PassRecorder.NONE)) {
+                int[] got = new Generator(b, model.config().maxContext())
+                        .generate(List.of(prompt), expected.length, SamplerSettings.GREEDY, Set.of(), (s, t) -> {}).tokens().get(0);
+                tokens(name, "greedy " + expected.length + " tokens vs transformers", expected, got);
+            }
+            batched(name, model);
+            int[] ids = ints(ref.tensor("input_ids_0").toLongArray());
+            int[] shortIds = ints(ref.tensor("input_ids_1").toLongArray());
+            for (String format : List.of("int4-asym", "afp4", "int3-sym", "nf4")) {
+                try (Arena arena = Arena.ofShared()) {
+                    LoadedModel packed = model.withWeights(packWeights(model.weights(), QuantFormats.byName(format), 32, arena), null);
+                    compare(name, format + " g32 weights, logits input 1 (gemv) vs cpu", logits(new CpuBackend(packed, PassRecorder.NONE), shortIds),
+                            logits(new CudaBackend(packed, PassRecorder.NONE), shortIds), FP32_TOLERANCE, "");
+                    compare(name, format + " g32 weights, logits input 0 (fp16 cublas) vs cpu", logits(new CpuBackend(packed, PassRecorder.NONE), ids),
+                            logits(new CudaBackend(packed, PassRecorder.NONE), ids), modelCublasTolerance(DType.F16), "");
+                }
+            }
+            for (DType type : List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0)) {
+                try (Arena arena = Arena.ofShared()) {
+                    LoadedModel cast = model.withWeights(castWeights(model.weights(), type, arena), null);
+                    float[] cpuShort = logits(new CpuBackend(cast, PassRecorder.NONE), shortIds);
+                    compare(name, type + " weights, logits input 1 (gemv) vs cpu", cpuShort,
+                            logits(new CudaBackend(cast, PassRecorder.NONE), shortIds), FP32_TOLERANCE, "");
+                    float[] cpuLong = logits(new CpuBackend(cast, PassRecorder.NONE), ids);
+                    double tol = type.isFloat() ? modelCublasTolerance(type) : FP32_TOLERANCE;
+                    compare(name, type + " weights, logits input 0 (" + (type.isFloat() ? "cublas" : "gemv") + ") vs cpu", cpuLong,
+                            logits(new CudaBackend(cast, PassRecorder.NONE), ids), tol, "");
+                }
+            }
+        } catch (RuntimeException e) {
+            add(new Row(name, "run", Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
+    }
+
+    /** A whole small model through cuBLAS with 16-bit weights: every product's activations rounded (see cublasTolerance). */
+    static double modelCublasTolerance(DType t) {
+        return t == DType.BF16 ? 3e-2 : 5e-3;
+    }
+
+    /** Three prompts of different lengths decoded together: the same greedy tokens as the CPU backend. */
+    private void batched(String name, LoadedModel model) {
+        int vocab = model.config().vocabSize();
+        List<int[]> prompts = List.of(new int[] {1 % vocab, 17, 33, 5, 9}, new int[] {2, 40, 3}, new int[] {7, 8, 9, 10, 11, 12, 13});
+        int[][] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, prompts, 12);
+        int[][] gpu = generate(new CudaBackend(model, PassRecorder.NONE), model, prompts, 12);
+        for (int s = 0; s < prompts.size(); s++) tokens(name, "batched decode (3 sequences) seq " + s + " vs cpu", cpu[s], gpu[s]);
+    }
+
+    private static int[][] generate(Backend backend, LoadedModel model, List<int[]> prompts, int count) {
+        try (backend) {
+            var r = new Generator(backend, model.config().maxContext()).generate(prompts, count, SamplerSettings.GREEDY, Set.of(), (s, t) -> {});
+            return r.tokens().toArray(int[][]::new);
+        }
+    }
+
+    private void stories() {
+        Path bin = data.resolve("models/stories260K.bin"), tok = data.resolve("models/tok512.bin");
+        if (!Files.exists(bin) || !Files.exists(tok)) {
+            missing("stories260K", "greedy", Files.exists(bin) ? tok : bin);
+            return;
+        }
+        try (LoadedModel model = ModelLoader.load(bin, tok)) {
+            var t = model.tokenizer();
+            List<int[]> bos = List.of(new int[] {t.bosId()});
+            int[] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, bos, 400)[0];
+            int[] gpu = generate(new CudaBackend(model, PassRecorder.NONE), model, bos, 400)[0];
+            tokens("stories260K", "greedy 400 tokens from BOS (CUDA graphs) vs cpu", cpu, gpu);
+            CudaBackend plain = new CudaBackend(model, PassRecorder.NONE);
+            plain.setGraphs(false);
+            tokens("stories260K", "greedy 400 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 400)[0]);
+            for (int len : new int[] {64, 400}) {
+                int[] ids = Arrays.copyOf(cpu, len);
+                compare("stories260K", "logits of " + len + " tokens (cublas, tiled prefill) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), ids),
+                        logits(new CudaBackend(model, PassRecorder.NONE), ids), FP32_TOLERANCE, "");
+            }
+        } catch (RuntimeException e) {
+            add(new Row("stories260K", "run", Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
+    }
+
+    private static float[] logits(Backend backend, int[] ids) {
+        try (backend) {
+            return backend.forward(List.of(backend.newSequence(ids.length)), List.of(ids), true);
+        }
+    }
+
+    /** Every matrix and the embedding of {@code w} stored as {@code type} (matrices whose width does not allow it stay). */
+    static Weights.Model castWeights(Weights.Model w, DType type, Arena arena) {
+        Weights.Model m = Weights.mapMatrices(w, (slot, matrix) -> cast(matrix, type, arena));
+        return new Weights.Model((Tensor) cast(w.embedding(), type, arena), m.layers(), m.finalNorm(), m.lmHead());
+    }
+
+    /** Every matrix of {@code w} quantized by RTN to {@code format} and packed (the embedding stays as it is). */
+    static Weights.Model packWeights(Weights.Model w, QuantFormat format, int groupSize, Arena arena) {
+        return Weights.mapMatrices(w, (slot, matrix) -> {
+            if (!(matrix instanceof Tensor t)) return matrix;
+            int rows = Math.toIntExact(t.rows()), cols = Math.toIntExact(t.cols());
+            return QuantizedTensor.pack(RtnQuantizer.quantize(format, t.toFloatArray(), rows, cols, groupSize), null, arena);
+        });
+    }
+
+    private static WeightMatrix cast(WeightMatrix matrix, DType type, Arena arena) {
+        if (!(matrix instanceof Tensor t) || t.cols() % type.blockSize() != 0) return matrix;
+        return fromFloats(arena, type, t.toFloatArray(), Math.toIntExact(t.rows()), Math.toIntExact(t.cols()));
+    }
+
+    private static int[] ints(long[] v) {
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = Math.toIntExact(v[i]);
+        return out;
+    }
+
+}

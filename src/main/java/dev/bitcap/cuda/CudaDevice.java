@@ -1,0 +1,226 @@
+package dev.bitcap.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import dev.bitcap.BitcapException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One GPU as bitcap uses it: the device's primary context made current, one non-blocking stream that all work goes
+ * to in order, device memory that is freed on close, kernels compiled from the {@code .cu} resources of this package
+ * through the on-disk {@link KernelCache}, and (on first use) a cuBLAS handle on the same stream. Not thread-safe:
+ * one thread drives a device at a time.
+ */
+public final class CudaDevice implements AutoCloseable {
+    private final CudaDriver driver;
+    private final int device;
+    private final MemorySegment context, stream;
+    private final String name, arch;
+    private final int multiprocessors;
+    private final Set<Long> allocations = new LinkedHashSet<>();
+    private final Map<String, CudaModule> modules = new HashMap<>();
+    private KernelCache cache;
+    private Cublas cublas;
+    private final Arena staging = Arena.ofShared();
+    private MemorySegment stage = MemorySegment.NULL;
+
+    private CudaDevice(int ordinal) {
+        driver = CudaDriver.get();
+        int count = driver.deviceCount();
+        if (ordinal < 0 || ordinal >= count) throw new BitcapException("no CUDA device " + ordinal + ": the driver sees " + count);
+        device = driver.device(ordinal);
+        context = driver.primaryContext(device);
+        driver.setCurrent(context);
+        stream = driver.createStream();
+        name = driver.name(device);
+        int major = driver.attribute(device, CudaDriver.ATTR_COMPUTE_CAPABILITY_MAJOR);
+        int minor = driver.attribute(device, CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR);
+        arch = archFor(major, minor);
+        multiprocessors = driver.attribute(device, CudaDriver.ATTR_MULTIPROCESSOR_COUNT);
+    }
+
+    /** Opens device {@code ordinal}; no driver or no GPU is a one-line {@link BitcapException}. */
+    public static CudaDevice open(int ordinal) {
+        return new CudaDevice(ordinal);
+    }
+
+    /** NVRTC's target: the architecture-specific variant (sm_90a) on Hopper, whose wgmma and setmaxnreg need it. */
+    static String archFor(int major, int minor) {
+        return "sm_" + major + minor + (major == 9 && minor == 0 ? "a" : "");
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String arch() {
+        return arch;
+    }
+
+    public int multiprocessors() {
+        return multiprocessors;
+    }
+
+    public CudaDriver driver() {
+        return driver;
+    }
+
+    public MemorySegment stream() {
+        return stream;
+    }
+
+    /** Makes this device's context current on the calling thread (each thread has its own current context). */
+    public void makeCurrent() {
+        driver.setCurrent(context);
+    }
+
+    /** {free, total} device memory in bytes. */
+    public long[] memoryInfo() {
+        return driver.memoryInfo();
+    }
+
+    public long totalMemory() {
+        return driver.totalMemory(device);
+    }
+
+    // ---- memory -------------------------------------------------------------------------------------------
+
+    public long alloc(long bytes) {
+        long p = driver.malloc(Math.max(bytes, 16));
+        allocations.add(p);
+        return p;
+    }
+
+    public void free(long pointer) {
+        if (allocations.remove(pointer)) driver.free(pointer);
+    }
+
+    /** Copies host memory to the device, in stream order. */
+    public void upload(long dst, MemorySegment src) {
+        driver.copyToDeviceAsync(dst, src, src.byteSize(), stream);
+    }
+
+    /** A new device buffer holding a copy of {@code src}. */
+    public long upload(MemorySegment src) {
+        long p = alloc(src.byteSize());
+        upload(p, src);
+        return p;
+    }
+
+    public void upload(long dst, float[] src, int offset, int count) {
+        MemorySegment s = stage(4L * count);
+        MemorySegment.copy(src, offset, s, JAVA_FLOAT, 0, count);
+        driver.copyToDeviceAsync(dst, s, 4L * count, stream);
+        driver.synchronize(stream); // the staging buffer is reused by the next copy
+    }
+
+    public void upload(long dst, int[] src, int offset, int count) {
+        MemorySegment s = stage(4L * count);
+        MemorySegment.copy(src, offset, s, JAVA_INT, 0, count);
+        driver.copyToDeviceAsync(dst, s, 4L * count, stream);
+        driver.synchronize(stream);
+    }
+
+    public void upload(long dst, long[] src) {
+        MemorySegment s = stage(8L * src.length);
+        MemorySegment.copy(src, 0, s, java.lang.foreign.ValueLayout.JAVA_LONG, 0, src.length);
+        driver.copyToDeviceAsync(dst, s, 8L * src.length, stream);
+        driver.synchronize(stream);
+    }
+
+    /** Waits for the stream, then copies {@code count} floats from the device into {@code dst}. */
+    public void download(float[] dst, int offset, long src, int count) {
+        MemorySegment s = stage(4L * count);
+        driver.copyToHostAsync(s, src, 4L * count, stream);
+        driver.synchronize(stream);
+        MemorySegment.copy(s, JAVA_FLOAT, 0, dst, offset, count);
+    }
+
+    public void zero(long dst, long bytes) {
+        synchronize();
+        driver.memset(dst, 0, bytes);
+    }
+
+    private MemorySegment stage(long bytes) {
+        if (stage.byteSize() < bytes) stage = staging.allocate(Math.max(bytes, 2 * stage.byteSize()), 64);
+        return stage;
+    }
+
+    public void synchronize() {
+        driver.synchronize(stream);
+    }
+
+    // ---- kernels ------------------------------------------------------------------------------------------
+
+    /** The kernel cache, created on first use with NVRTC as its compiler. */
+    public KernelCache cache() {
+        if (cache == null) {
+            Nvrtc nvrtc = Nvrtc.get();
+            cache = new KernelCache(KernelCache.defaultDir(System.getenv("BITCAP_CACHE"), System.getProperty("user.home")),
+                    nvrtc::compile, "nvrtc " + nvrtc.version());
+        }
+        return cache;
+    }
+
+    /**
+     * The module built from resource {@code file} (e.g. {@code gemv.cu}) with the given defines, compiled for this
+     * device's architecture (once per process; from the disk cache after the first start).
+     */
+    public CudaModule module(String file, List<String> defines) {
+        String key = file + " " + defines;
+        CudaModule m = modules.get(key);
+        if (m == null) {
+            String source = source(file);
+            List<String> options = compileOptions(arch, defines);
+            byte[] cubin = cache().get(file, source, options, arch);
+            m = new CudaModule(this, file, driver.loadModule(cubin));
+            modules.put(key, m);
+        }
+        return m;
+    }
+
+    static List<String> compileOptions(String arch, List<String> defines) {
+        List<String> options = new ArrayList<>(List.of("--gpu-architecture=" + arch, "--std=c++17", "-default-device"));
+        for (String d : defines) options.add("-D" + d);
+        return options;
+    }
+
+    static String source(String file) {
+        try (InputStream in = CudaDevice.class.getResourceAsStream(file)) {
+            if (in == null) throw new IllegalStateException("kernel source " + file + " is missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read kernel source " + file, e);
+        }
+    }
+
+    public Cublas cublas() {
+        if (cublas == null) cublas = new Cublas(stream);
+        return cublas;
+    }
+
+    @Override
+    public void close() {
+        try {
+            makeCurrent();
+            synchronize();
+            if (cublas != null) cublas.close();
+            for (long p : allocations) driver.free(p);
+            allocations.clear();
+            driver.destroyStream(stream);
+        } finally {
+            staging.close();
+        }
+    }
+}

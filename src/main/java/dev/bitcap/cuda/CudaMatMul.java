@@ -1,0 +1,165 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.tensor.DType;
+import java.util.List;
+
+/**
+ * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
+ * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
+ * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32
+ * accumulation, the activations rounded to the weight type first for 16-bit weights (so prefill products carry
+ * bf16/fp16 input rounding that decode does not).
+ */
+public final class CudaMatMul {
+    /** From this many activation rows on, dense float weights use cuBLAS. */
+    public static final int CUBLAS_MIN_ROWS = 16;
+
+    private final CudaDevice device;
+    private final CudaOps ops;
+    private final CudaModule[] modules = new CudaModule[5];
+    private final java.util.Map<String, CudaModule> packedModules = new java.util.HashMap<>();
+    private long scratch;
+    private long scratchBytes;
+    private long dequant, dequantBytes;
+    private boolean useCublas = true;
+
+    public CudaMatMul(CudaDevice device, CudaOps ops) {
+        this.device = device;
+        this.ops = ops;
+    }
+
+    /** The WTYPE define of gemv.cu for a dtype, or -1 when there is no kernel for it. */
+    static int weightType(DType t) {
+        return switch (t) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 2;
+            case Q8_0 -> 3;
+            case Q4_0 -> 4;
+            default -> -1;
+        };
+    }
+
+    /** Off: every product runs the GEMV kernel (the check command compares both ways). */
+    public void setCublas(boolean on) {
+        this.useCublas = on;
+    }
+
+    public void matmul(DeviceMatrix w, long x, long y, int n) {
+        if (useCublas && n >= CUBLAS_MIN_ROWS && (w.type().isFloat() || w.packed() != null || w.binary() != null)) {
+            cublas(w, x, y, n);
+        } else {
+            gemv(w, x, y, n);
+        }
+    }
+
+    /** The GEMV kernel, whatever n. */
+    public void gemv(DeviceMatrix w, long x, long y, int n) {
+        if (w.packed() != null) {
+            packedGemv(w, x, y, n);
+            return;
+        }
+        if (w.binary() != null) {
+            binaryGemv(w, x, y, n);
+            return;
+        }
+        int wt = weightType(w.type());
+        CudaModule m = modules[wt];
+        if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
+        boolean vec = w.cols() % 8 == 0;
+        m.launch("gemv").ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(vec ? 1 : 0)
+                .run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
+    }
+
+    private CudaModule packedModule(DeviceMatrix.Packed p) {
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount();
+        CudaModule m = packedModules.get(key);
+        if (m == null) {
+            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0),
+                    "PARAMS=" + p.paramCount()));
+            packedModules.put(key, m);
+        }
+        return m;
+    }
+
+    /** Weight rows per block of gemv_packed_1 (ROWS_1 in gemv_packed.cu): 8 for INT codes up to 4 bits, else 4. */
+    static int rowsPerBlock1(DeviceMatrix.Packed p) {
+        return p.affine() && p.bits() <= 4 ? 8 : 4;
+    }
+
+    /** One activation row: gemv_packed_1; more: gemv_packed_4, which reads each weight once for four rows. 128 threads. */
+    private void packedGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Packed p = w.packed();
+        boolean one = n == 1;
+        int rowsPerBlock = one ? rowsPerBlock1(p) : 4;
+        packedModule(p).launch(one ? "gemv_packed_1" : "gemv_packed_4").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale())
+                .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
+                .run((w.rows() + rowsPerBlock - 1) / rowsPerBlock, one ? 1 : (n + 3) / 4, 1, 128, 0);
+    }
+
+    private CudaModule binaryModule(DeviceMatrix.Binary b) {
+        String key = "binary " + b.stateBits() + " " + b.regions() + " " + (b.keptPer8() < 8);
+        CudaModule m = packedModules.get(key);
+        if (m == null) {
+            m = device.module("gemv_binary.cu", List.of("STATE_BITS=" + b.stateBits(), "REGIONS=" + b.regions(), "PRUNED=" + (b.keptPer8() < 8 ? 1 : 0)));
+            packedModules.put(key, m);
+        }
+        return m;
+    }
+
+    /** Binary weights: 4 rows per block of 128 threads; gemv_binary_1 for one activation row, else four at a time. */
+    private void binaryGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Binary b = w.binary();
+        boolean one = n == 1;
+        binaryModule(b).launch(one ? "gemv_binary_1" : "gemv_binary_4").ptr(w.pointer()).ptr(b.states()).ptr(b.params()).ptr(b.salient())
+                .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).run((w.rows() + 3) / 4, one ? 1 : (n + 3) / 4, 1, 128, 0);
+    }
+
+    /**
+     * cuBLAS: F32 directly; F16/BF16 with the activations rounded to the weight type; packed matrices dequantized to
+     * an fp16 copy first (input scale folded in), then as F16.
+     */
+    private void cublas(DeviceMatrix w, long x, long y, int n) {
+        long weights = w.pointer();
+        DType type = w.type();
+        if (w.packed() != null) {
+            DeviceMatrix.Packed p = w.packed();
+            weights = dequantized(2L * w.rows() * w.cols());
+            int units = (w.cols() + 31) / 32;
+            long total = (long) w.rows() * units;
+            int blocks = (int) Math.min((total + 255) / 256, 16L * device.multiprocessors());
+            packedModule(p).launch("dequantize_f16").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(weights)
+                    .i(w.rows()).i(w.cols()).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).run(blocks, 256);
+            type = DType.F16;
+        } else if (w.binary() != null) {
+            DeviceMatrix.Binary b = w.binary();
+            weights = dequantized(2L * w.rows() * w.cols());
+            long total = (long) w.rows() * ((w.cols() + 31) / 32);
+            int blocks = (int) Math.min((total + 255) / 256, 16L * device.multiprocessors());
+            binaryModule(b).launch("dequantize_binary_f16").ptr(w.pointer()).ptr(b.states()).ptr(b.params()).ptr(b.salient()).ptr(weights)
+                    .i(w.rows()).i(w.cols()).run(blocks, 256);
+            type = DType.F16;
+        }
+        long in = x;
+        if (type != DType.F32) {
+            long bytes = 2L * n * w.cols();
+            if (scratchBytes < bytes) {
+                if (scratch != 0) device.free(scratch);
+                scratchBytes = Math.max(bytes, 2 * scratchBytes);
+                scratch = device.alloc(scratchBytes);
+            }
+            ops.to16Bit(x, scratch, (long) n * w.cols(), type);
+            in = scratch;
+        }
+        device.cublas().matmul(weights, type, in, y, w.rows(), w.cols(), n);
+    }
+
+    private long dequantized(long bytes) {
+        if (dequantBytes < bytes) {
+            if (dequant != 0) device.free(dequant);
+            dequantBytes = bytes;
+            dequant = device.alloc(bytes);
+        }
+        return dequant;
+    }
+}

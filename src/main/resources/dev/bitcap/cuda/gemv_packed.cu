@@ -1,0 +1,422 @@
+// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2
+// Fused dequantize-GEMV over the packed quantized matrices of dev.bitcap.quant (layout: quant/PackedCodes.java),
+// launched by dev.bitcap.cuda.CudaMatMul, and the dequantization to fp16 that feeds cuBLAS for prefill.
+// A row is units of 32 codes in 4*BITS bytes (BITS 8: byte j = c_j; 4: byte k = c_k | c_{k+16} << 4; 2: byte k
+// holds c_k, c_{k+8}, c_{k+16}, c_{k+24} at bits 0,2,4,6; 3: the 2-bit unit in bytes 0..7, then a 32-bit word
+// whose bit j is bit 2 of c_j). Parameters: fp16 [rows][groups][paramCount]; groups start on unit boundaries.
+// A code's value follows the format's decode table (quant/DecodeTable.java), with p1 = 0 for one-parameter formats:
+//   ZERO_POINT: v = (a[c] - p1) * p0          otherwise: v = fma(b[c], p1, a[c] * p0)
+// Activations are multiplied by the optional per-column input scale (AWQ) before the product.
+// Variants: BITS, ZERO_POINT, AFFINE (INT tables a[c] = c + a[0], b = 0) and PARAMS (fp16 parameters per group).
+
+#ifndef BITS
+#error "BITS must be defined"
+#endif
+#ifndef ZERO_POINT
+#error "ZERO_POINT must be defined"
+#endif
+#define CODES (1 << BITS)
+#define UNIT_BYTES (4 * BITS)
+
+__device__ __forceinline__ float half_to_float(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short float_to_half(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+// The 32 codes of the unit at `p`, in natural order.
+__device__ __forceinline__ void unpack(const unsigned char* __restrict__ p, int c[32]) {
+#if BITS == 8
+    const uint4 lo = *reinterpret_cast<const uint4*>(p), hi = *reinterpret_cast<const uint4*>(p + 16);
+    const unsigned int w[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+#pragma unroll
+    for (int j = 0; j < 32; j++) c[j] = (w[j >> 2] >> (8 * (j & 3))) & 0xff;
+#elif BITS == 4
+    const uint4 q = *reinterpret_cast<const uint4*>(p);
+    const unsigned int w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int k = 0; k < 16; k++) {
+        const unsigned int byte = (w[k >> 2] >> (8 * (k & 3))) & 0xff;
+        c[k] = byte & 15;
+        c[k + 16] = byte >> 4;
+    }
+#else
+    const unsigned int w0 = *reinterpret_cast<const unsigned int*>(p), w1 = *reinterpret_cast<const unsigned int*>(p + 4);
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        const unsigned int byte = ((k < 4 ? w0 : w1) >> (8 * (k & 3))) & 0xff;
+#pragma unroll
+        for (int s = 0; s < 4; s++) c[k + 8 * s] = (byte >> (2 * s)) & 3;
+    }
+#if BITS == 3
+    const unsigned int high = *reinterpret_cast<const unsigned int*>(p + 8);
+#pragma unroll
+    for (int j = 0; j < 32; j++) c[j] |= ((high >> j) & 1) << 2;
+#endif
+#endif
+}
+
+__device__ __forceinline__ float decode(int c, const float* ta, const float* tb, float p0, float p1) {
+#if ZERO_POINT
+    return (ta[c] - p1) * p0;
+#else
+    return fmaf(tb[c], p1, ta[c] * p0);
+#endif
+}
+
+// The 32-bit words of one unit (BITS words of 4 bytes), loaded with the widest access its alignment allows.
+__device__ __forceinline__ void load_unit(const unsigned char* __restrict__ p, unsigned int w[BITS]) {
+#if BITS == 8
+    const uint4 lo = *reinterpret_cast<const uint4*>(p), hi = *reinterpret_cast<const uint4*>(p + 16);
+    w[0] = lo.x; w[1] = lo.y; w[2] = lo.z; w[3] = lo.w; w[4] = hi.x; w[5] = hi.y; w[6] = hi.z; w[7] = hi.w;
+#elif BITS == 4
+    const uint4 q = *reinterpret_cast<const uint4*>(p);
+    w[0] = q.x; w[1] = q.y; w[2] = q.z; w[3] = q.w;
+#elif BITS == 2
+    const uint2 q = *reinterpret_cast<const uint2*>(p);
+    w[0] = q.x; w[1] = q.y;
+#else
+    const unsigned int* q = reinterpret_cast<const unsigned int*>(p);
+    w[0] = q[0]; w[1] = q[1]; w[2] = q[2];
+#endif
+}
+
+#ifndef AFFINE
+#define AFFINE 0
+#endif
+#ifndef PARAMS
+#define PARAMS 1
+#endif
+#define LOW_BITS (BITS == 3 ? 2 : BITS) // the 3-bit layout is the 2-bit one plus a word of high bits
+#define LOW_MASK ((1u << LOW_BITS) - 1)
+// Per unit the kernel sums c·x (or a[c]·x, b[c]·x) and, where the decode subtracts something per group, Σx; the
+// group's parameters are applied once per unit: INT: p0·(Σc·x + (a[0] - p1)·Σx) (p1 = 0 without zero point);
+// tables: p0·Σa[c]·x + p1·Σb[c]·x, or p0·(Σa[c]·x - p1·Σx) with a zero point.
+#define NEED_SX (AFFINE || ZERO_POINT)
+#define NEED_B (!AFFINE && !ZERO_POINT && PARAMS > 1)
+#define THREADS 128
+#define WARPS (THREADS / 32)
+// Scale of the code products in the INT path: sums carry c·x·2^(SCALE_EXP - 149) (see below).
+#define SCALE_EXP 100
+
+// Word index and bit offset of (the low bits of) code j of a unit (j a compile-time constant after unrolling).
+__device__ __forceinline__ constexpr int word_of(int j) {
+    return BITS == 8 ? j >> 2 : BITS == 4 ? (j & 15) >> 2 : (j & 7) >> 2;
+}
+__device__ __forceinline__ constexpr int bit_of(int j) {
+    return BITS == 8 ? 8 * (j & 3) : BITS == 4 ? 8 * (j & 3) + 4 * (j >> 4) : 8 * (j & 3) + 2 * (j >> 3);
+}
+
+__device__ __forceinline__ float pow2(int e) {
+    return __uint_as_float((unsigned int) (127 + e) << 23);
+}
+
+#if AFFINE
+// INT codes are not extracted and converted: the masked word, read as a float, is code·2^(bit - 149) exactly
+// (a denormal, or with bit 23 set the smallest normal binade, which continues the same scale), as long as the
+// code lies below bit 24; codes above are first moved down by 8 bits. The activation is multiplied by
+// 2^(SCALE_EXP - bit) (exact), so every FFMA adds code·x·2^(SCALE_EXP - 149), the same product as c·x scaled
+// by a power of two: one LOP3 and one FFMA per code. Denormals must not be flushed (NVRTC's default).
+__device__ __forceinline__ constexpr bool moved(int bit, int width) {
+    return bit + width > 24;
+}
+__device__ __forceinline__ float low_value(const unsigned int w[BITS], int j) {
+    const int b = bit_of(j);
+    const unsigned int word = moved(b, LOW_BITS) ? w[word_of(j)] >> 8 : w[word_of(j)];
+    return __uint_as_float(word & (LOW_MASK << (moved(b, LOW_BITS) ? b - 8 : b)));
+}
+__device__ __forceinline__ float low_scale(int j) {
+    const int b = bit_of(j);
+    return pow2(SCALE_EXP - (moved(b, LOW_BITS) ? b - 8 : b));
+}
+#if BITS == 3
+// Bit 2 of code j is bit j of the third word; it weighs 4.
+__device__ __forceinline__ float high_value(const unsigned int w[BITS], int j) {
+    return __uint_as_float(moved(j, 1) ? (w[2] >> 8) & (1u << (j - 8)) : w[2] & (1u << j));
+}
+__device__ __forceinline__ float high_scale(int j) {
+    return pow2(SCALE_EXP + 2 - (moved(j, 1) ? j - 8 : j));
+}
+#endif
+#else
+__device__ __forceinline__ int code_of(const unsigned int w[BITS], int j) {
+    int c = (w[word_of(j)] >> bit_of(j)) & LOW_MASK;
+#if BITS == 3
+    c |= ((w[2] >> j) & 1) << 2;
+#endif
+    return c;
+}
+#endif
+
+// Sums V = R·NT values across the warp with V - 1 + log2(32 / V) shuffles instead of 5·V: at each step half the
+// values go to the partner lane (offset 16, 8, ...), which adds them to the half it keeps. Afterwards v[0] of lane l
+// holds the warp's total of value index transpose_index<V>(l) (lanes that differ only in the low bits hold the same).
+template <int V, int LIVE, int OFFSET>
+__device__ __forceinline__ void halve(float (&v)[V], int lane) {
+    if constexpr (LIVE > 1) {
+        constexpr int H = LIVE / 2;
+        const bool upper = (lane & OFFSET) != 0;
+#pragma unroll
+        for (int i = 0; i < H; i++) {
+            const float send = upper ? v[i] : v[i + H];
+            const float keep = upper ? v[i + H] : v[i];
+            v[i] = keep + __shfl_xor_sync(0xffffffffu, send, OFFSET);
+        }
+        halve<V, H, OFFSET / 2>(v, lane); // only v[0 .. H) matter from here
+    } else {
+#pragma unroll
+        for (int o = OFFSET; o > 0; o >>= 1) v[0] += __shfl_xor_sync(0xffffffffu, v[0], o);
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void warp_transpose_sum(float (&v)[V], int lane) {
+    halve<V, V, 16>(v, lane);
+}
+
+template <int V>
+__device__ __forceinline__ int transpose_index(int lane) {
+    int idx = 0, offset = 16;
+#pragma unroll
+    for (int half = V / 2; half >= 1; half /= 2) {
+        if (lane & offset) idx += half;
+        offset >>= 1;
+    }
+    return idx;
+}
+
+// y[t][r] = sum_c W[r][c] * (x[t][c] * inScale[c]) for n activation rows. A block of THREADS threads owns R
+// weight rows and NT activation rows; thread i takes units i, i + THREADS, ... of all R rows: it loads that unit of
+// every row first (R independent 4·BITS-byte loads in flight per thread), reads each activation chunk once for the
+// R rows, and applies the group parameters once per unit. The R·NT sums meet across the block at the end.
+template <int R, int NT>
+__device__ __forceinline__ void gemv_rows(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset) {
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES]; // (a[c], b[c]) side by side: one shared-memory load per code
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+    __syncthreads();
+#endif
+    constexpr int V = R * NT;
+    __shared__ float partial[WARPS][V];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = blockIdx.x * R;
+    const int t0 = blockIdx.y * NT;
+    const int nt = min(NT, n - t0);
+    const int units = (cols + 31) / 32;
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+    const bool vec = (cols & 31) == 0 && inScale == nullptr;
+    float acc[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) acc[i] = 0.0f;
+
+    for (int u = tid; u < units; u += THREADS) {
+        unsigned int w[R][BITS];
+        float p0[R];
+#if NEED_SX || NEED_B
+        float p1[R];
+#endif
+        const int g = u / unitsPerGroup;
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const int r = min(r0 + i, rows - 1); // rows past the end repeat the last one and are not written
+            load_unit(codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES, w[i]);
+            const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+            p0[i] = half_to_float(pr[0]);
+#if NEED_SX || NEED_B
+            p1[i] = paramCount > 1 ? half_to_float(pr[1]) : 0.0f;
+#endif
+        }
+        float sa[R][NT];
+#if NEED_B
+        float sb[R][NT];
+#endif
+        float sx[NT];
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            sx[t] = 0.0f;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                sa[i][t] = 0.0f;
+#if NEED_B
+                sb[i][t] = 0.0f;
+#endif
+            }
+        }
+        const int col = u * 32;
+#pragma unroll
+        for (int jc = 0; jc < 32; jc += 4) {
+            // Four codes of every row decoded once, then used for each activation row.
+#if AFFINE
+            float v[R][4];
+#if BITS == 3
+            float vh[R][4];
+#endif
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    v[i][k] = low_value(w[i], jc + k);
+#if BITS == 3
+                    vh[i][k] = high_value(w[i], jc + k);
+#endif
+                }
+            }
+#else
+#if NEED_B
+            float2 v[R][4];
+#else
+            float v[R][4];
+#endif
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+#pragma unroll
+                for (int k = 0; k < 4; k++) v[i][k] = tab[code_of(w[i], jc + k)];
+            }
+#endif
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                if (t >= nt) break;
+                const float* xr = x + (size_t) (t0 + t) * cols + col + jc;
+                float xv[4];
+                if (vec) {
+                    const float4 q = *reinterpret_cast<const float4*>(xr);
+                    xv[0] = q.x; xv[1] = q.y; xv[2] = q.z; xv[3] = q.w;
+                } else {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        const int cc = col + jc + k;
+                        xv[k] = cc < cols ? (inScale ? xr[k] * inScale[cc] : xr[k]) : 0.0f;
+                    }
+                }
+#if NEED_SX
+                sx[t] += (xv[0] + xv[1]) + (xv[2] + xv[3]);
+#endif
+#if AFFINE
+                float xs[4];
+#if BITS == 3
+                float xh[4];
+#endif
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    xs[k] = xv[k] * low_scale(jc + k);
+#if BITS == 3
+                    xh[k] = xv[k] * high_scale(jc + k);
+#endif
+                }
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+                        sa[i][t] = fmaf(v[i][k], xs[k], sa[i][t]);
+#if BITS == 3
+                        sa[i][t] = fmaf(vh[i][k], xh[k], sa[i][t]);
+#endif
+                    }
+                }
+#else
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+#pragma unroll
+                    for (int k = 0; k < 4; k++) {
+#if NEED_B
+                        sa[i][t] = fmaf(v[i][k].x, xv[k], sa[i][t]);
+                        sb[i][t] = fmaf(v[i][k].y, xv[k], sb[i][t]);
+#else
+                        sa[i][t] = fmaf(v[i][k], xv[k], sa[i][t]);
+#endif
+                    }
+                }
+#endif
+            }
+        }
+        // The unit's group parameters, once per row and activation row.
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+#if AFFINE
+                const float dot = fmaf((float) affineOffset - p1[i], sx[t], sa[i][t] * pow2(149 - SCALE_EXP));
+                acc[i * NT + t] = fmaf(p0[i], dot, acc[i * NT + t]);
+#elif ZERO_POINT
+                acc[i * NT + t] = fmaf(p0[i], fmaf(-p1[i], sx[t], sa[i][t]), acc[i * NT + t]);
+#elif NEED_B
+                acc[i * NT + t] = fmaf(p1[i], sb[i][t], fmaf(p0[i], sa[i][t], acc[i * NT + t]));
+#else
+                acc[i * NT + t] = fmaf(p0[i], sa[i][t], acc[i * NT + t]);
+#endif
+            }
+        }
+    }
+    warp_transpose_sum<V>(acc, lane);
+    if ((lane & (32 / V - 1)) == 0) partial[warp][transpose_index<V>(lane)] = acc[0];
+    __syncthreads();
+    if (tid < V) {
+        float s = 0.0f;
+#pragma unroll
+        for (int k = 0; k < WARPS; k++) s += partial[k][tid];
+        const int i = tid / NT, t = tid % NT;
+        if (t < nt && r0 + i < rows) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+    }
+}
+
+// One activation row (decode): ROWS_1 weight rows per block (fewer where codes or table values take many registers;
+// CudaMatMul.rowsPerBlock1 says the same). Launched with THREADS threads, grid (ceil(rows / ROWS_1), n).
+#define ROWS_1 (AFFINE && BITS <= 4 ? 8 : 4)
+extern "C" __global__ void __launch_bounds__(THREADS) gemv_packed_1(const unsigned char* __restrict__ codes,
+        const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
+        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
+        int affineOffset) {
+    gemv_rows<ROWS_1, 1>(codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset);
+}
+
+// Up to four activation rows read each weight once: 4 weight rows per block, grid (ceil(rows / 4), ceil(n / 4)).
+extern "C" __global__ void __launch_bounds__(THREADS) gemv_packed_4(const unsigned char* __restrict__ codes,
+        const unsigned short* __restrict__ params, const float* __restrict__ table, const float* __restrict__ inScale,
+        const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount,
+        int affineOffset) {
+    gemv_rows<4, 4>(codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset);
+}
+
+// out[r][c] = fp16(W[r][c] * inScale[c]): the effective weights for a cuBLAS fp16 product. One thread per unit.
+extern "C" __global__ void dequantize_f16(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, unsigned short* __restrict__ out, int rows, int cols,
+        int unitsPerGroup, int groups, int paramCount) {
+    __shared__ float ta[CODES], tb[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) {
+        ta[i] = table[i];
+        tb[i] = table[CODES + i];
+    }
+    __syncthreads();
+    const int units = (cols + 31) / 32;
+    const long long total = (long long) rows * units;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
+        const int r = (int) (i / units), u = (int) (i % units);
+        int c[32];
+        unpack(codes + ((size_t) r * units + u) * UNIT_BYTES, c);
+        const unsigned short* prow = params + (size_t) r * groups * paramCount;
+        const int g = u / unitsPerGroup;
+        const float p0 = half_to_float(prow[g * paramCount]);
+        const float p1 = paramCount > 1 ? half_to_float(prow[g * paramCount + 1]) : 0.0f;
+#pragma unroll
+        for (int j = 0; j < 32; j++) {
+            const int col = u * 32 + j;
+            if (col < cols) {
+                const float v = decode(c[j], ta, tb, p0, p1);
+                out[(size_t) r * cols + col] = float_to_half(inScale ? v * inScale[col] : v);
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+// variants: -DOPS=1
+// The element-wise and row-wise steps of a layer, launched by dev.bitcap.cuda.CudaOps. Activations are fp32
+// rows; each kernel computes what the CPU backend's step of the same name computes (dev.bitcap.tensor.Ops).
+
+__device__ __forceinline__ float half_to_float(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short float_to_half(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ unsigned short float_to_bf16(float f) {
+    unsigned int u = __float_as_uint(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short) ((u >> 16) | 0x40); // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u); // round to nearest even
+    return (unsigned short) (u >> 16);
+}
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
+__device__ float block_sum(float v) {
+    __shared__ float partial[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    float s = 0.0f;
+    const int warps = blockDim.x >> 5;
+    for (int i = 0; i < warps; i++) s += partial[i];
+    return s;
+}
+
+// Row ids[t] of the embedding table (dtype 0 F32, 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0) into x[t]. Grid: tokens.
+extern "C" __global__ void embed(const unsigned char* __restrict__ table, int dtype, const int* __restrict__ ids,
+        float* __restrict__ x, int d, long long rowBytes) {
+    const int t = blockIdx.x;
+    const unsigned char* row = table + (size_t) ids[t] * rowBytes;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) {
+        float v;
+        if (dtype == 0) {
+            v = reinterpret_cast<const float*>(row)[i];
+        } else if (dtype == 1) {
+            v = half_to_float(reinterpret_cast<const unsigned short*>(row)[i]);
+        } else if (dtype == 2) {
+            v = __uint_as_float(((unsigned int) reinterpret_cast<const unsigned short*>(row)[i]) << 16);
+        } else if (dtype == 3) {
+            const unsigned char* blk = row + (size_t) (i / 32) * 34;
+            v = half_to_float(blk[0] | (blk[1] << 8)) * (float) (signed char) blk[2 + (i & 31)];
+        } else {
+            const unsigned char* blk = row + (size_t) (i / 32) * 18;
+            const int j = i & 31;
+            const int b = blk[2 + (j & 15)];
+            v = half_to_float(blk[0] | (blk[1] << 8)) * (float) ((j < 16 ? (b & 15) : (b >> 4)) - 8);
+        }
+        x[(size_t) t * d + i] = v;
+    }
+}
+
+// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for rows of d floats (in place allowed). Grid: rows.
+// inRows/outRows map block r to the row it reads and writes (null: r itself), so that the final norm can pick
+// the last token of each sequence.
+extern "C" __global__ void rmsnorm(const float* x, const float* __restrict__ w, float* out, int d, float eps,
+        const int* __restrict__ inRows) {
+    const int r = blockIdx.x;
+    const float* xr = x + (size_t) (inRows ? inRows[r] : r) * d;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
+    ss = block_sum(ss);
+    const float inv = (float) (1.0 / sqrt((double) (ss / d + eps)));
+    float* o = out + (size_t) r * d;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+}
+
+// x[t][i] += b[i] for n rows of d.
+extern "C" __global__ void add_bias(float* __restrict__ x, const float* __restrict__ b, int n, int d) {
+    const long long total = (long long) n * d;
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < total; i += (long long) gridDim.x * blockDim.x) {
+        x[i] += b[i % d];
+    }
+}
+
+// y[i] += x[i].
+extern "C" __global__ void add(float* __restrict__ y, const float* __restrict__ x, long long count) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < count; i += (long long) gridDim.x * blockDim.x) {
+        y[i] += x[i];
+    }
+}
+
+// g[i] = silu(g[i]) * u[i].
+extern "C" __global__ void swiglu(float* __restrict__ g, const float* __restrict__ u, long long count) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < count; i += (long long) gridDim.x * blockDim.x) {
+        const float v = g[i];
+        g[i] = (float) (v / (1.0 + exp(-(double) v))) * u[i];
+    }
+}
+
+// Rotary embedding in place on n tokens x heads heads of headDim, token t at position pos[t].
+// style 0: pairs (2j, 2j+1); style 1: pairs (j, j + headDim/2). Grid: tokens x heads; block: headDim/2 threads.
+extern "C" __global__ void rope(float* __restrict__ x, const int* __restrict__ pos, const float* __restrict__ invFreq,
+        int heads, int headDim, int rowStride, int style) {
+    const int t = blockIdx.x, h = blockIdx.y, half = headDim / 2;
+    float* base = x + (size_t) t * rowStride + (size_t) h * headDim;
+    for (int j = threadIdx.x; j < half; j += blockDim.x) {
+        const double angle = (double) pos[t] * (double) invFreq[j];
+        const float c = (float) cos(angle), s = (float) sin(angle);
+        const int a = style == 0 ? 2 * j : j;
+        const int b = style == 0 ? 2 * j + 1 : j + half;
+        const float x0 = base[a], x1 = base[b];
+        base[a] = x0 * c - x1 * s;
+        base[b] = x0 * s + x1 * c;
+    }
+}
+
+// Stores the key and value rows of n tokens in their sequences' caches: token t writes position pos[t] of the
+// caches at kBase[t] / vBase[t], laid out [position][layer][kvDim]. Grid: tokens.
+extern "C" __global__ void kv_append(const float* __restrict__ k, const float* __restrict__ v, const unsigned long long* __restrict__ kBase,
+        const unsigned long long* __restrict__ vBase, const int* __restrict__ pos, int kvDim, int layers, int layer) {
+    const int t = blockIdx.x;
+    const size_t off = ((size_t) pos[t] * layers + layer) * kvDim;
+    float* kc = reinterpret_cast<float*>(kBase[t]) + off;
+    float* vc = reinterpret_cast<float*>(vBase[t]) + off;
+    for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        kc[i] = k[(size_t) t * kvDim + i];
+        vc[i] = v[(size_t) t * kvDim + i];
+    }
+}
+
+// out[i] = x[rows[i]] for m rows of d floats. Grid: m.
+extern "C" __global__ void gather_rows(const float* __restrict__ x, const int* __restrict__ rows, float* __restrict__ out, int d) {
+    const int i = blockIdx.x;
+    const float* src = x + (size_t) rows[i] * d;
+    for (int j = threadIdx.x; j < d; j += blockDim.x) out[(size_t) i * d + j] = src[j];
+}
+
+// y[rows[i]] += scale[i] * src[i] for m rows of d floats (rows distinct within one launch). Grid: m.
+extern "C" __global__ void scatter_add_scaled(float* __restrict__ y, const float* __restrict__ src, const int* __restrict__ rows,
+        const float* __restrict__ scale, int d) {
+    const int i = blockIdx.x;
+    float* dst = y + (size_t) rows[i] * d;
+    const float s = scale[i];
+    for (int j = threadIdx.x; j < d; j += blockDim.x) dst[j] += s * src[(size_t) i * d + j];
+}
+
+// gate[t] = sigmoid(w . x[t]) for n rows of d (Qwen2-MoE's shared-expert gate). Grid: n.
+extern "C" __global__ void sigmoid_gate(const float* __restrict__ w, const float* __restrict__ x, float* __restrict__ gate, int d) {
+    const int t = blockIdx.x;
+    float s = 0.0f;
+    for (int i = threadIdx.x; i < d; i += blockDim.x) s += w[i] * x[(size_t) t * d + i];
+    s = block_sum(s);
+    if (threadIdx.x == 0) gate[t] = (float) (1.0 / (1.0 + exp(-(double) s)));
+}
+
+// out = x converted to fp16 (type 1) or bf16 (type 2), for cuBLAS products with 16-bit weights.
+extern "C" __global__ void to_16bit(const float* __restrict__ x, unsigned short* __restrict__ out, long long count, int type) {
+    for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < count; i += (long long) gridDim.x * blockDim.x) {
+        out[i] = type == 1 ? float_to_half(x[i]) : float_to_bf16(x[i]);
+    }
+}

@@ -1,0 +1,50 @@
+package dev.bitcap.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bitcap.cuda.CudaLibraries;
+import java.lang.foreign.Arena;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Assumptions;
+
+/** What a machine without a CUDA driver says (CI has none; on a GPU machine these are skipped). */
+class CliCudaWithoutGpuTest {
+    @BeforeAll
+    static void onlyWithoutADriver() {
+        boolean driver;
+        try {
+            java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", Arena.global());
+            driver = true;
+        } catch (IllegalArgumentException e) {
+            driver = System.getenv(CudaLibraries.DIR_VARIABLE) != null;
+        }
+        Assumptions.assumeFalse(driver, "this machine has a CUDA driver");
+    }
+
+    @Test
+    void deviceCudaIsOneLineAndExitTwo() {
+        CliRunner.run("logits", "--device", "cuda", "--ids", "1,2").assertUserError("no CUDA driver: could not load libcuda.so.1");
+    }
+
+    @Test
+    void checkSaysThereIsNoGpuAndExitsTwo() {
+        CliRunner.run("check", "--device", "cuda").assertUserError("no CUDA driver");
+    }
+
+    @Test
+    void autoFallsBackToTheCpuWithANote() {
+        CliRunner r = CliRunner.run("logits", "--device", "auto", "--ids", "1,2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().strip().startsWith("bitcap: --device auto: running on the CPU (no CUDA driver"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.out().contains("position 1"), r.out());
+    }
+
+    @Test
+    void anExplicitLibraryFolderIsNamedInTheError() {
+        CliRunner.run("logits", "--device", "cuda", "--cuda-lib-dir", "/nonexistent/cuda", "--ids", "1")
+                .assertUserError("looked in /nonexistent/cuda, ");
+    }
+}

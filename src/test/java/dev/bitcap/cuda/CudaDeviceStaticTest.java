@@ -1,0 +1,70 @@
+package dev.bitcap.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The parts of CudaDevice and CudaAttention that need no GPU. */
+class CudaDeviceStaticTest {
+    @Test
+    void hopperGetsItsArchitectureSpecificTarget() {
+        assertEquals("sm_90a", CudaDevice.archFor(9, 0));
+        assertEquals("sm_89", CudaDevice.archFor(8, 9));
+        assertEquals("sm_100", CudaDevice.archFor(10, 0));
+    }
+
+    @Test
+    void compileOptionsNameTheArchitectureAndEveryDefine() {
+        List<String> o = CudaDevice.compileOptions("sm_90a", List.of("HEAD_DIM=128", "WTYPE=2"));
+        assertEquals("--gpu-architecture=sm_90a", o.get(0));
+        assertTrue(o.contains("-DHEAD_DIM=128") && o.contains("-DWTYPE=2"), o.toString());
+    }
+
+    @Test
+    void everyKernelSourceIsInTheJarAndListsItsVariants() {
+        for (String f : List.of("gemv.cu", "gemv_packed.cu", "gemv_binary.cu", "ops.cu", "attention.cu")) {
+            String src = CudaDevice.source(f);
+            assertTrue(src.startsWith("// variants: -D"), f + " must start with its nvcc variants");
+            assertTrue(src.contains("extern \"C\" __global__"), f);
+        }
+    }
+
+    /**
+     * gemv_packed.cu's INT path reads a masked code word as a float (code·2^(bit-149), a denormal up to bit 23) and
+     * multiplies by x·2^(100-bit): the product must be code·x·2^-49 exactly, for every code width and position it uses.
+     */
+    @Test
+    void maskedCodeWordsReadAsFloatsAreExactScaledCodes() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int width : new int[] {1, 2, 4, 8}) {
+            for (int bit = 0; bit + width <= 24; bit++) {
+                for (int c = 0; c < 1 << width; c++) {
+                    float code = Float.intBitsToFloat(c << bit);
+                    float x = (float) rnd.nextGaussian() * 100;
+                    float scaledX = x * Math.scalb(1f, 100 - bit);
+                    assertEquals(Math.scalb(c * x, -49), code * scaledX, 0, "width " + width + " bit " + bit + " code " + c);
+                    float sum = (float) rnd.nextGaussian() * 1000;
+                    assertEquals(Math.scalb(Math.fma((float) c, x, sum), -49), Math.fma(code, scaledX, Math.scalb(sum, -49)), 0,
+                            "an FMA into a scaled sum rounds as the unscaled one");
+                }
+            }
+        }
+    }
+
+    @Test
+    void decodeSplitsTheContextAndPrefillDoesNot() {
+        assertEquals(1, CudaAttention.splits(2048, 32, 2048, 132), "prefill fills the GPU with queries alone");
+        int decode = CudaAttention.splits(1, 32, 4096, 132);
+        assertEquals(16, decode, "4096 positions in 256-position ranges");
+        assertEquals(17, CudaAttention.splits(1, 32, 128 * 1024, 132), "enough blocks for 4 per SM");
+        assertEquals(1, CudaAttention.splits(1, 32, 100, 132), "a short context stays whole");
+    }
+
+    @Test
+    void failedCallsNameTheCallAndTheStatus() {
+        assertEquals("cuMemAlloc_v2(1024 bytes) failed: CUDA_ERROR_OUT_OF_MEMORY (2)",
+                new CudaException("cuMemAlloc_v2(1024 bytes)", 2, "CUDA_ERROR_OUT_OF_MEMORY").getMessage());
+    }
+}

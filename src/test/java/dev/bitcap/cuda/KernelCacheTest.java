@@ -1,0 +1,71 @@
+package dev.bitcap.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class KernelCacheTest {
+    private final List<String> compiled = new ArrayList<>();
+
+    private byte[] compile(String name, String source, List<String> options) {
+        compiled.add(name + " " + options);
+        return (source + "|" + String.join(" ", options)).getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void keyDependsOnSourceOptionsArchitectureAndCompilerVersion() {
+        String k = KernelCache.key("src", List.of("-DA=1"), "sm_90a", "nvrtc 13.0");
+        assertEquals(64, k.length());
+        assertEquals(k, KernelCache.key("src", List.of("-DA=1"), "sm_90a", "nvrtc 13.0"));
+        assertNotEquals(k, KernelCache.key("src2", List.of("-DA=1"), "sm_90a", "nvrtc 13.0"));
+        assertNotEquals(k, KernelCache.key("src", List.of("-DA=2"), "sm_90a", "nvrtc 13.0"));
+        assertNotEquals(k, KernelCache.key("src", List.of("-DA=1"), "sm_89", "nvrtc 13.0"));
+        assertNotEquals(k, KernelCache.key("src", List.of("-DA=1"), "sm_90a", "nvrtc 12.9"));
+        // options are kept apart, so two options never read as one
+        assertNotEquals(KernelCache.key("s", List.of("-DA", "B"), "x", "v"), KernelCache.key("s", List.of("-DAB"), "x", "v"));
+    }
+
+    @Test
+    void aSecondStartReadsTheDiskInsteadOfCompiling(@TempDir Path dir) {
+        KernelCache first = new KernelCache(dir, this::compile, "v1");
+        byte[] a = first.get("gemv.cu", "source", List.of("-DW=1"), "sm_90a");
+        byte[] again = first.get("gemv.cu", "source", List.of("-DW=1"), "sm_90a");
+        assertArrayEquals(a, again);
+        assertEquals(1, first.misses());
+        assertEquals(1, first.hits());
+
+        KernelCache second = new KernelCache(dir, this::compile, "v1");
+        assertArrayEquals(a, second.get("gemv.cu", "source", List.of("-DW=1"), "sm_90a"));
+        assertEquals(0, second.misses());
+        assertEquals(1, compiled.size());
+
+        second.get("gemv.cu", "source", List.of("-DW=2"), "sm_90a"); // another define: another binary
+        new KernelCache(dir, this::compile, "v2").get("gemv.cu", "source", List.of("-DW=1"), "sm_90a"); // new compiler
+        assertEquals(3, compiled.size());
+    }
+
+    @Test
+    void anEmptyOrTruncatedEntryIsCompiledAgain(@TempDir Path dir) throws Exception {
+        KernelCache cache = new KernelCache(dir, this::compile, "v1");
+        byte[] a = cache.get("ops.cu", "source", List.of(), "sm_90a");
+        Path file = cache.file("ops.cu", KernelCache.key("source", List.of(), "sm_90a", "v1"));
+        Files.write(file, new byte[0]);
+        assertArrayEquals(a, new KernelCache(dir, this::compile, "v1").get("ops.cu", "source", List.of(), "sm_90a"));
+        assertEquals(2, compiled.size());
+    }
+
+    @Test
+    void cacheFolderIsBitcapCacheElseTheHomeCache() {
+        assertEquals(Path.of("/x/cuda"), KernelCache.defaultDir("/x", "/home/u"));
+        assertEquals(Path.of("/home/u/.cache/bitcap/cuda"), KernelCache.defaultDir(null, "/home/u"));
+        assertEquals(Path.of("/home/u/.cache/bitcap/cuda"), KernelCache.defaultDir("", "/home/u"));
+    }
+}
