@@ -5,15 +5,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.engine.Backend;
+import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
-import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.RopeStyle;
-import dev.bitcap.tensor.TopK;
 import dev.bitcap.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -341,22 +340,9 @@ public final class CudaBackend implements Backend {
         mm.matmul(w.router, act.xn, act.routerLogits, n);
         float[] logits = new float[n * e];
         device.download(logits, 0, act.routerLogits, n * e);
-        int[] chosen = new int[n * k];
-        float[] weight = new float[n * k];
-        int[] idx = new int[k];
-        float[] val = new float[k];
-        int[] perExpert = new int[e];
-        for (int t = 0; t < n; t++) {
-            Ops.softmax(logits, t * e, e);
-            TopK.select(logits, t * e, e, k, idx, val);
-            float sum = 0;
-            for (int j = 0; j < k; j++) sum += val[j];
-            for (int j = 0; j < k; j++) {
-                chosen[t * k + j] = idx[j];
-                weight[t * k + j] = c.normTopK() ? val[j] / sum : val[j];
-                perExpert[idx[j]]++;
-            }
-        }
+        ExpertRouting routing = ExpertRouting.route(c, logits, n);
+        int[] chosen = routing.chosen(), perExpert = routing.perExpert();
+        float[] weight = routing.weight();
         // Token rows and weights grouped by expert, uploaded in one copy.
         int[] rows = new int[n * k];
         float[] scales = new float[n * k];

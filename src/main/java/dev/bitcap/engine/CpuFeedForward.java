@@ -3,7 +3,6 @@ package dev.bitcap.engine;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
 import dev.bitcap.tensor.Ops;
-import dev.bitcap.tensor.TopK;
 
 /**
  * The feed-forward half of a layer on the CPU: a SwiGLU MLP, or a MoE block that routes each token to its
@@ -41,22 +40,9 @@ final class CpuFeedForward {
         float[] logits = new float[n * e];
         w.router().matmul(xn, logits, n);
         observer.routerLogits(layer, logits.clone(), n, e);
-        int[] chosen = new int[n * k];
-        float[] weight = new float[n * k];
-        int[] idx = new int[k];
-        float[] val = new float[k];
-        int[] perExpert = new int[e];
-        for (int t = 0; t < n; t++) {
-            Ops.softmax(logits, t * e, e);
-            TopK.select(logits, t * e, e, k, idx, val);
-            float sum = 0;
-            for (int j = 0; j < k; j++) sum += val[j];
-            for (int j = 0; j < k; j++) {
-                chosen[t * k + j] = idx[j];
-                weight[t * k + j] = c.normTopK() ? val[j] / sum : val[j];
-                perExpert[idx[j]]++;
-            }
-        }
+        ExpertRouting routing = ExpertRouting.route(c, logits, n);
+        int[] chosen = routing.chosen(), perExpert = routing.perExpert();
+        float[] weight = routing.weight();
         // Each expert runs once, as a GEMM over the tokens routed to it.
         for (int ex = 0; ex < e; ex++) {
             int m = perExpert[ex];
