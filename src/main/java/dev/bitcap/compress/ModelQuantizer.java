@@ -69,7 +69,7 @@ public final class ModelQuantizer {
 
     /**
      * @param model the quantized model (takes over the source model's files: close only this one)
-     * @param bitsPerWeight stored bits per weight over the quantized matrices, parameters included
+     * @param bitsPerWeight stored bits per weight over the quantized matrices, parameters and AWQ input scales included
      * @param keptPer8ByLayer stbllm with N:M: the N each transformer layer got; otherwise null
      */
     public record Result(LoadedModel model, List<String> quantized, List<String> skipped, long quantizedWeights, double bitsPerWeight,
@@ -110,6 +110,8 @@ public final class ModelQuantizer {
                 throw new BitcapException(name + " is already quantized (" + w.storage() + "); quantize a full-precision model");
             } else if (!todo.containsKey(slot)) {
                 if (!o.method().binary()) QuantFormats.resolveGroupSize(o.groupSize(), (int) t.cols()); // a bad group size fails before any work
+                // calibration would meet a non-finite weight only as non-finite activations downstream: name the tensor first
+                if (o.method().needsCalibration()) requireFinite(name, t);
                 todo.put(slot, t);
             }
             return w;
@@ -140,7 +142,9 @@ public final class ModelQuantizer {
             long n = q.rows() * q.cols();
             count += n;
             bits += n * switch (q) {
-                case QuantizedTensor g -> QuantFormats.bitsPerWeight(g.format(), (int) g.cols(), g.groupSize());
+                // AWQ's F32 input scales (one per column) are stored too
+                case QuantizedTensor g -> QuantFormats.bitsPerWeight(g.format(), (int) g.cols(), g.groupSize())
+                        + (g.inputScale() != null ? 32.0 / g.rows() : 0);
                 case BinaryTensor b -> b.bitsPerWeight();
                 default -> throw new IllegalStateException();
             };
@@ -282,7 +286,13 @@ public final class ModelQuantizer {
             bySlot.put(slot, s);
         }
         Map<MatrixSlot, ActivationCapture.Sink> sinks = new HashMap<>();
-        watch.forEach((slot, s) -> sinks.put(slot, (x, n, cols) -> s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n)));
+        watch.forEach((slot, s) -> sinks.put(slot, (x, n, cols) -> {
+            try {
+                s.add(n * cols == x.length ? x : java.util.Arrays.copyOf(x, n * cols), n);
+            } catch (BitcapException e) {
+                throw new BitcapException("the input of " + name(slot) + " on the calibration text: " + e.getMessage(), e);
+            }
+        }));
         runCalibration(sinks, calibration);
         return bySlot;
     }
@@ -300,6 +310,16 @@ public final class ModelQuantizer {
             for (int[] window : calibration.windows()) {
                 Sequence seq = backend.newSequence(window.length);
                 backend.forward(List.of(seq), List.of(window), allLogits);
+            }
+        }
+    }
+
+    private static void requireFinite(String name, Tensor t) {
+        float[] w = t.toFloatArray();
+        int cols = (int) t.cols();
+        for (int i = 0; i < w.length; i++) {
+            if (!Float.isFinite(w[i])) {
+                throw new BitcapException("tensor " + name + " has a non-finite weight " + w[i] + " at row " + i / cols + ", column " + i % cols);
             }
         }
     }

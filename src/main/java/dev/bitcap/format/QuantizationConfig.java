@@ -18,7 +18,7 @@ import java.util.List;
  *   "format": "int4-asym",         // a name from `bitcap quantize --list`
  *   "group_size": 128,             // input columns per group; -1 = one group per row (per channel)
  *   "method": "gptq",              // how the codes were chosen: rtn, clip, gptq, awq (informational)
- *   "bits_per_weight": 4.25,       // stored bits per quantized weight, parameters included (informational)
+ *   "bits_per_weight": 4.25,       // stored bits per quantized weight, parameters and AWQ input scales included (informational)
  *   "skipped": ["lm_head.weight"], // matrices kept in their original dtype
  *   "calibration": {...}           // text, samples, sequence length, seed (informational; absent for rtn)
  * }

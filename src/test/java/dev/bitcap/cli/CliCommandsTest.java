@@ -86,7 +86,7 @@ class CliCommandsTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"generate", "logits", "tokenize", "perplexity", "inspect", "bench", "synth"}) {
+        for (String c : new String[] {"generate", "logits", "tokenize", "perplexity", "inspect", "bench", "synth", "quantize"}) {
             CliRunner r = CliRunner.run(c, "--help");
             assertEquals(0, r.code(), c);
             assertTrue(r.out().contains("Usage: bitcap " + c), r.out());
