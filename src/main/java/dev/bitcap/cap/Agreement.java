@@ -2,7 +2,9 @@ package dev.bitcap.cap;
 
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.Sequence;
+import dev.bitcap.eval.KlDivergence;
 import dev.bitcap.eval.Perplexity;
+import dev.bitcap.tensor.Ops;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -38,8 +40,8 @@ public final class Agreement {
             int vocab = p.length / w.length;
             for (int t = 0; t + 1 < w.length; t++) {
                 int off = t * vocab;
-                kl += kl(p, q, off, vocab);
-                if (argmax(p, off, vocab) == argmax(q, off, vocab)) same++;
+                kl += KlDivergence.klOfLogits(p, q, off, vocab);
+                if (Ops.argmax(p, off, vocab) == Ops.argmax(q, off, vocab)) same++;
                 nll -= Perplexity.logProb(q, off, vocab, w[t + 1]);
                 positions++;
             }
@@ -50,29 +52,5 @@ public final class Agreement {
     private static float[] logits(Backend backend, int[] window) {
         Sequence seq = backend.newSequence(window.length);
         return backend.forward(List.of(seq), List.of(window), true);
-    }
-
-    /** KL(P ‖ Q) of the softmax distributions of two logit rows, in double. */
-    static double kl(float[] p, float[] q, int off, int vocab) {
-        double lp = logSumExp(p, off, vocab), lq = logSumExp(q, off, vocab), sum = 0;
-        for (int v = 0; v < vocab; v++) {
-            double a = p[off + v] - lp, b = q[off + v] - lq;
-            sum += Math.exp(a) * (a - b);
-        }
-        return Math.max(0, sum); // rounding can leave a tiny negative for identical rows
-    }
-
-    private static double logSumExp(float[] x, int off, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
-        double s = 0;
-        for (int i = 0; i < n; i++) s += Math.exp(x[off + i] - max);
-        return max + Math.log(s);
-    }
-
-    static int argmax(float[] x, int off, int n) {
-        int best = 0;
-        for (int i = 1; i < n; i++) if (x[off + i] > x[off + best]) best = i;
-        return best;
     }
 }
