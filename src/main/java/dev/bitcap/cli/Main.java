@@ -44,7 +44,14 @@ public final class Main implements Runnable {
             }
             throw ex;
         });
-        int code = cli.execute(args);
+        int code;
+        try {
+            code = cli.execute(args);
+        } catch (OutOfMemoryError e) { // picocli passes Errors through; a stack trace would hide the one useful fact
+            err.println("bitcap: out of Java heap (" + (Runtime.getRuntime().maxMemory() >> 20)
+                    + " MiB); raise it with BITCAP_JAVA_OPTS=-Xmx<size>");
+            code = USER_ERROR;
+        }
         out.flush();
         err.flush();
         return code;

@@ -76,7 +76,11 @@ public final class ModelQuantizer {
                          double seconds, int[] keptPer8ByLayer) {}
 
     /** Statistics memory per calibration pass; layers are grouped into passes that fit. */
-    private static final long STATS_BUDGET_BYTES = 3L << 30;
+    /**
+     * At most 3 GiB, and at most a quarter of the heap: GPTQ on a matrix of n inputs also needs a few n² double
+     * matrices of its own (the Cholesky factor and its inverse), e.g. 1.5 GiB for an 8192-wide down projection.
+     */
+    private static final long STATS_BUDGET_BYTES = Math.min(3L << 30, Runtime.getRuntime().maxMemory() / 4);
 
     private final LoadedModel source;
     private final Options o;
