@@ -43,7 +43,9 @@ public record ModelCosts(ModelConfig config, long attentionParams, long routerPa
                 dense[l] = layer.mlp().bytes();
             } else {
                 router[l] = layer.moe().router().byteSize();
-                experts[l] = Arrays.stream(layer.moe().experts()).mapToDouble(Weights.Mlp::bytes).toArray();
+                Weights.Mlp[] mlps = layer.moe().experts();
+                experts[l] = new double[mlps.length];
+                for (int e = 0; e < mlps.length; e++) experts[l][e] = mlps[e].bytes();
                 if (layer.moe().shared() != null) shared[l] = layer.moe().shared().bytes();
             }
         }

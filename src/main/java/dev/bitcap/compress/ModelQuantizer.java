@@ -85,7 +85,7 @@ public final class ModelQuantizer {
     private final LoadedModel source;
     private final Options o;
     private final Listener listener;
-    private final Map<MatrixSlot, Tensor> todo = new LinkedHashMap<>();
+    private final Map<MatrixSlot, Tensor> pending = new LinkedHashMap<>();
     private final List<String> skipped = new ArrayList<>();
     /** stbllm with N:M: N per transformer layer (OWL-style allocation); null otherwise. */
     private int[] keptByLayer;
@@ -112,11 +112,11 @@ public final class ModelQuantizer {
                 skipped.add(name);
             } else if (!(w instanceof Tensor t)) {
                 throw new BitcapException(name + " is already quantized (" + w.storage() + "); quantize a full-precision model");
-            } else if (!todo.containsKey(slot)) {
+            } else if (!pending.containsKey(slot)) {
                 if (!o.method().binary()) QuantFormats.resolveGroupSize(o.groupSize(), (int) t.cols()); // a bad group size fails before any work
                 // calibration would meet a non-finite weight only as non-finite activations downstream: name the tensor first
                 if (o.method().needsCalibration()) requireFinite(name, t);
-                todo.put(slot, t);
+                pending.put(slot, t);
             }
             return w;
         });
@@ -130,7 +130,7 @@ public final class ModelQuantizer {
                     for (MatrixSlot slot : pass) quantizeOne(slot, stats.get(slot), arena, done);
                 }
             } else {
-                for (MatrixSlot slot : todo.keySet()) quantizeOne(slot, null, arena, done);
+                for (MatrixSlot slot : pending.keySet()) quantizeOne(slot, null, arena, done);
             }
         } catch (RuntimeException e) {
             arena.close();
@@ -159,7 +159,7 @@ public final class ModelQuantizer {
     }
 
     private void quantizeOne(MatrixSlot slot, LayerStatistics stats, Arena arena, Map<MatrixSlot, WeightMatrix> done) {
-        Tensor t = todo.get(slot);
+        Tensor t = pending.get(slot);
         String name = name(slot);
         int rows = (int) t.rows(), cols = (int) t.cols();
         float[] w = t.toFloatArray();
@@ -167,7 +167,7 @@ public final class ModelQuantizer {
         boolean calibrated = stats != null && stats.tokens() > 0;
         if (o.method().binary()) {
             done.put(slot, BinaryTensor.pack(binarize(slot, name, w, rows, cols, calibrated ? stats : null), arena));
-            listener.matrixDone(name, done.size(), todo.size());
+            listener.matrixDone(name, done.size(), pending.size());
             return;
         }
         int g = QuantFormats.resolveGroupSize(o.groupSize(), cols);
@@ -185,7 +185,7 @@ public final class ModelQuantizer {
             default -> throw new IllegalStateException();
         }
         done.put(slot, QuantizedTensor.pack(q, inputScale, arena));
-        listener.matrixDone(name, done.size(), todo.size());
+        listener.matrixDone(name, done.size(), pending.size());
     }
 
     /**
@@ -220,10 +220,10 @@ public final class ModelQuantizer {
     private int[] allocateKeptPerLayer(CalibrationSet calibration) {
         Map<InputKey, double[]> sums = new HashMap<>();
         Map<MatrixSlot, ActivationCapture.Sink> watch = new HashMap<>();
-        for (MatrixSlot slot : todo.keySet()) {
+        for (MatrixSlot slot : pending.keySet()) {
             InputKey key = InputKey.of(slot);
             if (sums.containsKey(key)) continue;
-            double[] sum = new double[(int) todo.get(slot).cols()];
+            double[] sum = new double[(int) pending.get(slot).cols()];
             sums.put(key, sum);
             watch.put(slot, (x, n, cols) -> {
                 for (int t = 0; t < n; t++) {
@@ -235,9 +235,9 @@ public final class ModelQuantizer {
         int layers = source.config().layers();
         List<List<double[]>> scores = new ArrayList<>();
         for (int l = 0; l < layers; l++) scores.add(new ArrayList<>());
-        for (MatrixSlot slot : todo.keySet()) {
+        for (MatrixSlot slot : pending.keySet()) {
             if (slot.layer() < 0) continue;
-            Tensor t = todo.get(slot);
+            Tensor t = pending.get(slot);
             double[] sum = sums.get(InputKey.of(slot)), norms = new double[sum.length];
             for (int j = 0; j < sum.length; j++) norms[j] = Math.sqrt(sum[j]);
             scores.get(slot.layer()).add(NmMask.standardizedImportance(t.toFloatArray(), (int) t.rows(), (int) t.cols(), norms));
@@ -254,8 +254,8 @@ public final class ModelQuantizer {
         Map<InputKey, Boolean> keys = new HashMap<>();
         long bytes = 0;
         int layer = Integer.MIN_VALUE;
-        for (MatrixSlot slot : todo.keySet()) {
-            long cols = todo.get(slot).cols();
+        for (MatrixSlot slot : pending.keySet()) {
+            long cols = pending.get(slot).cols();
             boolean newKey = !keys.containsKey(InputKey.of(slot));
             long need = newKey ? cols * cols * Double.BYTES : 0;
             if (slot.layer() != layer && !current.isEmpty() && bytes + need > STATS_BUDGET_BYTES) {
@@ -283,7 +283,7 @@ public final class ModelQuantizer {
             InputKey key = InputKey.of(slot);
             LayerStatistics s = byInput.get(key);
             if (s == null) {
-                s = new LayerStatistics((int) todo.get(slot).cols());
+                s = new LayerStatistics((int) pending.get(slot).cols());
                 byInput.put(key, s);
                 watch.put(slot, s); // matrices sharing an input (q, k, v) are watched once
             }

@@ -35,9 +35,9 @@ public final class Cublas implements AutoCloseable {
         destroy = h[3];
         statusName = h[4];
         MemorySegment slot = arena.allocate(ADDRESS);
-        check("cublasCreate_v2", invoke(() -> (int) h[0].invokeExact(slot)));
+        check("cublasCreate_v2", NativeLibrary.invoke(() -> (int) h[0].invokeExact(slot)));
         handle = slot.get(ADDRESS, 0);
-        check("cublasSetStream_v2", invoke(() -> (int) setStream.invokeExact(handle, stream)));
+        check("cublasSetStream_v2", NativeLibrary.invoke(() -> (int) setStream.invokeExact(handle, stream)));
         alpha = arena.allocate(JAVA_FLOAT);
         alpha.set(JAVA_FLOAT, 0, 1f);
         beta = arena.allocate(JAVA_FLOAT);
@@ -83,7 +83,7 @@ public final class Cublas implements AutoCloseable {
      */
     public void matmul(long w, DType type, long x, long y, int rows, int cols, int n) {
         int t = dataType(type);
-        check("cublasGemmEx(" + type + ", " + rows + "x" + cols + ", n=" + n + ")", invoke(() -> (int) gemmEx.invokeExact(handle, OP_T, OP_N,
+        check("cublasGemmEx(" + type + ", " + rows + "x" + cols + ", n=" + n + ")", NativeLibrary.invoke(() -> (int) gemmEx.invokeExact(handle, OP_T, OP_N,
                 rows, n, cols, alpha, w, t, cols, x, t, cols, beta, y, R_32F, rows, COMPUTE_32F, GEMM_DEFAULT)));
     }
 
@@ -101,22 +101,7 @@ public final class Cublas implements AutoCloseable {
 
     @Override
     public void close() {
-        invoke(() -> (int) destroy.invokeExact(handle));
+        NativeLibrary.invoke(() -> (int) destroy.invokeExact(handle));
         arena.close();
-    }
-
-    @FunctionalInterface
-    private interface Call {
-        int call() throws Throwable;
-    }
-
-    private static int invoke(Call c) {
-        try {
-            return c.call();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
     }
 }

@@ -94,7 +94,7 @@ public final class CudaDriver {
             if (instance == null) {
                 CudaDriver fresh = new CudaDriver(new NativeLibrary("libcuda.so.1",
                         CudaLibraries.load("CUDA driver", CudaLibraries.DRIVER, Arena.global())));
-                int rc = fresh.call(() -> (int) fresh.cuInit.invokeExact(0));
+                int rc = NativeLibrary.invoke(() -> (int) fresh.cuInit.invokeExact(0));
                 if (rc == CUDA_ERROR_NO_DEVICE) throw new BitcapException("no CUDA device: the driver loaded but sees no GPU (cuInit: CUDA_ERROR_NO_DEVICE)");
                 fresh.check("cuInit", rc);
                 instance = fresh;
@@ -103,34 +103,19 @@ public final class CudaDriver {
         }
     }
 
-    @FunctionalInterface
-    interface NativeCall {
-        int call() throws Throwable;
-    }
-
-    private int call(NativeCall c) {
-        try {
-            return c.call();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
-    }
-
     /** Throws a {@link CudaException} for a non-zero status, naming {@code call} and the status. */
     void check(String call, int status) {
         if (status != CUDA_SUCCESS) throw new CudaException(call, status, errorName(status));
     }
 
-    private void run(String name, NativeCall c) {
-        check(name, call(c));
+    private void run(String name, NativeLibrary.Call c) {
+        check(name, NativeLibrary.invoke(c));
     }
 
     public String errorName(int status) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment p = a.allocate(ADDRESS);
-            int rc = call(() -> (int) cuGetErrorName.invokeExact(status, p));
+            int rc = NativeLibrary.invoke(() -> (int) cuGetErrorName.invokeExact(status, p));
             return rc == CUDA_SUCCESS ? NativeLibrary.cString(p.get(ADDRESS, 0)) : "CUresult " + status;
         }
     }
@@ -267,7 +252,7 @@ public final class CudaDriver {
 
     public void launch(String name, MemorySegment function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,
                        MemorySegment stream, MemorySegment params) {
-        int rc = call(() -> (int) cuLaunchKernel.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL));
+        int rc = NativeLibrary.invoke(() -> (int) cuLaunchKernel.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL));
         if (rc != CUDA_SUCCESS) check("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz + ")", rc);
     }
 

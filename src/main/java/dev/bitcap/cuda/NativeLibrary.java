@@ -45,6 +45,23 @@ final class NativeLibrary {
         return lookup.find(symbol).isPresent();
     }
 
+    /** A downcall returning a status code; invokeExact declares Throwable. */
+    @FunctionalInterface
+    interface Call {
+        int call() throws Throwable;
+    }
+
+    /** Runs a downcall, passing runtime exceptions and errors through and wrapping anything else. */
+    static int invoke(Call c) {
+        try {
+            return c.call();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
     /** A C string returned by the library, or "?" for NULL. */
     static String cString(MemorySegment p) {
         if (p.equals(MemorySegment.NULL)) return "?";

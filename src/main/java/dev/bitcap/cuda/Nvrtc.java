@@ -33,7 +33,7 @@ public final class Nvrtc {
     private void readVersion() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ma = a.allocate(JAVA_INT), mi = a.allocate(JAVA_INT);
-            check("nvrtcVersion", invoke(() -> (int) version.invokeExact(ma, mi)));
+            check("nvrtcVersion", NativeLibrary.invoke(() -> (int) version.invokeExact(ma, mi)));
             major = ma.get(JAVA_INT, 0);
             minor = mi.get(JAVA_INT, 0);
         }
@@ -66,32 +66,32 @@ public final class Nvrtc {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment progSlot = a.allocate(ADDRESS);
             MemorySegment src = a.allocateFrom(source), nm = a.allocateFrom(name);
-            check("nvrtcCreateProgram(" + name + ")", invoke(() -> (int) create.invokeExact(progSlot, src, nm, 0, MemorySegment.NULL, MemorySegment.NULL)));
+            check("nvrtcCreateProgram(" + name + ")", NativeLibrary.invoke(() -> (int) create.invokeExact(progSlot, src, nm, 0, MemorySegment.NULL, MemorySegment.NULL)));
             MemorySegment prog = progSlot.get(ADDRESS, 0);
             try {
                 MemorySegment opts = a.allocate(ADDRESS, Math.max(1, options.size()));
                 for (int i = 0; i < options.size(); i++) opts.setAtIndex(ADDRESS, i, a.allocateFrom(options.get(i)));
-                int rc = invoke(() -> (int) compile.invokeExact(prog, options.size(), opts));
+                int rc = NativeLibrary.invoke(() -> (int) compile.invokeExact(prog, options.size(), opts));
                 if (rc != 0) {
                     throw new CudaException("kernel " + name + " does not compile (" + errorName(rc) + ", options " + String.join(" ", options)
                             + "):\n" + programLog(a, prog).strip());
                 }
                 MemorySegment size = a.allocate(JAVA_LONG);
-                check("nvrtcGetCUBINSize(" + name + ")", invoke(() -> (int) cubinSize.invokeExact(prog, size)));
+                check("nvrtcGetCUBINSize(" + name + ")", NativeLibrary.invoke(() -> (int) cubinSize.invokeExact(prog, size)));
                 MemorySegment out = a.allocate(size.get(JAVA_LONG, 0));
-                check("nvrtcGetCUBIN(" + name + ")", invoke(() -> (int) cubin.invokeExact(prog, out)));
+                check("nvrtcGetCUBIN(" + name + ")", NativeLibrary.invoke(() -> (int) cubin.invokeExact(prog, out)));
                 return out.toArray(JAVA_BYTE);
             } finally {
-                invoke(() -> (int) destroy.invokeExact(progSlot));
+                NativeLibrary.invoke(() -> (int) destroy.invokeExact(progSlot));
             }
         }
     }
 
     private String programLog(Arena a, MemorySegment prog) {
         MemorySegment size = a.allocate(JAVA_LONG);
-        if (invoke(() -> (int) logSize.invokeExact(prog, size)) != 0) return "(no log)";
+        if (NativeLibrary.invoke(() -> (int) logSize.invokeExact(prog, size)) != 0) return "(no log)";
         MemorySegment text = a.allocate(Math.max(1, size.get(JAVA_LONG, 0)));
-        if (invoke(() -> (int) log.invokeExact(prog, text)) != 0) return "(no log)";
+        if (NativeLibrary.invoke(() -> (int) log.invokeExact(prog, text)) != 0) return "(no log)";
         return text.getString(0);
     }
 
@@ -105,20 +105,5 @@ public final class Nvrtc {
 
     private void check(String call, int rc) {
         if (rc != 0) throw new CudaException(call, rc, errorName(rc));
-    }
-
-    @FunctionalInterface
-    private interface Call {
-        int call() throws Throwable;
-    }
-
-    private static int invoke(Call c) {
-        try {
-            return c.call();
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
     }
 }

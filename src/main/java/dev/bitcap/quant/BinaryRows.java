@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * permute: the sign and state words are broadcast and shifted per lane. Activations are padded to whole 32-column
  * units (zeros past cols). Summation order depends only on the shape, so dot1 and dot4 give identical bits.
  */
-final class BinaryRows {
+final class BinaryRows implements RowDots {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final IntVector IOTA = IntVector.fromArray(I, new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, 0);
@@ -82,7 +82,7 @@ final class BinaryRows {
         return idx.selectFrom(lut).reinterpretAsFloats();
     }
 
-    float dot1(int row, float[] x, int xOff) {
+    public float dot1(int row, float[] x, int xOff) {
         if (!vector) return dotScalar(row, x, xOff);
         long sBase = row * signRowBytes, stBase = row * stateRowBytes, pBase = row * paramRowBytes;
         FloatVector lo = FloatVector.zero(F), hi = lo;
@@ -97,7 +97,7 @@ final class BinaryRows {
         return PackedRowKernel.sum(lo.add(hi));
     }
 
-    void dot4(int row, float[] x, int xOff, int stride, float[] out) {
+    public void dot4(int row, float[] x, int xOff, int stride, float[] out) {
         if (!vector) {
             for (int t = 0; t < 4; t++) out[t] = dotScalar(row, x, xOff + t * stride);
             return;

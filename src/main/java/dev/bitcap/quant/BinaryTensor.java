@@ -15,7 +15,6 @@ import java.lang.foreign.MemorySegment;
  */
 public final class BinaryTensor implements WeightMatrix {
     /** Packed bytes per GEMM block: small enough to stay in a core's L2 with its activations. */
-    private static final long BLOCK_BYTES = 64 * 1024;
     private static final int GEMV_MIN_ROWS = 32;
 
     private final int rows, cols, keptPer8, regions;
@@ -166,26 +165,7 @@ public final class BinaryTensor implements WeightMatrix {
             });
             return;
         }
-        // Blocks of rows stay in cache while every group of four activation rows passes over them.
-        long rowBytes = byteSize() / rows;
-        int block = (int) Math.max(1, Math.min(rows, BLOCK_BYTES / rowBytes));
-        int blocks = (rows + block - 1) / block;
-        Parallel.forRange(blocks, 1, (first, last) -> {
-            float[] four = new float[4];
-            for (int b = first; b < last; b++) {
-                int r0 = b * block, r1 = Math.min(rows, r0 + block);
-                int t = 0;
-                for (; t + 4 <= n; t += 4) {
-                    for (int r = r0; r < r1; r++) {
-                        kernel.dot4(r, xs, t * stride, stride, four);
-                        for (int k = 0; k < 4; k++) y[(t + k) * rows + r] = four[k];
-                    }
-                }
-                for (; t < n; t++) {
-                    for (int r = r0; r < r1; r++) y[t * rows + r] = kernel.dot1(r, xs, t * stride);
-                }
-            }
-        });
+        RowDots.gemm(kernel, rows, byteSize() / rows, xs, stride, y, n);
     }
 
     boolean vectorKernel() {

@@ -31,7 +31,7 @@ final class Packed4Rows extends PackedRowKernel {
     }
 
     @Override
-    float dot1(int row, float[] x, int xOff) {
+    public float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector lo = FloatVector.zero(F), hi = lo;
         IntVector lut = groupLut(pBase, 0);
@@ -80,7 +80,7 @@ final class Packed4Rows extends PackedRowKernel {
     }
 
     @Override
-    void dot4(int row, float[] x, int xOff, int stride, float[] out) {
+    public void dot4(int row, float[] x, int xOff, int stride, float[] out) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector lo0 = FloatVector.zero(F), lo1 = lo0, lo2 = lo0, lo3 = lo0, hi0 = lo0, hi1 = lo0, hi2 = lo0, hi3 = lo0;
         int u = 0;

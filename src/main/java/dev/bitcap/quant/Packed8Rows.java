@@ -39,7 +39,7 @@ final class Packed8Rows extends PackedRowKernel {
     }
 
     @Override
-    float dot1(int row, float[] x, int xOff) {
+    public float dot1(int row, float[] x, int xOff) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector zero = FloatVector.zero(F), acc0 = zero, acc1 = zero, s0 = zero, s1 = zero;
         FloatVector shift = shift(pBase, 0), scale = scale(pBase, 0);
@@ -113,7 +113,7 @@ final class Packed8Rows extends PackedRowKernel {
     }
 
     @Override
-    void dot4(int row, float[] x, int xOff, int stride, float[] out) {
+    public void dot4(int row, float[] x, int xOff, int stride, float[] out) {
         long base = row * rowBytes, pBase = row * paramRowBytes;
         FloatVector zero = FloatVector.zero(F);
         FloatVector a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero;

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * shape and group size, never on the row, on memory placement or on how many activation rows go together, so a
  * row gives identical bits in dot1 and dot4. One subclass per code width; the vector ones work on 16 float lanes.
  */
-abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Packed3Rows, Packed4Rows, Packed8Rows {
+abstract sealed class PackedRowKernel implements RowDots permits PackedScalarRows, Packed2Rows, Packed3Rows, Packed4Rows, Packed8Rows {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorShuffle<Float> ROTATE_8 = VectorShuffle.iota(F, 8, 1, true);
@@ -37,7 +37,7 @@ abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Pac
         this.paramRowBytes = 2L * groups * paramCount;
     }
 
-    abstract float dot1(int row, float[] x, int xOff);
+    public abstract float dot1(int row, float[] x, int xOff);
 
     /**
      * Rows {@code row0} and {@code row1} against one activation row at {@code x[0]} (a GEMV step): two memory
@@ -50,7 +50,7 @@ abstract sealed class PackedRowKernel permits PackedScalarRows, Packed2Rows, Pac
     }
 
     /** The row against activation rows t = 0..3, converting each chunk of codes once. */
-    abstract void dot4(int row, float[] x, int xOff, int stride, float[] out);
+    public abstract void dot4(int row, float[] x, int xOff, int stride, float[] out);
 
     /** The kernel for {@code t}: a vector one when the machine has 16 float lanes and the format a decode table. */
     static PackedRowKernel of(QuantizedTensor t) {

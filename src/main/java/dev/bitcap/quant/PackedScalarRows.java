@@ -18,14 +18,14 @@ final class PackedScalarRows extends PackedRowKernel {
     }
 
     @Override
-    float dot1(int row, float[] x, int xOff) {
+    public float dot1(int row, float[] x, int xOff) {
         float[] out = new float[1];
         dot(row, x, xOff, 0, 1, out);
         return out[0];
     }
 
     @Override
-    void dot4(int row, float[] x, int xOff, int stride, float[] out) {
+    public void dot4(int row, float[] x, int xOff, int stride, float[] out) {
         dot(row, x, xOff, stride, 4, out);
     }
 

@@ -9,8 +9,6 @@ import dev.bitcap.tensor.Parallel;
  * cache while every group of four activation rows passes over them, so each weight is read once per call.
  */
 final class QuantizedMatMul {
-    /** Packed bytes per GEMM block: small enough to stay in a core's L2 with its activations. */
-    private static final long BLOCK_BYTES = 64 * 1024;
     private static final int GEMV_MIN_ROWS = 32;
 
     private QuantizedMatMul() {}
@@ -41,28 +39,7 @@ final class QuantizedMatMul {
             });
             return;
         }
-        long rowBytes = w.codes().byteSize() / rows;
-        int block = (int) Math.max(1, Math.min(rows, BLOCK_BYTES / rowBytes));
-        int blocks = (rows + block - 1) / block;
-        Parallel.forRange(blocks, 1, (first, last) -> {
-            float[] four = new float[4];
-            for (int b = first; b < last; b++) {
-                int r0 = b * block, r1 = Math.min(rows, r0 + block);
-                int t = 0;
-                for (; t + 4 <= n; t += 4) {
-                    for (int r = r0; r < r1; r++) {
-                        kernel.dot4(r, xs, t * stride, stride, four);
-                        y[t * rows + r] = four[0];
-                        y[(t + 1) * rows + r] = four[1];
-                        y[(t + 2) * rows + r] = four[2];
-                        y[(t + 3) * rows + r] = four[3];
-                    }
-                }
-                for (; t < n; t++) {
-                    for (int r = r0; r < r1; r++) y[t * rows + r] = kernel.dot1(r, xs, t * stride);
-                }
-            }
-        });
+        RowDots.gemm(kernel, rows, w.codes().byteSize() / rows, xs, stride, y, n);
     }
 
     private static float[] arrange(float[] x, int n, int cols, int stride, float[] inputScale) {

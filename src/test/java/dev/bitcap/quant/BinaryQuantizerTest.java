@@ -44,7 +44,7 @@ class BinaryQuantizerTest {
         return BinaryQuantizer.quantize(l.name(), l.w(), l.rows(), l.cols(), h, keep, keptPer8, 2);
     }
 
-    static double[] toDouble(float[] f) {
+    static double[] asDoubles(float[] f) {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
@@ -151,8 +151,8 @@ class BinaryQuantizerTest {
             double[] h = hessian(l);
             for (int k = 0; k < 3; k++) {
                 int n = 4 + k;
-                double base = outputError(toDouble(billm(l, h, n).dequantizeAll()), l.w(), l.rows(), l.cols(), l.x(), l.tokens());
-                double st = outputError(toDouble(stbllm(l, h, n).dequantizeAll()), l.w(), l.rows(), l.cols(), l.x(), l.tokens());
+                double base = outputError(asDoubles(billm(l, h, n).dequantizeAll()), l.w(), l.rows(), l.cols(), l.x(), l.tokens());
+                double st = outputError(asDoubles(stbllm(l, h, n).dequantizeAll()), l.w(), l.rows(), l.cols(), l.x(), l.tokens());
                 System.out.printf("%s %d:8: BiLLM %.4g STBLLM %.4g (%.2fx)%n", l.name(), n, base, st, base / st);
                 logRatio[k] += Math.log(st / base) / layers.length;
             }
@@ -174,9 +174,9 @@ class BinaryQuantizerTest {
     void feedbackLowersTheOutputError(int layer, String which) {
         Layer l = stories(layer, which);
         for (int regions : new int[] {2, 3}) {
-            double alone = outputError(toDouble(BinaryQuantizer.quantize(l.name(), l.w(), l.rows(), l.cols(), identity(l.cols()), null, 8, regions).dequantizeAll()),
+            double alone = outputError(asDoubles(BinaryQuantizer.quantize(l.name(), l.w(), l.rows(), l.cols(), identity(l.cols()), null, 8, regions).dequantizeAll()),
                     l.w(), l.rows(), l.cols(), l.x(), l.tokens());
-            double withFeedback = outputError(toDouble(BinaryQuantizer.quantize(l.name(), l.w(), l.rows(), l.cols(), hessian(l), null, 8, regions).dequantizeAll()),
+            double withFeedback = outputError(asDoubles(BinaryQuantizer.quantize(l.name(), l.w(), l.rows(), l.cols(), hessian(l), null, 8, regions).dequantizeAll()),
                     l.w(), l.rows(), l.cols(), l.x(), l.tokens());
             System.out.printf("%s %d regions: alone %.4g, with feedback %.4g%n", l.name(), regions, alone, withFeedback);
             assertTrue(withFeedback < alone, l.name() + ": " + withFeedback + " vs " + alone);
