@@ -10,6 +10,8 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -23,7 +25,28 @@ public final class AtomicFiles {
         void write(Path temp) throws IOException;
     }
 
+    /** Temp files and directories being written now: a JVM stopped by a signal (Ctrl-C) deletes them on its way out. */
+    private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(AtomicFiles::deleteInProgress, "bitcap-temp-cleanup"));
+    }
+
     private AtomicFiles() {}
+
+    private static void deleteInProgress() {
+        // The writer thread keeps running while shutdown hooks do, so a directory may gain a file during the walk.
+        for (int attempt = 0; attempt < 5 && !IN_PROGRESS.isEmpty(); attempt++) {
+            for (Path p : IN_PROGRESS) {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteRecursivelyQuietly(p);
+                } else {
+                    deleteQuietly(p);
+                }
+                if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) IN_PROGRESS.remove(p);
+            }
+        }
+    }
 
     /**
      * Runs {@code writer} on a temp path beside {@code target} (the temp file exists, empty, when the writer
@@ -36,14 +59,17 @@ public final class AtomicFiles {
         try {
             Files.createDirectories(parent);
             temp = createSibling(parent, target, ".tmp", false);
+            IN_PROGRESS.add(temp);
             writer.write(temp);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            IN_PROGRESS.remove(temp);
             temp = null;
         } catch (IOException e) {
             throw new BitcapException(target + ": cannot write (" + e + ")", e);
         } finally {
             if (temp != null) {
                 deleteQuietly(temp);
+                IN_PROGRESS.remove(temp);
             }
         }
     }
@@ -62,14 +88,17 @@ public final class AtomicFiles {
         try {
             Files.createDirectories(parent);
             temp = createSibling(parent, target, ".tmp", true);
+            IN_PROGRESS.add(temp);
             writer.write(temp);
             moveDirectoryIntoPlace(temp, target, replace, parent);
+            IN_PROGRESS.remove(temp);
             temp = null;
         } catch (IOException e) {
             throw new BitcapException(target + ": cannot write (" + e + ")", e);
         } finally {
             if (temp != null) {
                 deleteRecursivelyQuietly(temp);
+                IN_PROGRESS.remove(temp);
             }
         }
     }

@@ -88,6 +88,22 @@ class AtomicFilesTest {
         assertFalse(Files.exists(target.resolve("nested")));
     }
 
+    @Test
+    void aSignalDuringTheWriteLeavesNoHiddenTemp() throws Exception {
+        Path target = dir.resolve("model-int4");
+        String javaBinary = ProcessHandle.current().info().command().orElseThrow();
+        Process p = new ProcessBuilder(javaBinary, "-cp", System.getProperty("java.class.path"), InterruptedWriter.class.getName(),
+                target.toString()).redirectErrorStream(true).start();
+        try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream()))) {
+            assertEquals("writing", out.readLine(), "the writer process did not start writing");
+            p.destroy(); // SIGTERM: shutdown hooks run, as on Ctrl-C
+            assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the writer did not stop");
+        } finally {
+            p.destroyForcibly();
+        }
+        assertEquals(List.of(), listing(dir), "the stopped write left files behind");
+    }
+
     private static List<Path> listing(Path folder) throws IOException {
         try (Stream<Path> s = Files.list(folder)) {
             return s.sorted().toList();
