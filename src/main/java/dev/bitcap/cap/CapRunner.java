@@ -233,9 +233,10 @@ public final class CapRunner {
         m.put("kv_bytes_per_position", kvPerPosition);
         for (CountingMode mode : CountingMode.values()) {
             SparseUtilization u = new SparseUtilization(costs, mode, compatBytes);
-            putPhase(m, mode, "prefill", u.phase(records, PassRecord.Mode.PREFILL));
-            putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE));
+            putPhase(m, mode, "prefill", u.phase(records, PassRecord.Mode.PREFILL), plan.measuredFor(c.device()));
+            putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE), plan.measuredFor(c.device()));
         }
+        m.put("measured_ceilings", plan.measuredFor(c.device()).label());
         m.put("moecap_precision_label", MoeCapPrecision.label(c.format(), c.method()));
         m.put("accuracy_measure", "top-1 agreement with f32");
         m.put("top1_agreement", acc.top1());
@@ -249,9 +250,9 @@ public final class CapRunner {
         return new CapResult(c, batch, CapResult.Status.OK, "", m);
     }
 
-    private void putPhase(Map<String, Object> m, CountingMode mode, String phase, PhaseUtilization u) {
+    private void putPhase(Map<String, Object> m, CountingMode mode, String phase, PhaseUtilization u, Ceilings meas) {
         String p = (mode == CountingMode.PAPER ? "" : "compat_") + phase + "_";
-        Ceilings sheet = plan.datasheet(), meas = plan.measured();
+        Ceilings sheet = plan.datasheet();
         m.put(p + "passes", u.passes());
         m.put(p + "bytes_per_s", u.bytesPerSecond());
         m.put(p + "flops_per_s", u.flopsPerSecond());

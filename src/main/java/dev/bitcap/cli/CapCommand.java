@@ -7,6 +7,7 @@ import dev.bitcap.cap.CapResult;
 import dev.bitcap.cap.CapRunner;
 import dev.bitcap.cap.CapSettings;
 import dev.bitcap.cap.Ceilings;
+import dev.bitcap.cap.GpuCeilings;
 import dev.bitcap.cap.CostModel;
 import dev.bitcap.cap.CountingMode;
 import dev.bitcap.cap.ReportWriter;
@@ -113,16 +114,24 @@ final class CapCommand implements Callable<Integer> {
         Ceilings measured = Ceilings.NONE;
         boolean terminal = System.console() != null;
         String machine = CpuProbe.cpuName() + ", " + Parallel.threads() + " threads";
-        if (s.probe) {
+        Ceilings measuredCuda = Ceilings.NONE;
+        List<String> runDevices = s.configurations().stream().map(CapConfiguration::device).distinct().toList();
+        boolean onlyCuda = !runDevices.isEmpty() && runDevices.stream().allMatch("cuda"::equals);
+        if (s.probe && !onlyCuda) {
             if (terminal) System.err.println("measuring this CPU's ceilings (bandwidth, FMA) ...");
             CpuProbe.Result p = CpuProbe.run(new CpuProbe.Options(512L << 20, 1L << 20, 10_000, 5_000_000));
             measured = new Ceilings("measured cpu fp32", p.readGBs() * 1e9, p.fp32Gflops() * 1e9);
             if (hw.id().equals(HardwareCatalog.LOCAL_CPU)) hw = p.asDevice(hw);
         }
+        if (s.probe && runDevices.contains("cuda")) {
+            if (terminal) System.err.println("measuring GPU 0's ceilings (HBM bandwidth, fp32 and tensor-core throughput) ...");
+            measuredCuda = GpuCeilings.measure(s.computeDtype);
+            machine += "; GPU 0: " + measuredCuda.label();
+        }
         Workload workload = new Workload(s.inputLength, s.outputLength, s.batchSizes, readPrompts(s), s.rounds, s.seed);
         CostModel cost = new CostModel(s.costFormula, s.lifetimeYears, s.utilisation, s.usdPerKwh, s.costDevices);
         CapPlan plan = new CapPlan(s.model, s.tokenizer, s.evalText, workload, s.configurations(), s.mode, cost, hw, s.computeDtype, measured,
-                s.accuracyWindows, s.accuracyContext, s.calibText, s.calibSamples, s.calibSeqLen);
+                s.accuracyWindows, s.accuracyContext, s.calibText, s.calibSamples, s.calibSeqLen, measuredCuda);
 
         long start = System.nanoTime();
         List<CapResult> results = new CapRunner(plan, new CapRunner.Listener() {
@@ -145,7 +154,7 @@ final class CapCommand implements Callable<Integer> {
         facts.put("workload", String.format(Locale.ROOT, "%s prompt tokens, %d output tokens, batch sizes %s, %d round(s)",
                 workload.prompts() == null ? String.valueOf(workload.inputLength()) : "file " + s.promptsFile, workload.outputLength(), workload.batchSizes(), workload.rounds()));
         facts.put("hardware", hw.id() + " (" + hw.name() + "), power " + fmt(hw.powerW()) + " W, price $" + fmt(hw.priceUsd()));
-        facts.put("ceilings", ceil(plan.datasheet()) + "; " + ceil(measured));
+        facts.put("ceilings", ceil(plan.datasheet()) + "; " + ceil(measured) + (runDevices.contains("cuda") ? "; " + ceil(measuredCuda) : ""));
         facts.put("cost", cost.formula().cliName() + (cost.formula() == CostModel.Formula.AMORTISED
                 ? String.format(Locale.ROOT, ", %.3g years, utilisation %.3g, $%.3g/kWh", cost.lifetimeYears(), cost.utilisation(), cost.usdPerKwh())
                 : " (1.2·energy + 1.25·capital)"));
@@ -166,7 +175,8 @@ final class CapCommand implements Callable<Integer> {
         run.put("notes", notes);
         ResultsWriter.writeJson(dir.resolve("results.json"), run, results);
         ResultsWriter.writeCsv(dir.resolve("results.csv"), results);
-        ReportWriter.write(dir.resolve("report.html"), new ReportWriter.Context("bitcap CAP report", facts, plan.datasheet(), measured, s.mode, notes), results);
+        ReportWriter.write(dir.resolve("report.html"), new ReportWriter.Context("bitcap CAP report", facts, plan.datasheet(),
+                onlyCuda ? measuredCuda : measured, s.mode, notes), results);
         printSummary(out, results, s.mode);
         out.printf("%nran %d configurations in %.1f s; report: %s%n", plan.configurations().size(), seconds, dir.resolve("report.html").toAbsolutePath());
         return 0;
