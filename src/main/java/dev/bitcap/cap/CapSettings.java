@@ -2,6 +2,7 @@ package dev.bitcap.cap;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.bitcap.BitcapException;
 import dev.bitcap.hw.StrictJson;
 import java.io.IOException;
@@ -12,8 +13,8 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The settings of a {@code bitcap cap} run as a config file states them (JSON; every key optional, unknown keys and
- * wrong types are errors naming the key), with the built-in defaults for what it leaves out. Command-line flags are
+ * The settings of a {@code bitcap cap} run as a config file states them (JSON, or YAML for a {@code .yaml}/{@code .yml}
+ * file; every key optional, unknown keys and wrong types are errors naming the key), with the built-in defaults for what it leaves out. Command-line flags are
  * applied over this by the command. Paths in a file are relative to the file's folder.
  */
 public final class CapSettings {
@@ -68,16 +69,24 @@ public final class CapSettings {
             throw new BitcapException("config " + file + ": cannot read (" + e.getMessage() + ")");
         }
         String source = "config " + file;
-        if (file.toString().endsWith(".yaml") || file.toString().endsWith(".yml")) {
-            throw new BitcapException(source + ": YAML is not supported; write the config as JSON (docs/CAP.md)");
-        }
+        boolean yaml = isYaml(file);
         try {
+            // the same tree for both syntaxes, so the same strict key and type checks apply
+            ObjectMapper mapper = yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper();
             CapSettings s = new CapSettings();
-            s.apply(new StrictJson(source, "", new ObjectMapper().readTree(text)), file.toAbsolutePath().getParent());
+            s.apply(new StrictJson(source, "", mapper.readTree(text)), file.toAbsolutePath().getParent());
             return s;
         } catch (JsonProcessingException e) {
-            throw new BitcapException(source + ": not valid JSON (" + e.getOriginalMessage() + " at line " + e.getLocation().getLineNr() + ")");
+            String line = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+            throw new BitcapException(source + ": not valid " + (yaml ? "YAML" : "JSON") + " (" + why + line + ")");
         }
+    }
+
+    /** A {@code .yaml} or {@code .yml} file is read as YAML; anything else as JSON. */
+    static boolean isYaml(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return name.endsWith(".yaml") || name.endsWith(".yml");
     }
 
     private void apply(StrictJson j, Path dir) {
