@@ -77,7 +77,7 @@ final class HwCommand implements Callable<Integer> {
             if (maxChaseMb != null) o = new GpuProbe.Options(o.bandwidthBytes(), (long) maxChaseMb << 20, o.loadsPerPoint(), o.fmaIters(),
                     o.mmaIters(), o.wgmmaIters(), o.runs(), o.tensorCores());
             try {
-                System.err.println("measuring GPU 0 (bandwidth, latency, fp32 and tensor-core throughput) ...");
+                if (System.console() != null) System.err.println("measuring GPU 0 (bandwidth, latency, fp32 and tensor-core throughput) ...");
                 gpu = GpuProbe.run(0, o, line -> System.err.println("  " + line));
                 gpuStatus = "measured";
                 cat = cat.with(gpu.asDevice(LOCAL_GPU));

@@ -86,10 +86,10 @@ public final class GpuProbeReport {
     }
 
     static String size(long bytes) {
-        if (bytes >= 1L << 30 && bytes % (1L << 30) == 0) return (bytes >> 30) + " GiB";
+        if (bytes >= 1L << 30 && bytes % (1L << 30) != 0) return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
+        if (bytes >= 1L << 30) return (bytes >> 30) + " GiB";
         if (bytes >= 1L << 20 && bytes % (1L << 20) == 0) return (bytes >> 20) + " MiB";
         if (bytes >= 1L << 10 && bytes % (1L << 10) == 0) return (bytes >> 10) + " KiB";
-        if (bytes >= 1L << 30) return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
         if (bytes >= 1L << 20) return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
         return bytes + " B";
     }
