@@ -15,11 +15,12 @@ import java.util.List;
  * @param accuracyWindows windows for agreement/perplexity, each {@code accuracyContext} tokens
  * @param calibText      calibration text for clip/GPTQ/AWQ, or null (random-token windows)
  * @param measuredCuda   GPU 0's measured ceilings, for configurations on cuda (NaN where not probed)
+ * @param tasks          exact-match tasks scored on every configuration (their accuracy becomes the radar's), or null
  */
 public record CapPlan(Path model, Path tokenizer, Path evalText, Workload workload, List<CapConfiguration> configurations,
                       CountingMode mode, CostModel cost, DeviceSpec hardware, String computeDtype, Ceilings measured,
                       int accuracyWindows, int accuracyContext, Path calibText, int calibSamples, int calibSeqLen,
-                      Ceilings measuredCuda) {
+                      Ceilings measuredCuda, ExactMatchTasks tasks) {
     public CapPlan {
         configurations = List.copyOf(configurations);
     }

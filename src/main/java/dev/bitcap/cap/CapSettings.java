@@ -21,7 +21,7 @@ public final class CapSettings {
     /** A weight choice of the matrix: format, method, group and N:M. */
     public record Weights(String format, String method, int group, String nm) {}
 
-    public Path model, tokenizer, evalText, out = Path.of("cap-results"), promptsFile, catalog, calibText;
+    public Path model, tokenizer, evalText, out = Path.of("cap-results"), promptsFile, catalog, calibText, tasksFile;
     public CountingMode mode = CountingMode.PAPER;
     public int inputLength = 64, outputLength = 32, rounds = 1;
     public long seed = 7;
@@ -39,6 +39,8 @@ public final class CapSettings {
     public int costDevices = 1;
     public int accuracyWindows = 4, accuracyContext = 64;
     public int calibSamples = 8, calibSeqLen = 64;
+    /** Greedy tokens generated per exact-match task that sets no {@code max_tokens} of its own. */
+    public int taskMaxTokens = 32;
 
     /** The main job's weight choices: unquantized, INT8, INT4-asym, AFP4, INT2 with clipping search, STBLLM 4:8. */
     static List<Weights> defaultWeights() {
@@ -91,7 +93,7 @@ public final class CapSettings {
 
     private void apply(StrictJson j, Path dir) {
         j.allowOnly(Set.of("model", "tokenizer", "eval_text", "out", "metrics_mode", "workload", "matrix", "configurations", "hardware",
-                "cost", "accuracy", "calibration"));
+                "cost", "accuracy", "calibration", "tasks"));
         model = path(j, "model", dir, model);
         tokenizer = path(j, "tokenizer", dir, tokenizer);
         evalText = path(j, "eval_text", dir, evalText);
@@ -146,6 +148,12 @@ public final class CapSettings {
             a.allowOnly(Set.of("windows", "context"));
             accuracyWindows = a.integer("windows", accuracyWindows);
             accuracyContext = a.integer("context", accuracyContext);
+        }
+        StrictJson t = j.object("tasks");
+        if (t != null) {
+            t.allowOnly(Set.of("file", "max_tokens"));
+            tasksFile = path(t, "file", dir, tasksFile);
+            taskMaxTokens = t.integer("max_tokens", taskMaxTokens);
         }
         StrictJson cal = j.object("calibration");
         if (cal != null) {
