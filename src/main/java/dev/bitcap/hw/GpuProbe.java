@@ -121,6 +121,9 @@ public final class GpuProbe {
         long l2 = d.attribute(handle, ATTR_L2_BYTES);
         double clockMhz = d.attribute(handle, ATTR_CLOCK_RATE_KHZ) / 1e3, memMhz = d.attribute(handle, ATTR_MEMORY_CLOCK_KHZ) / 1e3;
         int bus = d.attribute(handle, ATTR_BUS_WIDTH_BITS);
+        // buffers of at most a quarter of the free memory (a power of two), so a smaller GPU runs the same probes
+        long quarter = Long.highestOneBit(Math.max(1L << 20, device.memoryInfo()[0] / 4));
+        long hbmBytes = Math.min(o.bandwidthBytes(), quarter), chaseBytes = Math.min(o.maxChaseBytes(), quarter);
         List<Bandwidth> bandwidth = new ArrayList<>();
         List<LatencyPoint> latency = List.of();
         String latencyStatus = "ok";
@@ -140,17 +143,17 @@ public final class GpuProbe {
                 latencyStatus = memoryFailure;
                 compute.add(Throughput.failed("fp32 FMA (CUDA cores)", "fma.rn.f32", "fp32", "TFLOP/s", memoryFailure));
             } else {
-                bandwidth.addAll(attempt(() -> m.hbm(o.bandwidthBytes(), o.runs()), e -> {
+                bandwidth.addAll(attempt(() -> m.hbm(hbmBytes, o.runs()), e -> {
                     List<Bandwidth> failed = new ArrayList<>();
-                    for (String n : List.of("hbm_read", "hbm_write", "hbm_copy")) failed.add(new Bandwidth(n, o.bandwidthBytes(), null, e));
+                    for (String n : List.of("hbm_read", "hbm_write", "hbm_copy")) failed.add(new Bandwidth(n, hbmBytes, null, e));
                     return failed;
                 }));
                 int reps = (int) Math.max(1, (8L << 30) / l2Buffer);
                 bandwidth.add(attempt(() -> m.l2Read(l2Buffer, reps, o.runs()), e -> new Bandwidth("l2_read", l2Buffer, null, e)));
                 for (Bandwidth b : bandwidth) progress.accept(b.name() + ": " + (b.gbPerS() == null ? b.status() : String.format("%.1f GB/s", b.gbPerS())));
-                if (o.maxChaseBytes() >= 16L << 10) {
+                if (chaseBytes >= 16L << 10) {
                     try {
-                        latency = m.latency(16L << 10, o.maxChaseBytes(), o.loadsPerPoint(), 2 * l2);
+                        latency = m.latency(16L << 10, chaseBytes, o.loadsPerPoint(), 2 * l2);
                     } catch (RuntimeException e) {
                         latencyStatus = "failed: " + message(e);
                     }

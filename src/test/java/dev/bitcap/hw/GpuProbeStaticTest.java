@@ -10,12 +10,12 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The parts of the GPU probes that need no GPU: level picking, the arch gate, the catalog entry and the JSON. */
-class GpuProbeStaticTest {
+public class GpuProbeStaticTest {
     /** The H200's pointer-chase curve from docs/runs/2026-12-02-hwgpu-hw.json (cycles per load, 16 KiB doubling to 4 GiB). */
     static final double[] H200_CYCLES = {32.0, 32.0, 32.0, 32.0, 154.2, 275.3, 276.4, 276.4, 276.4, 276.5, 276.6, 400.4, 598.2, 572.2, 654.4,
             654.2, 657.7, 663.4, 664.3};
 
-    static List<GpuProbe.LatencyPoint> h200Curve() {
+    public static List<GpuProbe.LatencyPoint> h200Curve() {
         List<GpuProbe.LatencyPoint> points = new ArrayList<>();
         long size = 16L << 10;
         for (double c : H200_CYCLES) {
@@ -68,7 +68,7 @@ class GpuProbeStaticTest {
         assertEquals("60 MiB", GpuProbeReport.size(60L << 20));
     }
 
-    static GpuProbe.Result result() {
+    public static GpuProbe.Result result() {
         List<GpuProbe.Throughput> compute = List.of(
                 GpuProbe.Throughput.measured("mma.sync fp16", "mma", "fp16", 521.4, 1734, 132, 521.4e12, ""),
                 GpuProbe.Throughput.measured("wgmma fp16", "wgmma", "fp16", 810.5, 1703, 132, 810.5e12, ""),
