@@ -93,7 +93,7 @@ final class CapCommand implements Callable<Integer> {
     @Option(names = "--catalog", paramLabel = "FILE", description = "a JSON catalog overlaid on the built-in one")
     Path catalog;
 
-    @Option(names = "--no-probe", description = "do not measure this CPU's ceilings before the run")
+    @Option(names = "--no-probe", description = "do not measure the ceilings before the run (this CPU's; GPU 0's for cuda configurations)")
     boolean noProbe;
 
     @Option(names = "--mode", paramLabel = "MODE", description = "counting shown first: paper or moecap-compat (both are always written)")

@@ -42,7 +42,7 @@ final class HwCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "smaller buffers and fewer loads (seconds instead of tens of seconds)")
     boolean quick;
 
-    @Option(names = "--max-chase-mb", paramLabel = "MB", description = "largest pointer-chase buffer in MiB (default 1024, 64 with --quick)")
+    @Option(names = "--max-chase-mb", paramLabel = "MB", description = "largest pointer-chase buffer in MiB (CPU: default 1024, 64 with --quick; GPU: 4096, 256 with --quick)")
     Integer maxChaseMb;
 
     @Option(names = "--device", paramLabel = "DEV",
