@@ -49,15 +49,25 @@ public final class CapRunner {
 
     private final CapPlan plan;
     private final Listener listener;
+    private final List<Map<String, Object>> taskOutputs = new ArrayList<>();
 
     public CapRunner(CapPlan plan, Listener listener) {
         this.plan = plan;
         this.listener = listener;
     }
 
+    /** What every exact-match task produced on every configuration that ran (empty without tasks). */
+    public List<Map<String, Object>> taskOutputs() {
+        return taskOutputs;
+    }
+
     public List<CapResult> run() {
         List<CapResult> results = new ArrayList<>();
         try (LoadedModel reference = load(); Backend refBackend = Backends.create("cpu", reference, PassRecorder.NONE)) {
+            Tokenizer taskTokenizer = reference.tokenizer();
+            if (plan.tasks() != null && taskTokenizer == null) {
+                throw new BitcapException("tasks " + plan.tasks().file() + " need a tokenizer and model " + reference.name() + " has none (give --tokenizer)");
+            }
             List<int[]> windows = accuracyWindows(reference);
             Agreement agreement = Agreement.against(refBackend, windows);
             List<int[]> calibration = null;
@@ -71,7 +81,7 @@ public final class CapRunner {
                 }
                 if (calibration == null && c.quantized() && QuantMethod.byName(c.method()).needsCalibration()) calibration = calibrationWindows(reference);
                 try {
-                    for (CapResult r : runOne(c, agreement, calibration)) emit(results, r);
+                    for (CapResult r : runOne(c, agreement, calibration, taskTokenizer)) emit(results, r);
                 } catch (BitcapException | IllegalArgumentException | IllegalStateException | UnsupportedOperationException | OutOfMemoryError e) {
                     String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
                     for (int b : plan.workload().batchSizes()) emit(results, new CapResult(c, b, CapResult.Status.FAILED, why, Map.of()));
@@ -105,7 +115,7 @@ public final class CapRunner {
         return null;
     }
 
-    private List<CapResult> runOne(CapConfiguration c, Agreement agreement, List<int[]> calibration) {
+    private List<CapResult> runOne(CapConfiguration c, Agreement agreement, List<int[]> calibration, Tokenizer taskTokenizer) {
         PassRecorder recorder = new PassRecorder();
         LoadedModel base = load();
         LoadedModel model = base;
@@ -145,9 +155,12 @@ public final class CapRunner {
                     return skipped;
                 }
                 Agreement.Result acc = agreement.measure(backend);
+                ExactMatchScorer.Score tasks = plan.tasks() == null ? null
+                        : ExactMatchScorer.score(plan.tasks(), backend, taskTokenizer, model.config().maxContext());
+                if (tasks != null) recordOutputs(c, tasks);
                 warmUp(backend, model);
                 List<CapResult> rows = new ArrayList<>();
-                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, bits));
+                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, tasks, bits));
                 return rows;
             }
         } finally {
@@ -188,7 +201,7 @@ public final class CapRunner {
     }
 
     private CapResult measure(CapConfiguration c, int batch, LoadedModel model, Backend backend, PassRecorder recorder,
-                              Agreement.Result acc, double bits) {
+                              Agreement.Result acc, ExactMatchScorer.Score tasks, double bits) {
         Workload w = plan.workload();
         int vocab = model.config().vocabSize();
         SplittableRandom rnd = new SplittableRandom(w.seed());
@@ -233,11 +246,19 @@ public final class CapRunner {
         m.put("kv_bytes_per_position", kvPerPosition);
         for (CountingMode mode : CountingMode.values()) {
             SparseUtilization u = new SparseUtilization(costs, mode, compatBytes);
-            putPhase(m, mode, "prefill", u.phase(records, PassRecord.Mode.PREFILL));
-            putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE));
+            putPhase(m, mode, "prefill", u.phase(records, PassRecord.Mode.PREFILL), plan.measuredFor(c.device()));
+            putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE), plan.measuredFor(c.device()));
         }
+        m.put("measured_ceilings", plan.measuredFor(c.device()).label());
         m.put("moecap_precision_label", MoeCapPrecision.label(c.format(), c.method()));
-        m.put("accuracy_measure", "top-1 agreement with f32");
+        // the radar's accuracy: task exact match when tasks are given, else agreement with the unquantized model
+        m.put("accuracy", tasks != null ? tasks.accuracy() : acc.top1());
+        m.put("accuracy_measure", tasks != null ? plan.tasks().measure() : "top-1 agreement with f32");
+        if (tasks != null) {
+            m.put("task_accuracy", tasks.accuracy());
+            m.put("task_correct", tasks.correct());
+            m.put("task_count", tasks.outcomes().size());
+        }
         m.put("top1_agreement", acc.top1());
         m.put("mean_kl", acc.meanKl());
         m.put("perplexity", plan.evalText() != null ? acc.perplexity() : Double.NaN);
@@ -249,9 +270,9 @@ public final class CapRunner {
         return new CapResult(c, batch, CapResult.Status.OK, "", m);
     }
 
-    private void putPhase(Map<String, Object> m, CountingMode mode, String phase, PhaseUtilization u) {
+    private void putPhase(Map<String, Object> m, CountingMode mode, String phase, PhaseUtilization u, Ceilings meas) {
         String p = (mode == CountingMode.PAPER ? "" : "compat_") + phase + "_";
-        Ceilings sheet = plan.datasheet(), meas = plan.measured();
+        Ceilings sheet = plan.datasheet();
         m.put(p + "passes", u.passes());
         m.put(p + "bytes_per_s", u.bytesPerSecond());
         m.put(p + "flops_per_s", u.flopsPerSecond());
@@ -262,6 +283,21 @@ public final class CapRunner {
         if (mode == CountingMode.PAPER) {
             m.put(p + "experts_per_layer", u.meanExperts());
             m.put(p + "activated_share", u.activatedShare());
+        }
+    }
+
+    private void recordOutputs(CapConfiguration c, ExactMatchScorer.Score score) {
+        for (ExactMatchScorer.Outcome o : score.outcomes()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("configuration", c.name());
+            row.put("line", o.task().line());
+            row.put("id", o.task().id());
+            row.put("extract", o.task().extract().spec());
+            row.put("answer", o.task().answer());
+            row.put("extracted", o.extracted());
+            row.put("correct", o.correct());
+            row.put("output", o.output());
+            taskOutputs.add(row);
         }
     }
 

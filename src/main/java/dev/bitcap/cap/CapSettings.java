@@ -2,6 +2,7 @@ package dev.bitcap.cap;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.bitcap.BitcapException;
 import dev.bitcap.hw.StrictJson;
 import java.io.IOException;
@@ -12,15 +13,15 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The settings of a {@code bitcap cap} run as a config file states them (JSON; every key optional, unknown keys and
- * wrong types are errors naming the key), with the built-in defaults for what it leaves out. Command-line flags are
+ * The settings of a {@code bitcap cap} run as a config file states them (JSON, or YAML for a {@code .yaml}/{@code .yml}
+ * file; every key optional, unknown keys and wrong types are errors naming the key), with the built-in defaults for what it leaves out. Command-line flags are
  * applied over this by the command. Paths in a file are relative to the file's folder.
  */
 public final class CapSettings {
     /** A weight choice of the matrix: format, method, group and N:M. */
     public record Weights(String format, String method, int group, String nm) {}
 
-    public Path model, tokenizer, evalText, out = Path.of("cap-results"), promptsFile, catalog, calibText;
+    public Path model, tokenizer, evalText, out = Path.of("cap-results"), promptsFile, catalog, calibText, tasksFile;
     public CountingMode mode = CountingMode.PAPER;
     public int inputLength = 64, outputLength = 32, rounds = 1;
     public long seed = 7;
@@ -38,6 +39,8 @@ public final class CapSettings {
     public int costDevices = 1;
     public int accuracyWindows = 4, accuracyContext = 64;
     public int calibSamples = 8, calibSeqLen = 64;
+    /** Greedy tokens generated per exact-match task that sets no {@code max_tokens} of its own. */
+    public int taskMaxTokens = 32;
 
     /** The main job's weight choices: unquantized, INT8, INT4-asym, AFP4, INT2 with clipping search, STBLLM 4:8. */
     static List<Weights> defaultWeights() {
@@ -68,21 +71,29 @@ public final class CapSettings {
             throw new BitcapException("config " + file + ": cannot read (" + e.getMessage() + ")");
         }
         String source = "config " + file;
-        if (file.toString().endsWith(".yaml") || file.toString().endsWith(".yml")) {
-            throw new BitcapException(source + ": YAML is not supported; write the config as JSON (docs/CAP.md)");
-        }
+        boolean yaml = isYaml(file);
         try {
+            // the same tree for both syntaxes, so the same strict key and type checks apply
+            ObjectMapper mapper = yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper();
             CapSettings s = new CapSettings();
-            s.apply(new StrictJson(source, "", new ObjectMapper().readTree(text)), file.toAbsolutePath().getParent());
+            s.apply(new StrictJson(source, "", mapper.readTree(text)), file.toAbsolutePath().getParent());
             return s;
         } catch (JsonProcessingException e) {
-            throw new BitcapException(source + ": not valid JSON (" + e.getOriginalMessage() + " at line " + e.getLocation().getLineNr() + ")");
+            String line = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr();
+            String why = e.getOriginalMessage() == null ? "" : e.getOriginalMessage().lines().findFirst().orElse("");
+            throw new BitcapException(source + ": not valid " + (yaml ? "YAML" : "JSON") + " (" + why + line + ")");
         }
+    }
+
+    /** A {@code .yaml} or {@code .yml} file is read as YAML; anything else as JSON. */
+    static boolean isYaml(Path file) {
+        String name = file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        return name.endsWith(".yaml") || name.endsWith(".yml");
     }
 
     private void apply(StrictJson j, Path dir) {
         j.allowOnly(Set.of("model", "tokenizer", "eval_text", "out", "metrics_mode", "workload", "matrix", "configurations", "hardware",
-                "cost", "accuracy", "calibration"));
+                "cost", "accuracy", "calibration", "tasks"));
         model = path(j, "model", dir, model);
         tokenizer = path(j, "tokenizer", dir, tokenizer);
         evalText = path(j, "eval_text", dir, evalText);
@@ -137,6 +148,12 @@ public final class CapSettings {
             a.allowOnly(Set.of("windows", "context"));
             accuracyWindows = a.integer("windows", accuracyWindows);
             accuracyContext = a.integer("context", accuracyContext);
+        }
+        StrictJson t = j.object("tasks");
+        if (t != null) {
+            t.allowOnly(Set.of("file", "max_tokens"));
+            tasksFile = path(t, "file", dir, tasksFile);
+            taskMaxTokens = t.integer("max_tokens", taskMaxTokens);
         }
         StrictJson cal = j.object("calibration");
         if (cal != null) {

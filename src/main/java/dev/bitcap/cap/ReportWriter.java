@@ -38,7 +38,7 @@ public final class ReportWriter {
         List<CapResult> ok = results.stream().filter(r -> r.status() == CapResult.Status.OK).toList();
         List<String> names = results.stream().map(r -> r.configuration().name()).distinct().toList();
         b.append("<h2>CAP radar</h2>\n<p class=note>Three axes as MoE-CAP draws them, further out is better: performance = TPOT, cost = $ per million ")
-                .append("output tokens, accuracy = top-1 agreement with the unquantized model. Radii 20–100: TPOT and agreement scaled between the ")
+                .append("output tokens, accuracy = ").append(esc(accuracyMeasure(ok))).append(". Radii 20–100: TPOT and accuracy scaled between the ")
                 .append("plotted configurations' extremes, cost against the axis's second-to-last tick.</p>\n<div class=panels>");
         for (int batch : results.stream().map(CapResult::batch).distinct().sorted().toList()) {
             List<CapResult> rows = ok.stream().filter(r -> r.batch() == batch).toList();
@@ -95,19 +95,31 @@ public final class ReportWriter {
         for (double v : values) b.append("<td>").append(fmt(v)).append("</td>");
     }
 
+    /** The radar's accuracy: the row's {@code accuracy} (task exact match or agreement), else its top-1 agreement. */
+    static double accuracy(CapResult r) {
+        double a = r.number("accuracy");
+        return Double.isFinite(a) ? a : r.number("top1_agreement");
+    }
+
+    /** What the accuracy axis shows, as the rows name it. */
+    static String accuracyMeasure(List<CapResult> rows) {
+        return rows.stream().map(r -> r.metrics().get("accuracy_measure")).filter(String.class::isInstance).map(String.class::cast).findFirst()
+                .orElse("top-1 agreement with f32");
+    }
+
     static String radar(List<CapResult> rows, List<String> names, String title) {
         int n = rows.size();
         double[] tpot = new double[n], cost = new double[n], acc = new double[n];
         for (int i = 0; i < n; i++) {
             tpot[i] = rows.get(i).number("tpot_s");
             cost[i] = rows.get(i).number("cost_usd_per_mtok");
-            acc[i] = rows.get(i).number("top1_agreement");
+            acc[i] = accuracy(rows.get(i));
         }
         boolean hasCost = java.util.Arrays.stream(cost).allMatch(Double::isFinite);
         double[] rp = RadarScale.performance(tpot), rc = hasCost ? RadarScale.cost(cost) : new double[n], ra = RadarScale.accuracy(acc);
         double cx = 250, cy = 190, R = 140;
         double[] angles = {-90, 30, 150};
-        String[] labels = {"Performance (TPOT)", "Cost ($/M tokens)" + (hasCost ? "" : ": no price"), "Accuracy (top-1 agreement)"};
+        String[] labels = {"Performance (TPOT)", "Cost ($/M tokens)" + (hasCost ? "" : ": no price"), "Accuracy (" + accuracyMeasure(rows) + ")"};
         StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "<svg xmlns='http://www.w3.org/2000/svg' width='500' height='%d' role='img'>", 380 + 16 * n));
         s.append(text(cx, 18, title, "middle", 14, "bold"));
         for (int ring = 20; ring <= 100; ring += 20) {

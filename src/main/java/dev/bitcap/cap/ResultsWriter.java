@@ -47,6 +47,16 @@ public final class ResultsWriter {
         AtomicFiles.write(file, tmp -> mapper.writeValue(tmp.toFile(), json));
     }
 
+    /** One JSON object per line (e.g. each exact-match task's output per configuration). */
+    public static void writeJsonLines(Path file, List<Map<String, Object>> rows) {
+        ObjectMapper mapper = new ObjectMapper();
+        AtomicFiles.write(file, tmp -> {
+            StringBuilder sb = new StringBuilder();
+            for (Map<String, Object> row : rows) sb.append(mapper.writeValueAsString(row)).append('\n');
+            Files.writeString(tmp, sb);
+        });
+    }
+
     public static void writeCsv(Path file, List<CapResult> results) {
         Set<String> columns = new LinkedHashSet<>();
         for (CapResult r : results) columns.addAll(row(r).keySet());

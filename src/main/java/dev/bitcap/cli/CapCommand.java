@@ -7,8 +7,10 @@ import dev.bitcap.cap.CapResult;
 import dev.bitcap.cap.CapRunner;
 import dev.bitcap.cap.CapSettings;
 import dev.bitcap.cap.Ceilings;
+import dev.bitcap.cap.GpuCeilings;
 import dev.bitcap.cap.CostModel;
 import dev.bitcap.cap.CountingMode;
+import dev.bitcap.cap.ExactMatchTasks;
 import dev.bitcap.cap.ReportWriter;
 import dev.bitcap.cap.ResultsWriter;
 import dev.bitcap.cap.Workload;
@@ -68,6 +70,13 @@ final class CapCommand implements Callable<Integer> {
     @Option(names = "--prompts", paramLabel = "FILE", description = "prompts, one per line, instead of random token ids")
     Path prompts;
 
+    @Option(names = "--tasks", paramLabel = "FILE",
+            description = "exact-match tasks, JSONL: {\"prompt\": ..., \"answer\": ..., \"extract\": \"exact|first-line|first-number|regex:<re>\"} per line; their accuracy is the radar's")
+    Path tasks;
+
+    @Option(names = "--task-max-tokens", paramLabel = "N", description = "greedy tokens per task that sets no max_tokens (default 32)")
+    Integer taskMaxTokens;
+
     @Option(names = "--weights", split = ",", paramLabel = "SPEC",
             description = "weight choices format[:method[:group[:N:M]]], e.g. f32,int4-asym:gptq:128,binary:stbllm:128:4:8")
     List<String> weights;
@@ -84,7 +93,7 @@ final class CapCommand implements Callable<Integer> {
     @Option(names = "--catalog", paramLabel = "FILE", description = "a JSON catalog overlaid on the built-in one")
     Path catalog;
 
-    @Option(names = "--no-probe", description = "do not measure this CPU's ceilings before the run")
+    @Option(names = "--no-probe", description = "do not measure the ceilings before the run (this CPU's; GPU 0's for cuda configurations)")
     boolean noProbe;
 
     @Option(names = "--mode", paramLabel = "MODE", description = "counting shown first: paper or moecap-compat (both are always written)")
@@ -108,24 +117,35 @@ final class CapCommand implements Callable<Integer> {
         CapSettings s = config != null ? CapSettings.read(config) : new CapSettings();
         applyFlags(s);
         if (s.evalText != null && !Files.isRegularFile(s.evalText)) throw new BitcapException("eval text " + s.evalText + ": no such file");
+        if (s.tasksFile != null && !Files.isRegularFile(s.tasksFile)) throw new BitcapException("tasks " + s.tasksFile + ": no such file");
+        if (s.taskMaxTokens < 1) throw new BitcapException("task max tokens must be >= 1, got " + s.taskMaxTokens);
+        ExactMatchTasks taskSet = s.tasksFile == null ? null : ExactMatchTasks.read(s.tasksFile, s.taskMaxTokens);
         HardwareCatalog cat = HardwareCatalog.load(s.catalog);
         DeviceSpec hw = cat.get(s.hardware);
         Ceilings measured = Ceilings.NONE;
         boolean terminal = System.console() != null;
         String machine = CpuProbe.cpuName() + ", " + Parallel.threads() + " threads";
-        if (s.probe) {
+        Ceilings measuredCuda = Ceilings.NONE;
+        List<String> runDevices = s.configurations().stream().map(CapConfiguration::device).distinct().toList();
+        boolean onlyCuda = !runDevices.isEmpty() && runDevices.stream().allMatch("cuda"::equals);
+        if (s.probe && !onlyCuda) {
             if (terminal) System.err.println("measuring this CPU's ceilings (bandwidth, FMA) ...");
             CpuProbe.Result p = CpuProbe.run(new CpuProbe.Options(512L << 20, 1L << 20, 10_000, 5_000_000));
             measured = new Ceilings("measured cpu fp32", p.readGBs() * 1e9, p.fp32Gflops() * 1e9);
             if (hw.id().equals(HardwareCatalog.LOCAL_CPU)) hw = p.asDevice(hw);
         }
+        if (s.probe && runDevices.contains("cuda")) {
+            if (terminal) System.err.println("measuring GPU 0's ceilings (HBM bandwidth, fp32 and tensor-core throughput) ...");
+            measuredCuda = GpuCeilings.measure(s.computeDtype);
+            machine += "; GPU 0: " + measuredCuda.label();
+        }
         Workload workload = new Workload(s.inputLength, s.outputLength, s.batchSizes, readPrompts(s), s.rounds, s.seed);
         CostModel cost = new CostModel(s.costFormula, s.lifetimeYears, s.utilisation, s.usdPerKwh, s.costDevices);
         CapPlan plan = new CapPlan(s.model, s.tokenizer, s.evalText, workload, s.configurations(), s.mode, cost, hw, s.computeDtype, measured,
-                s.accuracyWindows, s.accuracyContext, s.calibText, s.calibSamples, s.calibSeqLen);
+                s.accuracyWindows, s.accuracyContext, s.calibText, s.calibSamples, s.calibSeqLen, measuredCuda, taskSet);
 
         long start = System.nanoTime();
-        List<CapResult> results = new CapRunner(plan, new CapRunner.Listener() {
+        CapRunner runner = new CapRunner(plan, new CapRunner.Listener() {
             @Override
             public void started(int index, int total, CapConfiguration c) {
                 if (terminal) System.err.printf("[%d/%d] %s (%.0f s)%n", index, total, c.name(), (System.nanoTime() - start) / 1e9);
@@ -135,7 +155,8 @@ final class CapCommand implements Callable<Integer> {
             public void finished(CapResult r) {
                 if (terminal && r.status() != CapResult.Status.OK) System.err.printf("      batch %d %s: %s%n", r.batch(), r.status().name().toLowerCase(), r.note());
             }
-        }).run();
+        });
+        List<CapResult> results = runner.run();
         double seconds = (System.nanoTime() - start) / 1e9;
 
         Map<String, String> facts = new LinkedHashMap<>();
@@ -145,14 +166,17 @@ final class CapCommand implements Callable<Integer> {
         facts.put("workload", String.format(Locale.ROOT, "%s prompt tokens, %d output tokens, batch sizes %s, %d round(s)",
                 workload.prompts() == null ? String.valueOf(workload.inputLength()) : "file " + s.promptsFile, workload.outputLength(), workload.batchSizes(), workload.rounds()));
         facts.put("hardware", hw.id() + " (" + hw.name() + "), power " + fmt(hw.powerW()) + " W, price $" + fmt(hw.priceUsd()));
-        facts.put("ceilings", ceil(plan.datasheet()) + "; " + ceil(measured));
+        facts.put("ceilings", ceil(plan.datasheet()) + "; " + ceil(measured) + (runDevices.contains("cuda") ? "; " + ceil(measuredCuda) : ""));
         facts.put("cost", cost.formula().cliName() + (cost.formula() == CostModel.Formula.AMORTISED
                 ? String.format(Locale.ROOT, ", %.3g years, utilisation %.3g, $%.3g/kWh", cost.lifetimeYears(), cost.utilisation(), cost.usdPerKwh())
                 : " (1.2·energy + 1.25·capital)"));
         facts.put("counting", s.mode.cliName() + " shown first; both written to results.json");
         facts.put("run time", String.format(Locale.ROOT, "%.1f s", seconds));
         List<String> notes = new ArrayList<>();
-        if (s.model == null) {
+        if (taskSet != null) {
+            notes.add("Accuracy is " + taskSet.measure() + ": greedy generation per task, the answer extracted by the task's rule and compared "
+                    + "ignoring case and surrounding space; each task's output is in task-outputs.jsonl.");
+        } else if (s.model == null) {
             notes.add("The built-in tiny MoE has random weights: its accuracy is agreement with its own unquantized (f32) self on random token windows, not task accuracy.");
         }
         notes.add("S-MBU/S-MFU count attention, routers, shared experts and only the experts the router picked in each pass (paper counting); "
@@ -166,8 +190,10 @@ final class CapCommand implements Callable<Integer> {
         run.put("notes", notes);
         ResultsWriter.writeJson(dir.resolve("results.json"), run, results);
         ResultsWriter.writeCsv(dir.resolve("results.csv"), results);
-        ReportWriter.write(dir.resolve("report.html"), new ReportWriter.Context("bitcap CAP report", facts, plan.datasheet(), measured, s.mode, notes), results);
-        printSummary(out, results, s.mode);
+        if (taskSet != null) ResultsWriter.writeJsonLines(dir.resolve("task-outputs.jsonl"), runner.taskOutputs());
+        ReportWriter.write(dir.resolve("report.html"), new ReportWriter.Context("bitcap CAP report", facts, plan.datasheet(),
+                onlyCuda ? measuredCuda : measured, s.mode, notes), results);
+        printSummary(out, results, s.mode, taskSet != null);
         out.printf("%nran %d configurations in %.1f s; report: %s%n", plan.configurations().size(), seconds, dir.resolve("report.html").toAbsolutePath());
         return 0;
     }
@@ -191,6 +217,8 @@ final class CapCommand implements Callable<Integer> {
         if (hardware != null) s.hardware = hardware;
         if (catalog != null) s.catalog = catalog;
         if (noProbe) s.probe = false;
+        if (tasks != null) s.tasksFile = tasks;
+        if (taskMaxTokens != null) s.taskMaxTokens = taskMaxTokens;
         if (mode != null) s.mode = CountingMode.byName(mode);
         if (costFormula != null) s.costFormula = CostModel.Formula.byName(costFormula);
         if (lifetimeYears != null) s.lifetimeYears = lifetimeYears;
@@ -213,18 +241,19 @@ final class CapCommand implements Callable<Integer> {
         }
     }
 
-    private static void printSummary(PrintWriter out, List<CapResult> results, CountingMode mode) {
+    private static void printSummary(PrintWriter out, List<CapResult> results, CountingMode mode, boolean tasks) {
         String p = mode == CountingMode.PAPER ? "" : "compat_";
-        out.printf("%-40s %5s %8s %9s %9s %8s %8s %7s %9s  %s%n", "configuration", "batch", "TPOT ms", "decode/s", "S-MBU dec", "S-MFU dec",
-                "top-1", "KL", "$/Mtok", "status");
+        out.printf("%-40s %5s %8s %9s %9s %8s %8s %7s %9s %s %s%n", "configuration", "batch", "TPOT ms", "decode/s", "S-MBU dec", "S-MFU dec",
+                "top-1", "KL", "$/Mtok", tasks ? "   tasks" : "", " status");
         for (CapResult r : results) {
             if (r.status() != CapResult.Status.OK) {
                 out.printf("%-40s %5d %s: %s%n", r.configuration().name(), r.batch(), r.status().name().toLowerCase(), r.note());
                 continue;
             }
-            out.printf(Locale.ROOT, "%-40s %5d %8.2f %9.1f %9.4f %8.5f %8.3f %7.4f %9s  ok%n", r.configuration().name(), r.batch(), r.number("tpot_s") * 1e3,
+            out.printf(Locale.ROOT, "%-40s %5d %8.2f %9.1f %9.4f %8.5f %8.3f %7.4f %9s %s  ok%n", r.configuration().name(), r.batch(), r.number("tpot_s") * 1e3,
                     r.number("decode_tokens_per_s"), r.number(p + "decode_smbu_measured"), r.number(p + "decode_smfu_measured"),
-                    r.number("top1_agreement"), r.number("mean_kl"), fmt(r.number("cost_usd_per_mtok")));
+                    r.number("top1_agreement"), r.number("mean_kl"), fmt(r.number("cost_usd_per_mtok")),
+                    tasks ? String.format(Locale.ROOT, "%3d/%-4d", (int) r.number("task_correct"), (int) r.number("task_count")) : "");
         }
         out.println("(S-MBU/S-MFU against this machine's measured ceilings, " + mode.cliName() + " counting; top-1 = agreement with f32)");
     }

@@ -5,6 +5,8 @@ import dev.bitcap.BitcapException;
 import dev.bitcap.format.AtomicFiles;
 import dev.bitcap.hw.CpuProbe;
 import dev.bitcap.hw.DeviceSpec;
+import dev.bitcap.hw.GpuProbe;
+import dev.bitcap.hw.GpuProbeReport;
 import dev.bitcap.hw.HardwareCatalog;
 import dev.bitcap.hw.PointerChase;
 import java.io.PrintWriter;
@@ -22,10 +24,11 @@ import picocli.CommandLine.Option;
 
 @Command(name = "hw", mixinStandardHelpOptions = true,
         description = {"The hardware catalog (dense peak bandwidth and FLOPS per dtype, power, price) and this machine's measured figures:",
-                "CPU read and STREAM-triad bandwidth, load latency by pointer chasing across sizes, fp32 vector FMA throughput."})
+                "CPU read and STREAM-triad bandwidth, load latency by pointer chasing across sizes, fp32 vector FMA throughput;",
+                "on a CUDA GPU also HBM/L2 bandwidth, latency across sizes and fp32/tensor-core throughput (mma.sync, wgmma)."})
 final class HwCommand implements Callable<Integer> {
-    /** The row shown where GPU probes will go once a GPU backend is built in. */
-    static final String NO_GPU = "no GPU backend in this build: GPU probes (HBM/L2 bandwidth, latency, tensor-core throughput) come with the CUDA backend";
+    /** Catalog id of the measured GPU (the measured CPU is {@link HardwareCatalog#LOCAL_CPU}). */
+    static final String LOCAL_GPU = "gpu-local";
 
     @Option(names = "--catalog", paramLabel = "FILE", description = "a JSON catalog overlaid on the built-in one (same format; see docs/HARDWARE.md)")
     Path catalog;
@@ -39,8 +42,12 @@ final class HwCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "smaller buffers and fewer loads (seconds instead of tens of seconds)")
     boolean quick;
 
-    @Option(names = "--max-chase-mb", paramLabel = "MB", description = "largest pointer-chase buffer in MiB (default 1024, 64 with --quick)")
+    @Option(names = "--max-chase-mb", paramLabel = "MB", description = "largest pointer-chase buffer in MiB (CPU: default 1024, 64 with --quick; GPU: 4096, 256 with --quick)")
     Integer maxChaseMb;
+
+    @Option(names = "--device", paramLabel = "DEV",
+            description = "what to measure: auto (the CPU, and GPU 0 when a CUDA device is there; default), cpu, or cuda (GPU 0 only)")
+    String device = "auto";
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -49,20 +56,44 @@ final class HwCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         if (catalog != null && !Files.isRegularFile(catalog)) throw new BitcapException("--catalog " + catalog + ": no such file");
         if (maxChaseMb != null && maxChaseMb < 1) throw new BitcapException("--max-chase-mb must be >= 1, got " + maxChaseMb);
+        if (!List.of("auto", "cpu", "cuda").contains(device)) throw new BitcapException("--device must be auto, cpu or cuda, got '" + device + "'");
         HardwareCatalog cat = HardwareCatalog.load(catalog);
         CpuProbe.Result probe = null;
-        if (!noProbe) {
+        if (!noProbe && !device.equals("cuda")) {
             CpuProbe.Options o = quick ? CpuProbe.Options.quick() : CpuProbe.Options.defaults();
             if (maxChaseMb != null) o = new CpuProbe.Options(o.bandwidthBytes(), (long) maxChaseMb << 20, o.loadsPerPoint(), o.fmaIterations());
             if (System.console() != null) System.err.println("measuring this CPU (bandwidth, FMA, pointer chase) ...");
             probe = CpuProbe.run(o);
             cat = cat.with(probe.asDevice(cat.get(HardwareCatalog.LOCAL_CPU)));
         }
+        GpuProbe.Result gpu = null;
+        String gpuStatus;
+        if (noProbe) {
+            gpuStatus = "not probed (--no-probe)";
+        } else if (device.equals("cpu")) {
+            gpuStatus = "not probed (--device cpu)";
+        } else {
+            GpuProbe.Options o = quick ? GpuProbe.Options.quick() : GpuProbe.Options.defaults();
+            if (maxChaseMb != null) o = new GpuProbe.Options(o.bandwidthBytes(), (long) maxChaseMb << 20, o.loadsPerPoint(), o.fmaIters(),
+                    o.mmaIters(), o.wgmmaIters(), o.runs(), o.tensorCores());
+            try {
+                if (System.console() != null) System.err.println("measuring GPU 0 (bandwidth, latency, fp32 and tensor-core throughput) ...");
+                gpu = GpuProbe.run(0, o, line -> System.err.println("  " + line));
+                gpuStatus = "measured";
+                cat = cat.with(gpu.asDevice(LOCAL_GPU));
+            } catch (BitcapException e) {
+                if (device.equals("cuda")) throw e;
+                gpuStatus = "not probed: " + e.getMessage();
+            }
+        }
         printCatalog(out, cat);
-        out.println("gpu: " + NO_GPU);
+        out.println("gpu: " + gpuStatus);
         if (probe != null) printProbe(out, probe);
+        if (gpu != null) GpuProbeReport.print(out, gpu);
         if (this.out != null) {
             Map<String, Object> json = toJson(cat, probe);
+            json.put("gpu", gpuStatus);
+            if (gpu != null) json.put("measured_gpu", GpuProbeReport.json(gpu));
             AtomicFiles.write(this.out, tmp -> new ObjectMapper().writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), json));
             out.println("wrote " + this.out);
         }
@@ -111,7 +142,6 @@ final class HwCommand implements Callable<Integer> {
             devices.add(m);
         }
         json.put("catalog", devices);
-        json.put("gpu", NO_GPU);
         if (p != null) {
             Map<String, Object> cpu = new LinkedHashMap<>();
             cpu.put("cpu", p.cpu());

@@ -43,6 +43,18 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void hwOnCudaIsOneLineAndExitTwo() {
+        CliRunner.run("hw", "--device", "cuda").assertUserError("no CUDA driver");
+    }
+
+    @Test
+    void hwAutoMeasuresTheCpuAndSaysWhyTheGpuWasNot() {
+        CliRunner r = CliRunner.run("hw", "--quick", "--max-chase-mb", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("gpu: not probed: no CUDA driver") && r.out().contains("STREAM triad"), r.out());
+    }
+
+    @Test
     void anExplicitLibraryFolderIsNamedInTheError() {
         CliRunner.run("logits", "--device", "cuda", "--cuda-lib-dir", "/nonexistent/cuda", "--ids", "1")
                 .assertUserError("looked in /nonexistent/cuda, ");
