@@ -257,3 +257,16 @@ extern "C" __global__ void to_half_rows(const float* __restrict__ src, half_t* _
     const float2 x = *reinterpret_cast<const float2*>(src + t * srcStride + c);
     reinterpret_cast<u32*>(dst)[i] = pack(x.x, x.y);
 }
+
+// n pseudo-random halves at dst, uniform in [-2, 2) (a hash of the index and seed): benchmark inputs made on the GPU.
+extern "C" __global__ void fill_random(half_t* __restrict__ dst, long long n, int seed) {
+    const long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (2 * i >= n) return;
+    unsigned long long x = (unsigned long long) i * 0x9e3779b97f4a7c15ull + (unsigned long long) seed * 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 31;
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 29;
+    const float a = (float) (x & 0xffffff) / 16777216.0f * 4.0f - 2.0f;
+    const float b = (float) ((x >> 24) & 0xffffff) / 16777216.0f * 4.0f - 2.0f;
+    reinterpret_cast<u32*>(dst)[i] = pack(a, b);
+}
