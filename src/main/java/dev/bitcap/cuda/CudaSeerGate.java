@@ -15,7 +15,7 @@ import java.util.List;
  * the chosen blocks in the list layout {@link CudaSparseAttention} reads. Same rules as {@link BlockSelection}.
  */
 public final class CudaSeerGate {
-    private static final int MAX_GATE = 256;
+    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256;
 
     private final CudaDevice device;
     private final CudaModule module;
@@ -23,8 +23,9 @@ public final class CudaSeerGate {
     private final boolean adjacent;
     private final long invFreq;
     private final long[] wq, wk;
-    private long gq, gk, scores;
+    private long gq, gk;
     private int scratchBlocks;
+    private int selectSmem = -1;
 
     public CudaSeerGate(CudaDevice device, SeerGate gate, boolean bf16) {
         this.shape = gate.shape();
@@ -68,24 +69,30 @@ public final class CudaSeerGate {
                 device.free(gq);
                 device.free(gk);
             }
-            if (scores != 0) device.free(scores);
             scratchBlocks = nb;
             gq = device.alloc(4L * shape.heads() * nb * gd);
             gk = device.alloc(4L * shape.kvHeads() * nb * gd);
-            scores = device.alloc(4L * shape.heads() * nb * nb);
         }
         module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
                 .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
         module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
                 .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
-        int tiles = (nb + 63) / 64;
-        module.launch("gate_scores").ptr(gq).ptr(gk).ptr(scores).i(nb).i(shape.heads()).i(shape.kvHeads()).i(gd).f((float) (1.0 / Math.sqrt(gd)))
-                .run(tiles * (tiles + 1) / 2, shape.heads(), 1, 256, 0);
+        int pow2 = 2;
+        while (pow2 < nb) pow2 <<= 1;
+        long smem = 8L * pow2 + 4L * (SELECT_ROWS * gd + KEY_TILE * (gd + 1) + (long) SELECT_ROWS * nb);
+        if (smem > 227 * 1024) {
+            throw new BitcapException(String.format("the CUDA gate's selection of %d blocks needs %d KiB of shared memory, over the 227 KiB a block can have",
+                    nb, smem / 1024));
+        }
+        if (smem > selectSmem) {
+            module.setMaxDynamicSharedMemory("gate_select", (int) smem);
+            selectSmem = (int) smem;
+        }
         boolean byThreshold = selection.byThreshold();
-        long rows = (long) shape.heads() * nb;
-        module.launch("gate_pick").ptr(scores).ptr(counts).ptr(lists).i(nb).i(shape.heads())
-                .l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density())).f(byThreshold ? (float) selection.threshold() : 0f)
-                .i(byThreshold ? 1 : 0).run((int) ((rows + 3) / 4), 1, 1, 128, 0);
+        module.launch("gate_select").ptr(gq).ptr(gk).ptr(counts).ptr(lists).i(nb).i(shape.heads()).i(shape.kvHeads()).i(gd)
+                .f((float) (1.0 / Math.sqrt(gd))).l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density()))
+                .f(byThreshold ? (float) selection.threshold() : 0f).i(byThreshold ? 1 : 0)
+                .run((nb + SELECT_ROWS - 1) / SELECT_ROWS, shape.heads(), 1, 256, (int) smem);
     }
 
     /** Copies {@code count} ints from the device (counts or lists, for checks). */

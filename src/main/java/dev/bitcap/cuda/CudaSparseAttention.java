@@ -19,20 +19,11 @@ public final class CudaSparseAttention {
     private final float scaleLog2;
 
     public CudaSparseAttention(CudaDevice device, int headDim, boolean bf16) {
-        this(device, headDim, bf16, 2);
-    }
-
-    /**
-     * {@code blocksPerSm} 2 or 3: how many blocks per multiprocessor the kernel's registers are budgeted for (3 caps a
-     * thread at 168 registers, with a few spills at head dim 128; which is faster is measured by the benchmark).
-     */
-    public CudaSparseAttention(CudaDevice device, int headDim, boolean bf16, int blocksPerSm) {
-        if (blocksPerSm != 2 && blocksPerSm != 3) throw new IllegalArgumentException("blocks per multiprocessor: 2 or 3, not " + blocksPerSm);
         if (headDim != 64 && headDim != 128) throw new BitcapException("tensor-core prefill attention runs head dim 64 or 128, not " + headDim);
         this.device = device;
         this.headDim = headDim;
-        this.module = device.module("flash_prefill.cu", List.of("HEAD_DIM=" + headDim, "BF16=" + (bf16 ? 1 : 0), "MIN_BLOCKS=" + blocksPerSm));
-        this.smem = 4 * BLOCK * (headDim + 8) * 2;
+        this.module = device.module("flash_prefill.cu", List.of("HEAD_DIM=" + headDim, "BF16=" + (bf16 ? 1 : 0)));
+        this.smem = 5 * BLOCK * (headDim + 8) * 2;
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         module.setMaxDynamicSharedMemory("flash_prefill", smem);
     }

@@ -12,9 +12,7 @@ import java.util.function.Consumer;
  * bf16, L = 8K / 32K / 128K, one sequence) with CUDA events: the dense tensor-core kernel, and the block-sparse
  * kernel at densities 0.5 / 0.3 / 0.1 with the gate included (pooling, maps, RoPE, scores, top-k, lists, then the
  * kernel, all inside the timed span). The gate has random weights: its cost and the kernel's depend on the number
- * of blocks chosen, which a density fixes, not on which ones. Inputs are made on the GPU. The dense kernel is timed
- * with its registers budgeted for 2 and for 3 blocks per multiprocessor ("dense/2", "dense/3"); the sparse rows use
- * the faster of the two at that length.
+ * of blocks chosen, which a density fixes, not on which ones. Inputs are made on the GPU.
  */
 public final class PrefillAttentionBench {
     /** One timing: milliseconds (median), causal-dense TFLOP/s equivalent, and the density actually visited. */
@@ -33,7 +31,7 @@ public final class PrefillAttentionBench {
 
     public void run(int[] lengths, Consumer<Result> sink) {
         int d = 128, heads = 32, gateDim = 128;
-        CudaSparseAttention two = new CudaSparseAttention(device, d, true, 2), three = new CudaSparseAttention(device, d, true, 3);
+        CudaSparseAttention att = new CudaSparseAttention(device, d, true);
         for (int kvHeads : new int[] {32, 8}) {
             double[] invFreq = new double[gateDim / 2];
             for (int j = 0; j < invFreq.length; j++) invFreq[j] = Math.pow(500000, -2.0 * j / gateDim);
@@ -43,19 +41,15 @@ public final class PrefillAttentionBench {
             for (int len : lengths) {
                 long q = device.alloc(2L * len * heads * d), k = device.alloc(2L * len * kvHeads * d), v = device.alloc(2L * len * kvHeads * d);
                 long out = device.alloc(4L * len * heads * d);
-                two.fillRandom(q, (long) len * heads * d, 1);
-                two.fillRandom(k, (long) len * kvHeads * d, 2);
-                two.fillRandom(v, (long) len * kvHeads * d, 3);
+                att.fillRandom(q, (long) len * heads * d, 1);
+                att.fillRandom(k, (long) len * kvHeads * d, 2);
+                att.fillRandom(v, (long) len * kvHeads * d, 3);
                 int nb = CudaSparseAttention.blocks(len);
                 long counts = device.alloc(4L * heads * nb), lists = device.alloc(4L * CudaSparseAttention.listInts(len, heads));
                 int reps = len >= 65536 ? 3 : 10;
                 double flops = causalFlops(len, heads, d);
-                double ms2 = time(() -> two.prefill(q, k, v, out, 0, 0, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d), reps);
-                sink.accept(new Result("dense/2", len, heads, kvHeads, 1.0, ms2, flops / ms2 / 1e9, 1.0, 0));
-                double ms3 = time(() -> three.prefill(q, k, v, out, 0, 0, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d), reps);
-                sink.accept(new Result("dense/3", len, heads, kvHeads, 1.0, ms3, flops / ms3 / 1e9, 1.0, 0));
-                CudaSparseAttention att = ms3 < ms2 ? three : two; // the sparse runs use the faster budget at this length
-                String tag = ms3 < ms2 ? "seer/3" : "seer/2";
+                double ms = time(() -> att.prefill(q, k, v, out, 0, 0, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d), reps);
+                sink.accept(new Result("dense", len, heads, kvHeads, 1.0, ms, flops / ms / 1e9, 1.0, 0));
                 for (double density : new double[] {0.5, 0.3, 0.1}) {
                     BlockSelection sel = BlockSelection.density(density);
                     Runnable gateOnly = () -> gpuGate.select(0, q, k, len, (long) heads * d, (long) kvHeads * d, sel, counts, lists);
@@ -68,7 +62,7 @@ public final class PrefillAttentionBench {
                     long visited = 0;
                     for (int x : c) visited += x;
                     double reached = visited / (heads * (double) nb * (nb + 1) / 2);
-                    sink.accept(new Result(tag, len, heads, kvHeads, density, total, flops / total / 1e9, reached, gms));
+                    sink.accept(new Result("seer", len, heads, kvHeads, density, total, flops / total / 1e9, reached, gms));
                 }
                 for (long p : new long[] {q, k, v, out, counts, lists}) device.free(p);
             }

@@ -168,24 +168,17 @@ public final class PrefillAttentionCheck {
         dense(200, 4, 2, 64, false);
         dense(333, 8, 2, 128, true);
         dense(1024, 2, 2, 128, false);
-        dense(700, 4, 1, 128, true, 3);
         handLists(300, 4, 1, 128, false);
         handLists(257, 4, 4, 64, true);
-        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), 3, true);
-        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), 2, true);
-        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), 2, true);
-        gated(16384, 8, 2, 128, true, BlockSelection.density(0.1), 2, false);
-        gated(12000, 4, 4, 64, false, BlockSelection.threshold(0.005), 2, false);
+        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3));
+        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02));
+        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0));
     }
 
     private void dense(int len, int heads, int kvHeads, int d, boolean bf16) {
-        dense(len, heads, kvHeads, d, bf16, 2);
-    }
-
-    private void dense(int len, int heads, int kvHeads, int d, boolean bf16, int blocksPerSm) {
         try (Problem p = new Problem(len, heads, kvHeads, d, bf16)) {
-            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16, blocksPerSm);
-            add("dense " + p.label() + (blocksPerSm == 3 ? " (168 regs)" : "") + " vs fp64 causal", p.reference(null), p.run(att, 0, 0), p.maxV, tolerance(bf16),
+            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16);
+            add("dense " + p.label() + " vs fp64 causal", p.reference(null), p.run(att, 0, 0), p.maxV, tolerance(bf16),
                     "error over max|v|");
         }
     }
@@ -229,8 +222,7 @@ public final class PrefillAttentionCheck {
         return new long[] {c, l};
     }
 
-    /** The GPU gate's lists against the CPU's; with {@code attend}, the sparse kernel over them against masked fp64. */
-    private void gated(int len, int heads, int kvHeads, int d, boolean bf16, BlockSelection selection, int blocksPerSm, boolean attend) {
+    private void gated(int len, int heads, int kvHeads, int d, boolean bf16, BlockSelection selection) {
         int gateDim = 32, block = CudaSparseAttention.BLOCK;
         double[] invFreq = new double[gateDim / 2];
         for (int j = 0; j < invFreq.length; j++) invFreq[j] = Math.pow(10000, -2.0 * j / gateDim);
@@ -270,12 +262,7 @@ public final class PrefillAttentionCheck {
             double share = (double) differ / (heads * nb);
             sink.accept(new CudaCheck.Row("prefill-att", "gate blocks " + what + " vs cpu SeerGate", differ, share, 0.01, share <= 0.01,
                     differ + " of " + heads * nb + " rows differ; density reached " + String.format("%.3f", (double) visited / causal)));
-            if (!attend) {
-                device.free(counts);
-                device.free(lists);
-                return;
-            }
-            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16, blocksPerSm);
+            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16);
             float[] got = p.run(att, counts, lists);
             add("gated " + what + " vs masked fp64", p.reference(gpuLists), got, p.maxV, tolerance(bf16), "same blocks as the gate's lists");
             if (visited == causal) {

@@ -1,4 +1,4 @@
-// variants: -DHEAD_DIM=128 -DBF16=0 | -DHEAD_DIM=128 -DBF16=1 | -DHEAD_DIM=128 -DBF16=1 -DMIN_BLOCKS=3 | -DHEAD_DIM=64 -DBF16=0 | -DHEAD_DIM=64 -DBF16=1
+// variants: -DHEAD_DIM=128 -DBF16=0 | -DHEAD_DIM=128 -DBF16=1 | -DHEAD_DIM=64 -DBF16=0 | -DHEAD_DIM=64 -DBF16=1
 // Causal prefill attention on tensor cores (mma.sync m16n8k16, fp16 or bf16 inputs, fp32 accumulation and online
 // softmax), dense or block-sparse, launched by dev.bitcap.cuda.CudaSparseAttention. A block owns one query head and
 // one query block of BLOCK = 64 positions (16 rows per warp); it walks a list of key blocks, each staged in shared
@@ -25,11 +25,8 @@
 typedef unsigned short half_t;
 typedef unsigned int u32;
 
-#ifndef MIN_BLOCKS
-#define MIN_BLOCKS 2 // blocks per multiprocessor the registers are budgeted for (3 caps them at 168 a thread)
-#endif
-// Shared memory in bytes: two buffers each of keys and values; the query tile passes through the second key buffer.
-#define FLASH_SMEM (4 * BLOCK * STRIDE * 2)
+// Shared memory in bytes: the query tile and two buffers each of keys and values.
+#define FLASH_SMEM (5 * BLOCK * STRIDE * 2)
 
 __device__ __forceinline__ u32 shared_address(const void* p) {
     u32 a;
@@ -95,13 +92,13 @@ __device__ __forceinline__ void stage(half_t* dst, const half_t* src, int first,
     }
 }
 
-extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS) flash_prefill(const half_t* __restrict__ q, const half_t* __restrict__ k,
+extern "C" __global__ void __launch_bounds__(THREADS, 2) flash_prefill(const half_t* __restrict__ q, const half_t* __restrict__ k,
         const half_t* __restrict__ v, float* __restrict__ out, const int* __restrict__ counts, const int* __restrict__ lists, int len,
         int heads, int kvHeads, long long qStride, long long kvStride, long long oStride, float scaleLog2) {
     extern __shared__ uint4 smem[];
-    half_t* ks = reinterpret_cast<half_t*>(smem); // [2][BLOCK][STRIDE]
+    half_t* qs = reinterpret_cast<half_t*>(smem); // [BLOCK][STRIDE]
+    half_t* ks = qs + BLOCK * STRIDE;              // [2][BLOCK][STRIDE]
     half_t* vs = ks + 2 * BLOCK * STRIDE;          // [2][BLOCK][STRIDE]
-    half_t* qs = ks + BLOCK * STRIDE;              // [BLOCK][STRIDE], until the query fragments are in registers
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, tig = lane & 3;
@@ -131,16 +128,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS) flash_prefill(
     stage(ks, kh, kb * BLOCK, len, kvStride, tid);
     stage(vs, vh, kb * BLOCK, len, kvStride, tid);
     commit();
-    wait_groups<0>();
-    __syncthreads();
-    u32 qf[HEAD_DIM / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
-        const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = kk * 16 + (lane >> 4) * 8;
-        ldsm4(shared_address(qs + r * STRIDE + c), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
-    }
-    __syncthreads(); // the query tile's buffer takes the next keys
 
+    u32 qf[HEAD_DIM / 16][4];
     float o[HEAD_DIM / 8][4];
 #pragma unroll
     for (int i = 0; i < HEAD_DIM / 8; i++) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
@@ -159,6 +148,13 @@ extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS) flash_prefill(
             wait_groups<0>();
         }
         __syncthreads();
+        if (it == 0) {
+#pragma unroll
+            for (int kk = 0; kk < HEAD_DIM / 16; kk++) {
+                const int r = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8, c = kk * 16 + (lane >> 4) * 8;
+                ldsm4(shared_address(qs + r * STRIDE + c), qf[kk][0], qf[kk][1], qf[kk][2], qf[kk][3]);
+            }
+        }
         const half_t* kt = ks + buf * BLOCK * STRIDE;
         const half_t* vt = vs + buf * BLOCK * STRIDE;
 
