@@ -1,6 +1,5 @@
 package dev.bitcap.cuda;
 
-import dev.bitcap.BitcapException;
 import dev.bitcap.attention.BlockSelection;
 import dev.bitcap.attention.SeerGate;
 
@@ -39,8 +38,6 @@ final class CudaSeerPrefill {
     private void ensure(int n) {
         if (n <= capacity) return;
         for (long p : new long[] {gateQ, gateK, q, k, v, counts, lists}) if (p != 0) device.free(p);
-        long listInts = CudaSparseAttention.listInts(n, heads);
-        if (listInts > Integer.MAX_VALUE) throw new BitcapException("a sparse prefill of " + n + " tokens needs more block-list room than this path holds");
         capacity = n;
         gateQ = device.alloc(2L * n * qDim);
         gateK = device.alloc(2L * n * kvDim);
@@ -48,7 +45,7 @@ final class CudaSeerPrefill {
         k = device.alloc(2L * n * kvDim);
         v = device.alloc(2L * n * kvDim);
         counts = device.alloc(4L * heads * CudaSparseAttention.blocks(n));
-        lists = device.alloc(4L * listInts);
+        lists = device.alloc(4L * CudaSparseAttention.listInts(n, heads));
     }
 
     /** Keeps fp16 copies of the layer's Q [n][qDim] and K [n][kvDim] before RoPE, for the gate. */
