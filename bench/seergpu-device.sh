@@ -3,7 +3,13 @@
 # with head dim 64 (seer-synth/), a gate trained for it on the CPU (seer-gate.safetensors) and a text): PyTorch's
 # flash/cuDNN causal attention as the peer, the prefill-attention check rows and benchmark, then perplexity of the
 # synthetic model through `--device cuda --attention seer` against the CPU. Each step has its own cap; logs go to
-# $OUT as they are written.
+# $OUT as they are written. The carry folder is made on the CPU machine with:
+#   D=/work/main/.devcarry/seergpu; cp target/bitcap.jar bench/seergpu_peer.py $D/; cp bench/seergpu-device.sh $D/run.sh
+#   bitcap synth --config bench/seergpu-synth-config.json --out $D/seer-synth --dtype f32
+#   bitcap train-gate --model $D/seer-synth --text ../shared/data/text/tinyshakespeare.txt --block 64 --steps 20 \
+#       --ctx 2048 --batch 2 --max-windows 4 --out $D/seer-gate.safetensors
+#   head -c 20000 ../shared/data/text/tinyshakespeare.txt > $D/seer-text.txt
+# and run with carry [".devcarry/common", ".devcarry/seergpu"], command `bash .devcarry/seergpu/run.sh`.
 T0=$(date +%s)
 step() { echo "== $1 at $(( $(date +%s) - T0 )) s"; }
 C=.devcarry/seergpu
