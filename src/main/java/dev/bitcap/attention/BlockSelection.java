@@ -29,6 +29,16 @@ public final class BlockSelection {
         return new BlockSelection(Double.NaN, threshold);
     }
 
+    /** The density asked for (NaN under a threshold). */
+    public double density() {
+        return density;
+    }
+
+    /** The threshold asked for (NaN under a density). */
+    public double threshold() {
+        return threshold;
+    }
+
     public boolean byThreshold() {
         return !Double.isNaN(threshold);
     }

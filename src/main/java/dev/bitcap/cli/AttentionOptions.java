@@ -37,11 +37,17 @@ public final class AttentionOptions {
     Integer block;
 
     private SeerAttention installed;
+    private boolean onCuda;
 
     /** Checks the flags and, for a sparse kind, puts its attention into {@code backend}. */
     void apply(Backend backend, LoadedModel model) {
         SeerAttention attention = build(model);
         if (attention == null) return;
+        if (backend instanceof dev.bitcap.cuda.CudaBackend cuda && kind.equals("seer")) {
+            cuda.useSeerPrefill(SeerGateFile.read(gate), density != null ? BlockSelection.density(density) : BlockSelection.threshold(threshold));
+            onCuda = true;
+            return;
+        }
         if (!(backend instanceof CpuBackend cpu)) {
             throw new BitcapException("--attention " + kind + " runs on the cpu backend only so far");
         }
@@ -89,6 +95,7 @@ public final class AttentionOptions {
     }
 
     String describe() {
+        if (onCuda) return kind + " prefill on cuda (decode dense), blocks of " + dev.bitcap.cuda.CudaSparseAttention.BLOCK + ", " + (density != null ? "density " + density : "threshold " + threshold);
         if (installed == null) return "dense";
         return kind + " blocks of " + installed.block() + ", " + (density != null ? "density " + density : "threshold " + threshold);
     }

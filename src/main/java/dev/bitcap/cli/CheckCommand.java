@@ -6,6 +6,8 @@ import dev.bitcap.cuda.CudaDevice;
 import dev.bitcap.cuda.CudaDriver;
 import dev.bitcap.cuda.CudaLibraries;
 import dev.bitcap.cuda.GemvBench;
+import dev.bitcap.cuda.PrefillAttentionBench;
+import dev.bitcap.cuda.PrefillAttentionCheck;
 import dev.bitcap.cuda.Nvrtc;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -30,6 +32,12 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
     boolean gemvBench;
 
+    @Option(names = "--prefill-bench", description = "after the checks, time tensor-core prefill attention, dense and block-sparse with the gate, at L = 8K/32K/128K")
+    boolean prefillBench;
+
+    @Option(names = "--prefill-only", description = "run only the prefill-attention check rows (and benchmark), not the model checks")
+    boolean prefillOnly;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
@@ -45,11 +53,12 @@ final class CheckCommand implements Callable<Integer> {
                     gpu.cache().dir());
             out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
             out.flush();
-            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+            java.util.function.Consumer<CudaCheck.Row> print = r -> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
-            }).run(gpu);
+            };
+            List<CudaCheck.Row> rows = prefillOnly ? PrefillAttentionCheck.rows(gpu, print) : new CudaCheck(root, print).run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
@@ -57,6 +66,14 @@ final class CheckCommand implements Callable<Integer> {
                 out.printf("%n%-44s %10s %10s %8s%n", "benchmark", "µs", "GB/s", "of copy");
                 new GemvBench(gpu).run(r -> {
                     out.printf("%-44s %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy());
+                    out.flush();
+                });
+            }
+            if (prefillBench) {
+                out.printf("%n%-8s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");
+                new PrefillAttentionBench(gpu).run(new int[] {8192, 32768, 131072}, r -> {
+                    out.printf("%-8s %7d %3d/%-2d %8.2f %10.3f %9.1f %8.3f %9.3f%n", r.name(), r.len(), r.heads(), r.kvHeads(), r.density(), r.millis(),
+                            r.tflops(), r.reached(), r.gateMillis());
                     out.flush();
                 });
             }

@@ -47,6 +47,8 @@ public final class CudaBackend implements Backend {
     private final java.util.Set<Long> seenOnce = new java.util.HashSet<>();
     private boolean useGraphs = true;
     private boolean prefill;
+    private CudaSeerPrefill seerPrefill;
+    private boolean seerPass;
     private int graphsBuiltWith;
 
     private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
@@ -216,6 +218,7 @@ public final class CudaBackend implements Backend {
         if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
         act.writePass(sequences, tokens, allLogits);
         prefill = n > sequences.size(); // some sequence takes several tokens: the tiled kernel shares key/value loads
+        seerPass = seerPrefill != null && CudaSeerPrefill.serves(sequences.size(), sequences.get(0).length(), n);
 
         int[][] routed = new int[c.layers()][];
         if (graphable(sequences, n)) {
@@ -295,6 +298,14 @@ public final class CudaBackend implements Backend {
         graphsBuiltWith = attention.buffersVersion();
     }
 
+    /**
+     * SeerAttention for prefill: a pass of one sequence from position 0 attends over the blocks the gate chooses
+     * (tensor-core kernel, fp16 inputs); decode stays dense. The gate must have been checked against this model.
+     */
+    public void useSeerPrefill(dev.bitcap.attention.SeerGate gate, dev.bitcap.attention.BlockSelection selection) {
+        seerPrefill = new CudaSeerPrefill(device, gate, selection);
+    }
+
     /** Off: decode runs kernel by kernel (the check command compares both ways). */
     public void setGraphs(boolean on) {
         useGraphs = on;
@@ -312,11 +323,14 @@ public final class CudaBackend implements Backend {
             ops.rmsnorm(act.q, w.qNorm, act.q, n * c.heads(), hd, c.rmsEps(), 0);
             ops.rmsnorm(act.k, w.kNorm, act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
         }
+        if (seerPass) seerPrefill.gateInputs(act.q, act.k, n);
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
         ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
         ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
         ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
-        if (prefill && act.tileCount > 0) {
+        if (seerPass) {
+            seerPrefill.attend(l, act.q, act.k, act.v, act.att, n);
+        } else if (prefill && act.tileCount > 0) {
             attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
         } else {
             attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);

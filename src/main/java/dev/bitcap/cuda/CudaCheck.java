@@ -90,6 +90,7 @@ public final class CudaCheck {
         binaryRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
+        new PrefillAttentionCheck(device, this::add).run();
         return rows;
     }
 

@@ -1,0 +1,109 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.attention.BlockSelection;
+import dev.bitcap.attention.SeerGate;
+import dev.bitcap.tensor.RopeStyle;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+/**
+ * A {@link SeerGate} on the GPU ({@code seer_gate.cu}): its weights in fp32 on the device, and {@link #select}, which
+ * pools one layer's Q and K (fp16/bf16, before RoPE), maps and rotates them, scores the causal key blocks and writes
+ * the chosen blocks in the list layout {@link CudaSparseAttention} reads. Same rules as {@link BlockSelection}.
+ */
+public final class CudaSeerGate {
+    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256;
+
+    private final CudaDevice device;
+    private final CudaModule module;
+    private final SeerGate.Shape shape;
+    private final boolean adjacent;
+    private final long invFreq;
+    private final long[] wq, wk;
+    private long gq, gk;
+    private int scratchBlocks;
+    private int selectSmem = -1;
+
+    public CudaSeerGate(CudaDevice device, SeerGate gate, boolean bf16) {
+        this.shape = gate.shape();
+        if (shape.block() != CudaSparseAttention.BLOCK) {
+            throw new BitcapException("the CUDA sparse attention needs a gate of block size " + CudaSparseAttention.BLOCK + ", this one has " + shape.block());
+        }
+        if (shape.gateDim() > MAX_GATE) throw new BitcapException("the CUDA gate runs gate dims up to " + MAX_GATE + ", not " + shape.gateDim());
+        if (shape.headDim() != 64 && shape.headDim() != 128) throw new BitcapException("the CUDA gate runs head dim 64 or 128, not " + shape.headDim());
+        this.device = device;
+        this.module = device.module("seer_gate.cu", List.of("HEAD_DIM=" + shape.headDim(), "BF16=" + (bf16 ? 1 : 0)));
+        this.adjacent = gate.ropeStyle() == RopeStyle.ADJACENT_PAIRS;
+        this.invFreq = upload(gate.invFreq());
+        this.wq = new long[shape.layers()];
+        this.wk = new long[shape.layers()];
+        for (int l = 0; l < shape.layers(); l++) {
+            wq[l] = upload(gate.queryWeights(l));
+            wk[l] = upload(gate.keyWeights(l));
+        }
+    }
+
+    private long upload(double[] values) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) values[i];
+        long p = device.alloc(4L * f.length);
+        device.upload(p, f, 0, f.length);
+        return p;
+    }
+
+    public SeerGate.Shape shape() {
+        return shape;
+    }
+
+    /**
+     * Chooses the key blocks of every query head and query block of one layer for positions 0..len-1 of q and k
+     * (rows {@code qStride} and {@code kStride} elements apart) into counts [heads][nb] and lists.
+     */
+    public void select(int layer, long q, long k, int len, long qStride, long kStride, BlockSelection selection, long counts, long lists) {
+        int nb = CudaSparseAttention.blocks(len), gd = shape.gateDim();
+        if (nb > scratchBlocks) {
+            if (gq != 0) {
+                device.free(gq);
+                device.free(gk);
+            }
+            scratchBlocks = nb;
+            gq = device.alloc(4L * shape.heads() * nb * gd);
+            gk = device.alloc(4L * shape.kvHeads() * nb * gd);
+        }
+        module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
+                .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
+        module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
+                .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
+        int pow2 = 2;
+        while (pow2 < nb) pow2 <<= 1;
+        long smem = 8L * pow2 + 4L * (SELECT_ROWS * gd + KEY_TILE * (gd + 1) + (long) SELECT_ROWS * nb);
+        if (smem > 227 * 1024) {
+            throw new BitcapException(String.format("the CUDA gate's selection of %d blocks needs %d KiB of shared memory, over the 227 KiB a block can have",
+                    nb, smem / 1024));
+        }
+        if (smem > selectSmem) {
+            module.setMaxDynamicSharedMemory("gate_select", (int) smem);
+            selectSmem = (int) smem;
+        }
+        boolean byThreshold = selection.byThreshold();
+        module.launch("gate_select").ptr(gq).ptr(gk).ptr(counts).ptr(lists).i(nb).i(shape.heads()).i(shape.kvHeads()).i(gd)
+                .f((float) (1.0 / Math.sqrt(gd))).l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density()))
+                .f(byThreshold ? (float) selection.threshold() : 0f).i(byThreshold ? 1 : 0)
+                .run((nb + SELECT_ROWS - 1) / SELECT_ROWS, shape.heads(), 1, 256, (int) smem);
+    }
+
+    /** Copies {@code count} ints from the device (counts or lists, for checks). */
+    static int[] downloadInts(CudaDevice device, long src, int count) {
+        int[] out = new int[count];
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment s = arena.allocate(4L * Math.max(1, count), 64);
+            device.driver().copyToHostAsync(s, src, 4L * count, device.stream());
+            device.synchronize();
+            MemorySegment.copy(s, ValueLayout.JAVA_INT, 0, out, 0, count);
+        }
+        return out;
+    }
+}
