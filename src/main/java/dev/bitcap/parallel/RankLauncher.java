@@ -1,0 +1,92 @@
+package dev.bitcap.parallel;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.engine.PassRecorder;
+import dev.bitcap.model.LoadedModel;
+import java.io.File;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Starts ranks 1..N-1 as processes of this same program (same java, same JVM options, same class path), waits for
+ * them at the rendezvous and returns rank 0's backend. The workers stop when the backend is closed, or on their own
+ * when this process dies (their link to it closes).
+ */
+public final class RankLauncher {
+    /** Rank 0 waits this long for the workers to load the model and join. */
+    static final long ACCEPT_TIMEOUT_MILLIS = 300_000;
+
+    private RankLauncher() {}
+
+    /**
+     * @param modelPath the path the workers load (the same file or folder rank 0 loaded {@code model} from)
+     * @param tokenizer the tokenizer file given on the command line, or null
+     */
+    public static ParallelBackend launch(LoadedModel model, Path modelPath, Path tokenizer, ParallelPlan plan, PassRecorder recorder) {
+        ModelShard shard = ModelShard.of(model, plan, 0); // refuses a model the plan cannot split before anything starts
+        long job = new SecureRandom().nextLong();
+        List<Process> workers = new ArrayList<>();
+        try (Rendezvous rendezvous = Rendezvous.listen("127.0.0.1", 0)) {
+            String connect = "127.0.0.1:" + rendezvous.address().getPort();
+            for (int r = 1; r < plan.ranks(); r++) workers.add(start(workerCommand(connect, r, plan, job, modelPath, tokenizer)));
+            RankLinks links = rendezvous.accept(plan.ranks(), job, ACCEPT_TIMEOUT_MILLIS, () -> exited(workers));
+            Collective collective = new TcpCollective(links);
+            return new ParallelBackend(shard, links, collective, recorder, () -> awaitExit(workers));
+        } catch (RuntimeException e) {
+            for (Process p : workers) p.destroyForcibly();
+            shard.close();
+            throw e;
+        }
+    }
+
+    static List<String> workerCommand(String connect, int rank, ParallelPlan plan, long job, Path modelPath, Path tokenizer) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+            // a debugger agent would clash on its port; everything else (modules, native access, heap) is kept
+            if (!arg.startsWith("-agentlib:jdwp") && !arg.startsWith("-javaagent")) cmd.add(arg);
+        }
+        String threads = System.getProperty("bitcap.threads");
+        if (threads != null) cmd.add("-Dbitcap.threads=" + threads);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(RankWorkerMain.class.getName());
+        cmd.addAll(List.of("--connect", connect, "--rank", String.valueOf(rank), "--ranks", String.valueOf(plan.ranks()),
+                "--tp", String.valueOf(plan.tp()), "--ep", String.valueOf(plan.ep()), "--ep-placement", plan.placement().flag(),
+                "--job", String.valueOf(job), "--model", modelPath.toAbsolutePath().toString()));
+        if (tokenizer != null) cmd.addAll(List.of("--tokenizer", tokenizer.toAbsolutePath().toString()));
+        return cmd;
+    }
+
+    private static Process start(List<String> cmd) {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("NCCL_NVLS_ENABLE", "0"); // NVLink multicast stays off on the GPU hosts
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        pb.directory(new File(System.getProperty("user.dir")));
+        try {
+            return pb.start();
+        } catch (java.io.IOException e) {
+            throw new BitcapException("cannot start a rank worker (" + cmd.get(0) + "): " + e.getMessage());
+        }
+    }
+
+    /** Why the rendezvous should stop waiting: a worker that already exited; null while all run. */
+    private static String exited(List<Process> workers) {
+        for (int i = 0; i < workers.size(); i++) {
+            Process p = workers.get(i);
+            if (!p.isAlive()) return "rank " + (i + 1) + " exited with status " + p.exitValue() + " before joining (see its message above)";
+        }
+        return null;
+    }
+
+    private static void awaitExit(List<Process> workers) throws InterruptedException {
+        for (Process p : workers) {
+            if (!p.waitFor(10, TimeUnit.SECONDS)) p.destroyForcibly();
+        }
+    }
+}
