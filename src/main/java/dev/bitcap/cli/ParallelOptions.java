@@ -1,0 +1,42 @@
+package dev.bitcap.cli;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.parallel.ExpertPlacement;
+import dev.bitcap.parallel.ParallelPlan;
+import picocli.CommandLine.Option;
+
+/**
+ * How to split the model over several processes: {@code --ranks N} ranks on the CPU backend (each its own process,
+ * started by bitcap), with {@code --tp} tensor parallelism and/or {@code --ep} expert parallelism. On GPUs the same
+ * plan will mean one rank per GPU ({@code --gpus}); that backend is not built yet.
+ */
+public final class ParallelOptions {
+    @Option(names = "--ranks", paramLabel = "N", description = "split the model over N processes of this program on the CPU (default: the larger of --tp and --ep)")
+    Integer ranks;
+
+    @Option(names = "--tp", paramLabel = "T", description = "tensor parallelism: attention heads and MLP columns split T ways (1 or the ranks)")
+    Integer tp;
+
+    @Option(names = "--ep", paramLabel = "E", description = "expert parallelism: MoE experts placed on E ranks, tokens sent to them (1 or the ranks)")
+    Integer ep;
+
+    @Option(names = "--ep-placement", defaultValue = "contiguous", paramLabel = "HOW",
+            description = "which rank owns which expert: contiguous or round-robin (default: ${DEFAULT-VALUE})")
+    String placement;
+
+    @Option(names = "--gpus", paramLabel = "N", description = "one rank per GPU (needs the CUDA rank backend, not built yet)")
+    Integer gpus;
+
+    /** The plan asked for, or null when the model runs in this one process. */
+    ParallelPlan plan(String device) {
+        if (gpus != null) {
+            throw new BitcapException("--gpus " + gpus + ": the CUDA backend does not run split models yet (NCCL bindings exist); use --device cpu --ranks "
+                    + gpus);
+        }
+        if (ranks == null && tp == null && ep == null) return null;
+        ParallelPlan plan = ParallelPlan.of(ranks, tp, ep, ExpertPlacement.parse(placement));
+        if (plan.ranks() == 1) return null;
+        if (!device.equals("cpu")) throw new BitcapException("--ranks runs on --device cpu only so far (got --device " + device + ")");
+        return plan;
+    }
+}
