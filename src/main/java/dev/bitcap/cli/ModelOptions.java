@@ -92,7 +92,11 @@ public final class ModelOptions {
         if (plan != null) {
             if (kvSpec.format() != KvFormat.F32) throw new BitcapException("--ranks keeps an f32 KV cache so far; drop --kv " + kvSpec.format().flagName());
             if (attention.build(model) != null) throw new BitcapException("--ranks runs dense attention only so far; drop --attention");
-            return RankLauncher.launch(model, this.model != null ? this.model : BuiltinModel.path(), tokenizer, plan, recorder);
+            PrintWriter notes = spec.commandLine().getErr();
+            return RankLauncher.launch(model, this.model != null ? this.model : BuiltinModel.path(), tokenizer, plan, recorder, parallel.where(), note -> {
+                notes.println("bitcap: " + note);
+                notes.flush();
+            });
         }
         PrintWriter err = spec.commandLine().getErr();
         Backend backend = Backends.create(device, model, recorder, note -> {

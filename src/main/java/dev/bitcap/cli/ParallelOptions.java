@@ -3,6 +3,8 @@ package dev.bitcap.cli;
 import dev.bitcap.BitcapException;
 import dev.bitcap.parallel.ExpertPlacement;
 import dev.bitcap.parallel.ParallelPlan;
+import dev.bitcap.parallel.RankLauncher;
+import dev.bitcap.parallel.RankWorkerMain;
 import picocli.CommandLine.Option;
 
 /**
@@ -27,6 +29,24 @@ public final class ParallelOptions {
     @Option(names = "--gpus", paramLabel = "N", description = "one rank per GPU (needs the CUDA rank backend, not built yet)")
     Integer gpus;
 
+    @Option(names = "--rendezvous", paramLabel = "HOST:PORT",
+            description = "where rank 0 listens for the other ranks (default: 127.0.0.1 and a free port; give a routable address for several hosts)")
+    String rendezvous;
+
+    @Option(names = "--local-ranks", paramLabel = "K",
+            description = "start ranks 0..K-1 on this host; the rest join from other hosts with `bitcap rank` (default: all ranks)")
+    Integer localRanks;
+
+    @Option(names = "--job", paramLabel = "ID", description = "number every rank must present at the rendezvous (default: a random one)")
+    Long job;
+
+    /** Where rank 0 listens and which ranks it starts. */
+    RankLauncher.Where where() {
+        if (rendezvous == null && localRanks == null && job == null) return RankLauncher.Where.LOCAL;
+        var listen = rendezvous == null ? RankLauncher.Where.LOCAL.listen() : RankWorkerMain.Args.address(rendezvous, "--rendezvous");
+        return new RankLauncher.Where(listen, localRanks == null ? Integer.MAX_VALUE : localRanks, job);
+    }
+
     /** The plan asked for, or null when the model runs in this one process. */
     ParallelPlan plan(String device) {
         if (gpus != null) {
@@ -37,6 +57,11 @@ public final class ParallelOptions {
         ParallelPlan plan = ParallelPlan.of(ranks, tp, ep, ExpertPlacement.parse(placement));
         if (plan.ranks() == 1) return null;
         if (!device.equals("cpu")) throw new BitcapException("--ranks runs on --device cpu only so far (got --device " + device + ")");
+        if (System.getProperty("bitcap.threads") == null) {
+            // ranks on one host share its cores: each worker gets its share (rank 0's pool keeps its size if already made)
+            int cores = Runtime.getRuntime().availableProcessors();
+            System.setProperty("bitcap.threads", String.valueOf(Math.max(1, cores / plan.ranks())));
+        }
         return plan;
     }
 }

@@ -17,6 +17,7 @@ public record ModelShard(ModelConfig full, ModelConfig config, Weights.Model wei
         implements AutoCloseable {
 
     public static ModelShard of(LoadedModel model, ParallelPlan plan, int rank) {
+        if (rank < 0 || rank >= plan.ranks()) throw new IllegalArgumentException("rank " + rank + " of " + plan.ranks());
         ModelConfig c = model.config();
         plan.check(c);
         int tp = plan.tp(), tr = plan.tp() > 1 ? rank : 0;

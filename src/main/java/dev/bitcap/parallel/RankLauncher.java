@@ -27,12 +27,36 @@ public final class RankLauncher {
      * @param tokenizer the tokenizer file given on the command line, or null
      */
     public static ParallelBackend launch(LoadedModel model, Path modelPath, Path tokenizer, ParallelPlan plan, PassRecorder recorder) {
+        return launch(model, modelPath, tokenizer, plan, recorder, Where.LOCAL, note -> {});
+    }
+
+    /**
+     * Where rank 0 listens and which ranks it starts itself.
+     *
+     * @param listen     the rendezvous address (port 0: any free port)
+     * @param localRanks ranks 0..localRanks-1 run on this host (started here); the others join from elsewhere
+     * @param job        the number every rank must present (null: a random one)
+     */
+    public record Where(java.net.InetSocketAddress listen, int localRanks, Long job) {
+        public static final Where LOCAL = new Where(new java.net.InetSocketAddress("127.0.0.1", 0), Integer.MAX_VALUE, null);
+    }
+
+    /** As above; {@code notes} hears the command each rank started elsewhere must run. */
+    public static ParallelBackend launch(LoadedModel model, Path modelPath, Path tokenizer, ParallelPlan plan, PassRecorder recorder,
+                                         Where where, java.util.function.Consumer<String> notes) {
+        if (where.localRanks() < 1) throw new BitcapException("--local-ranks must be >= 1, got " + where.localRanks());
         ModelShard shard = ModelShard.of(model, plan, 0); // refuses a model the plan cannot split before anything starts
-        long job = new SecureRandom().nextLong();
+        long job = where.job() != null ? where.job() : new SecureRandom().nextLong();
         List<Process> workers = new ArrayList<>();
-        try (Rendezvous rendezvous = Rendezvous.listen("127.0.0.1", 0)) {
-            String connect = "127.0.0.1:" + rendezvous.address().getPort();
-            for (int r = 1; r < plan.ranks(); r++) workers.add(start(workerCommand(connect, r, plan, job, modelPath, tokenizer)));
+        try (Rendezvous rendezvous = Rendezvous.listen(where.listen().getHostString(), where.listen().getPort())) {
+            String connect = where.listen().getHostString() + ":" + rendezvous.address().getPort();
+            int local = Math.min(where.localRanks(), plan.ranks());
+            for (int r = 1; r < local; r++) workers.add(start(workerCommand(connect, r, plan, job, modelPath, tokenizer)));
+            for (int r = local; r < plan.ranks(); r++) {
+                notes.accept("waiting for rank " + r + ": on its host run  bitcap rank --connect " + connect + " --rank " + r + " --ranks "
+                        + plan.ranks() + " --tp " + plan.tp() + " --ep " + plan.ep() + " --ep-placement " + plan.placement().flag()
+                        + " --job " + job + " --model " + modelPath.toAbsolutePath() + (tokenizer == null ? "" : " --tokenizer " + tokenizer.toAbsolutePath()));
+            }
             RankLinks links = rendezvous.accept(plan.ranks(), job, ACCEPT_TIMEOUT_MILLIS, () -> exited(workers));
             Collective collective = new TcpCollective(links);
             return new ParallelBackend(shard, links, collective, recorder, () -> awaitExit(workers));

@@ -46,6 +46,45 @@ class ParallelCliTest {
     }
 
     @Test
+    void aRankStartedByHandAsOnAnotherHostJoinsRankZero() throws Exception {
+        String m = fixture("tiny-mixtral").toString();
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        // the worker starts first and keeps knocking until rank 0 listens, as one started on another host would
+        ProcessBuilder pb = new ProcessBuilder(ProcessHandle.current().info().command().orElseThrow(), "-Dbitcap.threads=1",
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "dev.bitcap.cli.Main", "rank", "--connect", "127.0.0.1:" + port, "--rank", "1", "--ranks", "2", "--tp", "1", "--ep", "2",
+                "--job", "77", "--model", m);
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        Process worker = pb.start();
+        try {
+            CliRunner one = CliRunner.run("logits", "--model", m, "--ids", "3,1,4,1,5,9,2,6", "--json");
+            CliRunner two = CliRunner.run("logits", "--model", m, "--ids", "3,1,4,1,5,9,2,6", "--json", "--ep", "2", "--local-ranks", "1",
+                    "--rendezvous", "127.0.0.1:" + port, "--job", "77");
+            assertEquals(0, two.code(), two.err());
+            assertTrue(two.err().contains("waiting for rank 1: on its host run  bitcap rank --connect 127.0.0.1:" + port + " --rank 1 --ranks 2"
+                    + " --tp 1 --ep 2 --ep-placement contiguous --job 77 --model "), two.err());
+            assertEquals(one.out(), two.out(), "expert parallelism alone keeps the one-process order: identical logits");
+            assertTrue(worker.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the rank exits when rank 0 stops");
+            assertEquals(0, worker.exitValue());
+        } finally {
+            worker.destroyForcibly();
+        }
+    }
+
+    @Test
+    void badRendezvousAndRankFlagsAreOneLine() {
+        String m = fixture("tiny-mixtral").toString();
+        CliRunner.run("logits", "--model", m, "--ids", "1", "--ep", "2", "--rendezvous", "nohost").assertUserError("--rendezvous needs HOST:PORT, got 'nohost'");
+        CliRunner.run("logits", "--model", m, "--ids", "1", "--ep", "2", "--rendezvous", "h:x").assertUserError("--rendezvous needs a port number");
+        CliRunner.run("logits", "--model", m, "--ids", "1", "--ep", "2", "--local-ranks", "0").assertUserError("--local-ranks must be >= 1, got 0");
+        CliRunner.run("rank", "--connect", "127.0.0.1:1", "--rank", "3", "--ranks", "2", "--tp", "2", "--ep", "1", "--job", "1", "--model", m)
+                .assertUserError("rank 3 is outside 1..1 for 2 ranks");
+    }
+
+    @Test
     void splitsThatDoNotDivideAreOneLineNamingTheNumbers() {
         String llama = fixture("tiny-llama").toString();
         CliRunner.run("logits", "--model", llama, "--ids", "1", "--tp", "3").assertUserError("--tp 3 does not divide the 4 attention heads");
