@@ -68,6 +68,16 @@ public final class RankLauncher {
     }
 
     static List<String> workerCommand(String connect, int rank, ParallelPlan plan, long job, Path modelPath, Path tokenizer) {
+        List<String> cmd = javaCommand(RankWorkerMain.class);
+        cmd.addAll(List.of("--connect", connect, "--rank", String.valueOf(rank), "--ranks", String.valueOf(plan.ranks()),
+                "--tp", String.valueOf(plan.tp()), "--ep", String.valueOf(plan.ep()), "--ep-placement", plan.placement().flag(),
+                "--job", String.valueOf(job), "--model", modelPath.toAbsolutePath().toString()));
+        if (tokenizer != null) cmd.addAll(List.of("--tokenizer", tokenizer.toAbsolutePath().toString()));
+        return cmd;
+    }
+
+    /** This JVM's java, options and class path, running {@code main}: the start of every worker's command line. */
+    static List<String> javaCommand(Class<?> main) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -78,15 +88,11 @@ public final class RankLauncher {
         if (threads != null) cmd.add("-Dbitcap.threads=" + threads);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add(RankWorkerMain.class.getName());
-        cmd.addAll(List.of("--connect", connect, "--rank", String.valueOf(rank), "--ranks", String.valueOf(plan.ranks()),
-                "--tp", String.valueOf(plan.tp()), "--ep", String.valueOf(plan.ep()), "--ep-placement", plan.placement().flag(),
-                "--job", String.valueOf(job), "--model", modelPath.toAbsolutePath().toString()));
-        if (tokenizer != null) cmd.addAll(List.of("--tokenizer", tokenizer.toAbsolutePath().toString()));
+        cmd.add(main.getName());
         return cmd;
     }
 
-    private static Process start(List<String> cmd) {
+    static Process start(List<String> cmd) {
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().put("NCCL_NVLS_ENABLE", "0"); // NVLink multicast stays off on the GPU hosts
         pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
@@ -100,7 +106,7 @@ public final class RankLauncher {
     }
 
     /** Why the rendezvous should stop waiting: a worker that already exited; null while all run. */
-    private static String exited(List<Process> workers) {
+    static String exited(List<Process> workers) {
         for (int i = 0; i < workers.size(); i++) {
             Process p = workers.get(i);
             if (!p.isAlive()) return "rank " + (i + 1) + " exited with status " + p.exitValue() + " before joining (see its message above)";
@@ -108,7 +114,7 @@ public final class RankLauncher {
         return null;
     }
 
-    private static void awaitExit(List<Process> workers) throws InterruptedException {
+    static void awaitExit(List<Process> workers) throws InterruptedException {
         for (Process p : workers) {
             if (!p.waitFor(10, TimeUnit.SECONDS)) p.destroyForcibly();
         }
