@@ -96,6 +96,47 @@ class ParallelForwardTest {
         }
     }
 
+    static Stream<Arguments> gguf() {
+        return Stream.of(
+                Arguments.of("tiny-llama", DType.Q8_0, 2, 2, 1),
+                Arguments.of("tiny-llama", DType.Q4_0, 2, 2, 1),
+                Arguments.of("tiny-mixtral", DType.Q4_0, 2, 2, 2),
+                Arguments.of("tiny-mixtral", DType.Q8_0, 2, 1, 2));
+    }
+
+    /** GGUF block-quantized weights: o and down columns are cut on whole 32-element blocks, rows stay views. */
+    @ParameterizedTest(name = "gguf {0} {1} ranks {2} tp {3} ep {4}")
+    @MethodSource("gguf")
+    void ggufBlockQuantizedModelsMatchOneProcess(String preset, DType dtype, int ranks, int tp, int ep) {
+        Path file = tmp.resolve(preset + "-" + dtype.name().toLowerCase() + ".gguf");
+        if (!java.nio.file.Files.exists(file)) dev.bitcap.testing.SyntheticFixtures.gguf(preset, dtype, tmp);
+        try (LoadedModel model = ModelLoader.load(file, null)) {
+            assertEquals(dtype.name(), model.weights().layers()[0].attention().o().storage(), "the o projection stays block-quantized");
+            compare(model, new ParallelPlan(ranks, tp, ep, ExpertPlacement.CONTIGUOUS), preset + " " + dtype);
+        }
+    }
+
+    @Test
+    void aWorkerWhoseRankZeroVanishesStopsServing() throws Exception {
+        Path dir = SharedData.require("hf-fixtures/tiny-llama/model.safetensors").getParent();
+        try (LoadedModel model = ModelLoader.load(dir, null); Rendezvous rv = Rendezvous.listen("127.0.0.1", 0)) {
+            ParallelPlan plan = new ParallelPlan(2, 2, 1, ExpertPlacement.CONTIGUOUS);
+            var served = new java.util.concurrent.CompletableFuture<Boolean>();
+            Thread t = new Thread(() -> {
+                try (ModelShard shard = ModelShard.of(model, plan, 1); RankLinks links = RankLinks.join(rv.address(), 1, 2, 5, 10_000)) {
+                    served.complete(new RankWorker(shard, links, new TcpCollective(links)).serve());
+                } catch (Throwable e) {
+                    served.completeExceptionally(e);
+                }
+            });
+            t.start();
+            RankLinks root = rv.accept(2, 5, 10_000, () -> null);
+            root.sendControl(ControlMessage.encode(new ControlMessage.NewSequence(0, 4)));
+            root.close(); // rank 0 dies without a stop message
+            assertEquals(false, served.get(10, java.util.concurrent.TimeUnit.SECONDS), "serve() ends, reporting no stop was received");
+        }
+    }
+
     @Test
     void workerProcessesLaunchedForRealMatchOneProcessAndExitWithRankZero() throws Exception {
         Path dir = SharedData.require("hf-fixtures/tiny-mixtral/model.safetensors").getParent();
