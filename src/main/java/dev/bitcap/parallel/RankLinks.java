@@ -6,7 +6,6 @@ import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 
@@ -115,15 +114,14 @@ public final class RankLinks implements AutoCloseable {
         }
     }
 
-    /** Any rank but 0: the next control message from rank 0, or null when rank 0 has gone (closed or died). */
+    /** Any rank but 0: the next control message from rank 0, or null when rank 0 has gone (closed, died, link broken). */
     public byte[] receiveControl() {
         try {
             int n = in[0].readInt();
-            return in[0].readNBytes(n);
-        } catch (java.io.EOFException | java.net.SocketException e) {
-            return null;
+            byte[] message = in[0].readNBytes(n);
+            return message.length == n ? message : null;
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return null;
         }
     }
 
