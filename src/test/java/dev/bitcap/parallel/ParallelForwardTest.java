@@ -116,6 +116,30 @@ class ParallelForwardTest {
         }
     }
 
+    static Stream<Arguments> quantized() {
+        return Stream.of(
+                Arguments.of("int4-asym", 32, 2, 2, 1),
+                Arguments.of("int4-asym", 64, 2, 2, 1),
+                Arguments.of("int8-sym", 32, 4, 4, 1),
+                Arguments.of("int3-asym", -1, 4, 4, 4),
+                Arguments.of("nf4", 32, 2, 2, 2),
+                Arguments.of("int2-asym", 32, 2, 1, 2));
+    }
+
+    /**
+     * Packed group-quantized projections (bitcap's own compressed checkpoints hold these): q/k/v/gate/up rows are views
+     * of the packed codes, o and down columns whole groups copied. Scaled synthetic Mixtral, RTN-quantized here.
+     */
+    @ParameterizedTest(name = "quantized {0} g{1} ranks {2} tp {3} ep {4}")
+    @MethodSource("quantized")
+    void groupQuantizedModelsMatchOneProcess(String format, int group, int ranks, int tp, int ep) {
+        Path path = scaledSynth("mixtral-8x7b", "mixtral-8x7b-scaled", 8);
+        try (LoadedModel model = ModelLoader.load(path, null); LoadedModel q = QuantizedModels.rtn(model, format, group)) {
+            assertTrue(q.weights().layers()[0].attention().o() instanceof dev.bitcap.quant.QuantizedTensor);
+            compare(q, new ParallelPlan(ranks, tp, ep, ExpertPlacement.CONTIGUOUS), "mixtral " + format + " g" + group);
+        }
+    }
+
     @Test
     void aWorkerWhoseRankZeroVanishesStopsServing() throws Exception {
         Path dir = SharedData.require("hf-fixtures/tiny-llama/model.safetensors").getParent();

@@ -9,9 +9,6 @@ import dev.bitcap.BitcapException;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.Weights;
-import dev.bitcap.quant.QuantFormats;
-import dev.bitcap.quant.QuantizedTensor;
-import dev.bitcap.quant.RtnQuantizer;
 import dev.bitcap.tensor.Tensor;
 import dev.bitcap.testing.SharedData;
 import java.nio.file.Path;
@@ -61,16 +58,24 @@ class ParallelPlanTest {
     }
 
     @Test
-    void quantizedMatricesAreNotCutAndSaySo() {
-        Path dir = SharedData.require("hf-fixtures/tiny-llama/model.safetensors").getParent();
-        try (LoadedModel model = ModelLoader.load(dir, null)) {
-            var fmt = QuantFormats.byName("int4-asym");
-            java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
-            LoadedModel q = model.withWeights(Weights.mapMatrices(model.weights(), (slot, w) -> slot.role() != dev.bitcap.model.WeightRole.O ? w
-                    : QuantizedTensor.pack(RtnQuantizer.quantize(fmt, ((Tensor) w).toFloatArray(), (int) w.rows(), (int) w.cols(), 32, "o"), null, arena)),
-                    arena);
+    void quantizedCutsOffTheirBoundariesAndUnsplittableMatricesAreOneLine() {
+        Path mixtral = SharedData.require("hf-fixtures/tiny-mixtral/model.safetensors").getParent();
+        try (LoadedModel model = ModelLoader.load(mixtral, null);
+             LoadedModel q = QuantizedModels.rtn(model, "int4-asym", 32)) {
+            // the experts' intermediate size is 96: 48 columns per rank is not a whole number of 32-code groups
             BitcapException e = assertThrows(BitcapException.class, () -> ModelShard.of(q, new ParallelPlan(2, 2, 1, ExpertPlacement.CONTIGUOUS), 0));
-            assertTrue(e.getMessage().startsWith("--tp splits dense and GGML-block weights only; layer 0 attention o is stored as "), e.getMessage());
+            assertEquals("--tp cannot cut layer 0 expert 0 down (int4-asym g32) at columns 0..48: the split must fall on its groups of 32 and "
+                    + "its units of 32 codes", e.getMessage());
+            // under ep the experts are not cut, so the same model splits
+            ModelShard.of(q, new ParallelPlan(2, 1, 2, ExpertPlacement.CONTIGUOUS), 1).close();
+        }
+        Path llama = SharedData.require("hf-fixtures/tiny-llama/model.safetensors").getParent();
+        try (LoadedModel model = ModelLoader.load(llama, null)) {
+            LoadedModel watched = model.withWeights(Weights.mapMatrices(model.weights(), (slot, w) -> slot.role() == dev.bitcap.model.WeightRole.O
+                    ? new dev.bitcap.quant.ActivationCapture(w, (x, n, cols) -> {}) : w), null);
+            BitcapException e = assertThrows(BitcapException.class, () -> ModelShard.of(watched, new ParallelPlan(2, 2, 1, ExpertPlacement.CONTIGUOUS), 0));
+            assertTrue(e.getMessage().startsWith("--tp splits dense, GGML-block and group-quantized weights only; layer 0 attention o is stored as "),
+                    e.getMessage());
         }
     }
 }
