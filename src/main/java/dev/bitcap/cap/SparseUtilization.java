@@ -27,7 +27,7 @@ public final class SparseUtilization {
 
     /** The bytes and FLOPs of the passes of one phase, as rates over their time. */
     public PhaseUtilization phase(List<PassRecord> records, PassRecord.Mode phase) {
-        int n = 0;
+        int n = 0, devices = 1;
         double seconds = 0, bytes = 0, flops = 0, rateBytes = 0, rateFlops = 0, experts = 0, share = 0;
         for (PassRecord r : records) {
             if (r.mode() != phase) continue;
@@ -35,6 +35,7 @@ public final class SparseUtilization {
             double s = r.nanos() / 1e9;
             double b = bytes(r), f = flops(r);
             n++;
+            devices = Math.max(devices, r.devices());
             seconds += s;
             bytes += b;
             flops += f;
@@ -47,7 +48,7 @@ public final class SparseUtilization {
         // the paper divides what a phase moved by the time it took; the code averages per-pass ratios
         double bps = mode == CountingMode.PAPER ? bytes / seconds : rateBytes / n;
         double fps = mode == CountingMode.PAPER ? flops / seconds : rateFlops / n;
-        return new PhaseUtilization(n, seconds, bps, fps, bytes / n, flops / n, experts / n, share / n);
+        return new PhaseUtilization(n, seconds, bps, fps, bytes / n, flops / n, experts / n, share / n, devices);
     }
 
     /** Bytes the pass reads: weights of the parts it used, and the KV cache. */

@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
                 "Without --model it runs the built-in tiny MoE and also shows a short greedy generation."})
 final class BenchCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions;
+    @Mixin ParallelOptions parallelOptions;
 
     @Option(names = "--prompt-len", defaultValue = "128", description = "prompt tokens (default: ${DEFAULT-VALUE})")
     int promptLen;
@@ -59,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PassRecorder recorder = new PassRecorder();
-        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, recorder)) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, recorder, parallelOptions)) {
             int ctx = model.config().maxContext();
             if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
             WeightTraffic traffic = new WeightTraffic(model, modelOptions.kvSpec());

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt, streaming it as it comes.")
 final class GenerateCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions;
+    @Mixin ParallelOptions parallelOptions;
 
     @Option(names = "--prompt", defaultValue = "", description = "prompt text (default: empty, i.e. start from BOS)")
     String prompt;
@@ -50,7 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (batch < 1) throw new BitcapException("--batch must be >= 1, got " + batch);
         PrintWriter out = spec.commandLine().getOut();
         try (LoadedModel model = modelOptions.load();
-             Backend backend = modelOptions.backend(model, new PassRecorder())) {
+             Backend backend = modelOptions.backend(model, new PassRecorder(), parallelOptions)) {
             Tokenizer tok = ModelOptions.requireTokenizer(model);
             int[] ids = promptIds(model, tok, prompt);
             Set<Integer> stops = new HashSet<>(tok.stopIds());

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
 @Command(name = "logits", mixinStandardHelpOptions = true, description = "Print the logits of every position for given token ids (or text).")
 final class LogitsCommand implements Callable<Integer> {
     @Mixin ModelOptions modelOptions;
+    @Mixin ParallelOptions parallelOptions;
 
     @Option(names = "--ids", split = ",", paramLabel = "ID", description = "token ids, comma-separated")
     int[] ids;
@@ -36,7 +37,7 @@ final class LogitsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if ((ids == null) == (text == null)) throw new BitcapException("give exactly one of --ids and --text");
         PrintWriter out = spec.commandLine().getOut();
-        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder())) {
+        try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, new PassRecorder(), parallelOptions)) {
             int[] tokens = ids != null ? ids : ModelOptions.requireTokenizer(model).encode(text, true);
             if (tokens.length == 0) throw new BitcapException("no tokens to run");
             int ctx = model.config().maxContext();

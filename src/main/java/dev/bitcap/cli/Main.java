@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bitcap", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Compress, run and CAP-benchmark large language models on CPUs and NVIDIA GPUs.",
         subcommands = {GenerateCommand.class, LogitsCommand.class, TokenizeCommand.class, PerplexityCommand.class,
-                InspectCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, CapCommand.class, HwCommand.class, CheckCommand.class, TrainGateCommand.class, CommandLine.HelpCommand.class})
+                InspectCommand.class, BenchCommand.class, SynthCommand.class, QuantizeCommand.class, CapCommand.class, HwCommand.class, CheckCommand.class, TrainGateCommand.class, RankCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for errors the user can fix (bad input, bad flags). */
     public static final int USER_ERROR = 2;

@@ -12,6 +12,8 @@ import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
 import dev.bitcap.model.synth.BuiltinModel;
+import dev.bitcap.parallel.ParallelPlan;
+import dev.bitcap.parallel.RankLauncher;
 import dev.bitcap.tokenizer.Tokenizer;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -79,8 +81,23 @@ public final class ModelOptions {
      * cache of {@code --kv}.
      */
     Backend backend(LoadedModel model, PassRecorder recorder) {
+        return backend(model, recorder, null);
+    }
+
+    /** As {@link #backend(LoadedModel, PassRecorder)}, split over processes when {@code parallel} asks for it. */
+    Backend backend(LoadedModel model, PassRecorder recorder, ParallelOptions parallel) {
         KvSpec kvSpec = kvSpec();
         if (kvPoolMb != null && kvPoolMb < 1) throw new BitcapException("--kv-pool-mb must be >= 1, got " + kvPoolMb);
+        ParallelPlan plan = parallel == null ? null : parallel.plan(device);
+        if (plan != null) {
+            if (kvSpec.format() != KvFormat.F32) throw new BitcapException("--ranks keeps an f32 KV cache so far; drop --kv " + kvSpec.format().flagName());
+            if (attention.build(model) != null) throw new BitcapException("--ranks runs dense attention only so far; drop --attention");
+            PrintWriter notes = spec.commandLine().getErr();
+            return RankLauncher.launch(model, this.model != null ? this.model : BuiltinModel.path(), tokenizer, plan, recorder, parallel.where(), note -> {
+                notes.println("bitcap: " + note);
+                notes.flush();
+            });
+        }
         PrintWriter err = spec.commandLine().getErr();
         Backend backend = Backends.create(device, model, recorder, note -> {
             err.println("bitcap: " + note);

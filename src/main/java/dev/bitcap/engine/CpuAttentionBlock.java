@@ -13,7 +13,7 @@ import dev.bitcap.tensor.Parallel;
 import dev.bitcap.tensor.Rope;
 
 /** Self-attention of one layer on the CPU: projections for all tokens at once, RoPE, KV append, causal attention. */
-final class CpuAttentionBlock {
+public final class CpuAttentionBlock {
     private final ModelConfig c;
     private final RopeTable rope;
     private final DenseAttention attention;
@@ -23,7 +23,7 @@ final class CpuAttentionBlock {
     /** Replaces dense attention when set (block-sparse attention, gate training); null = dense. */
     private LayerAttention replacement;
 
-    CpuAttentionBlock(ModelConfig config, RopeTable rope) {
+    public CpuAttentionBlock(ModelConfig config, RopeTable rope) {
         this.c = config;
         this.rope = rope;
         this.attention = new DenseAttention(config.heads(), config.kvHeads(), config.headDim());
@@ -35,7 +35,7 @@ final class CpuAttentionBlock {
     }
 
     /** Adds the attention output of normalised input {@code xn} ({@code n x hidden}) to {@code out}. */
-    void run(int layer, Weights.Attention w, TokenBatch batch, float[] xn, float[] residual) {
+    public void run(int layer, Weights.Attention w, TokenBatch batch, float[] xn, float[] residual) {
         int n = batch.size();
         int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
         float[] q = new float[n * qDim], k = new float[n * kvDim], v = new float[n * kvDim];

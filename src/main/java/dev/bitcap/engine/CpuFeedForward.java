@@ -8,15 +8,15 @@ import dev.bitcap.tensor.Ops;
  * The feed-forward half of a layer on the CPU: a SwiGLU MLP, or a MoE block that routes each token to its
  * top-k experts, runs every chosen expert once over all the tokens that chose it, and adds the shared expert.
  */
-final class CpuFeedForward {
+public final class CpuFeedForward {
     private final ModelConfig c;
 
-    CpuFeedForward(ModelConfig config) {
+    public CpuFeedForward(ModelConfig config) {
         this.c = config;
     }
 
     /** down(silu(gate x) * up x) for n tokens of {@code x}, added to {@code out} scaled per token (null = 1). */
-    static void mlp(Weights.Mlp w, float[] x, int n, float[] out, float[] tokenScale) {
+    public static void mlp(Weights.Mlp w, float[] x, int n, float[] out, float[] tokenScale) {
         int f = (int) w.gate().rows(), d = (int) w.down().rows();
         float[] g = new float[n * f], u = new float[n * f], y = new float[n * d];
         w.gate().matmul(x, g, n);
@@ -35,7 +35,7 @@ final class CpuFeedForward {
      *
      * @return the top-k expert ids per token (token-major), for the pass record
      */
-    int[] moe(int layer, Weights.Moe w, float[] xn, int n, float[] residual, ForwardObserver observer) {
+    public int[] moe(int layer, Weights.Moe w, float[] xn, int n, float[] residual, ForwardObserver observer) {
         int d = c.hiddenSize(), e = c.experts(), k = c.expertsPerToken();
         float[] logits = new float[n * e];
         w.router().matmul(xn, logits, n);

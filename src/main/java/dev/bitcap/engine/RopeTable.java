@@ -3,16 +3,16 @@ package dev.bitcap.engine;
 import dev.bitcap.model.ModelConfig;
 
 /** cos/sin of position x inverse frequency, computed once per position and kept (positions only grow). */
-final class RopeTable {
+public final class RopeTable {
     private final float[] invFreq;
     private float[][] cos = new float[0][];
     private float[][] sin = new float[0][];
 
-    RopeTable(ModelConfig config) {
+    public RopeTable(ModelConfig config) {
         this.invFreq = config.ropeScaling().inverseFrequencies(config.headDim(), config.ropeTheta());
     }
 
-    synchronized void ensure(int maxPosition) {
+    public synchronized void ensure(int maxPosition) {
         if (maxPosition < cos.length) return;
         int n = Math.max(maxPosition + 1, cos.length * 2);
         float[][] c = java.util.Arrays.copyOf(cos, n);

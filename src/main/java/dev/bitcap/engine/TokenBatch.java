@@ -3,8 +3,8 @@ package dev.bitcap.engine;
 import java.util.List;
 
 /** The tokens of one forward pass flattened in order: which sequence and position each belongs to. */
-record TokenBatch(int[] ids, int[] positions, int[] sequenceOf, List<Sequence> sequences) {
-    static TokenBatch of(List<Sequence> sequences, List<int[]> tokens) {
+public record TokenBatch(int[] ids, int[] positions, int[] sequenceOf, List<Sequence> sequences) {
+    public static TokenBatch of(List<Sequence> sequences, List<int[]> tokens) {
         int n = 0;
         for (int[] t : tokens) n += t.length;
         int[] ids = new int[n], pos = new int[n], seq = new int[n];
@@ -20,7 +20,7 @@ record TokenBatch(int[] ids, int[] positions, int[] sequenceOf, List<Sequence> s
         return new TokenBatch(ids, pos, seq, sequences);
     }
 
-    int size() {
+    public int size() {
         return ids.length;
     }
 }
