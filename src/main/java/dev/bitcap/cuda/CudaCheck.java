@@ -84,6 +84,14 @@ public final class CudaCheck {
         add(new Row(group, name, Double.NaN, Double.NaN, 0, false, "missing " + p));
     }
 
+    /** Only the GEMV rows (dense, packed, binary): what a GEMV benchmark run needs checked. */
+    public List<Row> runGemv(CudaDevice device) {
+        gemvRows(device);
+        packedRows(device);
+        binaryRows(device);
+        return rows;
+    }
+
     public List<Row> run(CudaDevice device) {
         gemvRows(device);
         packedRows(device);
@@ -134,7 +142,8 @@ public final class CudaCheck {
         CudaMatMul mm = new CudaMatMul(device, ops);
         Random rnd = new Random(11);
         // {rows, cols, group size (-1 per channel), with input scale}
-        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}};
+        // The last shape spreads its 66 units over several column slabs, the last one partial.
+        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}, {200, 2100, 64, 1}};
         for (QuantFormat f : QuantFormats.all()) {
             for (int[] shape : shapes) {
                 int rowsW = shape[0], cols = shape[1];
@@ -150,16 +159,15 @@ public final class CudaCheck {
                     DeviceMatrix dw = DeviceMatrix.upload(device, q);
                     String label = f.name() + (shape[2] < 0 ? " per-channel" : " g" + shape[2]) + (scale != null ? " scaled" : "") + " "
                             + rowsW + "x" + cols;
-                    for (int n : new int[] {1, 5, 16}) {
+                    for (int n : new int[] {1, 3, 5, 16}) {
                         float[] x = new float[n * cols];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] ref = new float[n * rowsW];
                         q.matmul(x, ref, n);
                         long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
                         device.upload(dx, x, 0, x.length);
-                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
-                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
-                        } else {
+                        gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        if (n >= CudaMatMul.CUBLAS_MIN_ROWS) {
                             gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
                         }
                         device.free(dx);

@@ -71,12 +71,32 @@ public final class CudaMatMul {
                 .run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
     }
 
+    /**
+     * How packed GEMVs run: {@code staged} picks gemv_staged_* (activations staged in shared memory, slabs of
+     * columns across blocks) over the older gemv_packed_1/4; {@code rowsPerWarp1} overrides the weight rows per warp
+     * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
+     * {@code blocksPerSm} blocks per multiprocessor run. The benchmark compares settings; the defaults are the best.
+     */
+    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
+        public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 4);
+    }
+
+    private PackedTuning tuning = PackedTuning.DEFAULT;
+    private long partial, partialBytes, counters;
+    private int counterCount;
+
+    public void setPackedTuning(PackedTuning t) {
+        this.tuning = t;
+    }
+
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount();
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1();
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0),
-                    "PARAMS=" + p.paramCount()));
+            List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
+                    "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
+            if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
+            m = device.module("gemv_packed.cu", defines);
             packedModules.put(key, m);
         }
         return m;
@@ -87,14 +107,77 @@ public final class CudaMatMul {
         return p.affine() && p.bits() <= 4 ? 8 : 4;
     }
 
-    /** One activation row: gemv_packed_1; more: gemv_packed_4, which reads each weight once for four rows. 128 threads. */
+    /** Weight rows per warp of gemv_staged_1 by default (STAGED_R1 in gemv_packed.cu): 4 for INT codes up to 4 bits, else 2. */
+    static int stagedRows1(DeviceMatrix.Packed p) {
+        return p.affine() && p.bits() <= 4 ? 4 : 2;
+    }
+
+    /** Weight rows per warp of gemv_staged_8 (STAGED_R8): 2 where a second table column doubles the sums, else 4. */
+    static int stagedRows8(DeviceMatrix.Packed p) {
+        return !p.affine() && !p.zeroPoint() && p.paramCount() > 1 ? 2 : 4;
+    }
+
+    /** Shared memory the staged kernels may take without opting in (48 KiB). */
+    static final int STAGED_SHARED_LIMIT = 48 * 1024;
+    /** Bytes of staged activations per unit of 32 columns and activation row (8 float4 + 1 of padding). */
+    static final int STAGED_UNIT_BYTES = 9 * 16;
+
+    /**
+     * Units of 32 columns per slab: enough slabs that rowBlocks·zBlocks·slabs reaches about {@code blocksPerSm} per
+     * multiprocessor, whole multiples of 32 units (one per lane), the staged activations within the shared limit.
+     */
+    static int slabUnits(int units, int rowBlocks, int zBlocks, int activationRows, int multiprocessors, int blocksPerSm) {
+        long target = (long) blocksPerSm * multiprocessors;
+        long splits = Math.max(1, Math.min((units + 31) / 32, (target + (long) rowBlocks * zBlocks - 1) / ((long) rowBlocks * zBlocks)));
+        int slab = (int) ((units + splits - 1) / splits);
+        slab = (slab + 31) / 32 * 32;
+        int cap = Math.max(32, STAGED_SHARED_LIMIT / (STAGED_UNIT_BYTES * activationRows) / 32 * 32);
+        return Math.min(slab, cap);
+    }
+
+    /** One activation row: gemv_packed_1 (or gemv_staged_1); more: four (staged: four or eight) at a time. */
     private void packedGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
+        if (tuning.staged()) {
+            stagedGemv(w, x, y, n);
+            return;
+        }
         boolean one = n == 1;
         int rowsPerBlock = one ? rowsPerBlock1(p) : 4;
         packedModule(p).launch(one ? "gemv_packed_1" : "gemv_packed_4").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale())
                 .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
                 .run((w.rows() + rowsPerBlock - 1) / rowsPerBlock, one ? 1 : (n + 3) / 4, 1, 128, 0);
+    }
+
+    private void stagedGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Packed p = w.packed();
+        int nt = n == 1 ? 1 : n <= 4 ? 4 : 8;
+        int rowsPerWarp = nt == 1 ? (tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p)) : nt == 4 ? 2 : stagedRows8(p);
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int zBlocks = (n + nt - 1) / nt;
+        int units = (w.cols() + 31) / 32;
+        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm());
+        int slabs = (units + slab - 1) / slab;
+        CudaModule m = packedModule(p);
+        if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks * zBlocks);
+        m.launch("gemv_staged_" + nt).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows())
+                .i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
+                .run(rowBlocks, slabs, zBlocks, 256, slab * nt * STAGED_UNIT_BYTES);
+    }
+
+    /** Scratch for the staged kernels' slab sums and their zeroed counters (kept and grown, never shrunk). */
+    private void slabScratch(CudaModule m, long bytes, int counterCount) {
+        if (partialBytes < bytes) {
+            if (partial != 0) device.free(partial);
+            partialBytes = Math.max(bytes, 2 * partialBytes);
+            partial = device.alloc(partialBytes);
+        }
+        if (this.counterCount < counterCount) {
+            if (counters != 0) device.free(counters);
+            this.counterCount = Math.max(counterCount, 2 * this.counterCount);
+            counters = device.alloc(4L * this.counterCount);
+            m.launch("zero_counters").ptr(counters).i(this.counterCount).run((this.counterCount + 255) / 256, 256);
+        }
     }
 
     private CudaModule binaryModule(DeviceMatrix.Binary b) {
