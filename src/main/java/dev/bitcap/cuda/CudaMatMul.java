@@ -66,16 +66,20 @@ public final class CudaMatMul {
         int wt = weightType(w.type());
         CudaModule m = modules[wt];
         if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
+        if ((w.type() == DType.Q8_0 || w.type() == DType.Q4_0) && tuning.staged() && w.cols() % 256 == 0 && n <= 4) {
+            stagedGgml(m, w, x, y, n);
+            return;
+        }
         boolean vec = w.cols() % 8 == 0;
         m.launch("gemv").ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(vec ? 1 : 0)
                 .run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
     }
 
     /**
-     * How packed GEMVs run: {@code staged} picks gemv_staged_* (activations staged in shared memory, slabs of
-     * columns across blocks) over the older gemv_packed_1/4; {@code rowsPerWarp1} overrides the weight rows per warp
+     * How packed (and Q8_0 / Q4_0) GEMVs run: {@code staged} picks gemv_staged_* / gemv_ggml_staged_* (activations
+     * staged in shared memory, slabs of columns across blocks) over the older gemv_packed_1/4 / gemv; {@code rowsPerWarp1} overrides the weight rows per warp
      * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
-     * {@code blocksPerSm} blocks per multiprocessor run. The benchmark compares settings; the defaults are the best.
+     * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows). The benchmark compares settings; the defaults are the best.
      */
     public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
         public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 4);
@@ -126,12 +130,12 @@ public final class CudaMatMul {
      * Units of 32 columns per slab: enough slabs that rowBlocks·zBlocks·slabs reaches about {@code blocksPerSm} per
      * multiprocessor, whole multiples of 32 units (one per lane), the staged activations within the shared limit.
      */
-    static int slabUnits(int units, int rowBlocks, int zBlocks, int activationRows, int multiprocessors, int blocksPerSm) {
-        long target = (long) blocksPerSm * multiprocessors;
+    static int slabUnits(int units, int rowBlocks, int zBlocks, int activationRows, int multiprocessors, int blocksPerSm, int sharedBytes) {
+        long target = Math.max(1L, (long) blocksPerSm * multiprocessors); // blocksPerSm 0: one slab where it fits
         long splits = Math.max(1, Math.min((units + 31) / 32, (target + (long) rowBlocks * zBlocks - 1) / ((long) rowBlocks * zBlocks)));
         int slab = (int) ((units + splits - 1) / splits);
         slab = (slab + 31) / 32 * 32;
-        int cap = Math.max(32, STAGED_SHARED_LIMIT / (STAGED_UNIT_BYTES * activationRows) / 32 * 32);
+        int cap = Math.max(32, sharedBytes / (STAGED_UNIT_BYTES * activationRows) / 32 * 32);
         return Math.min(slab, cap);
     }
 
@@ -156,13 +160,32 @@ public final class CudaMatMul {
         int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
         int zBlocks = (n + nt - 1) / nt;
         int units = (w.cols() + 31) / 32;
-        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm());
+        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), STAGED_SHARED_LIMIT);
         int slabs = (units + slab - 1) / slab;
         CudaModule m = packedModule(p);
         if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks * zBlocks);
         m.launch("gemv_staged_" + nt).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows())
                 .i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
                 .run(rowBlocks, slabs, zBlocks, 256, slab * nt * STAGED_UNIT_BYTES);
+    }
+
+    /**
+     * Q8_0 / Q4_0 rows of whole 256-column multiples (16-byte aligned rows): gemv_ggml_staged_1 (4 rows per warp) or
+     * _4 (2 rows per warp, up to four activation rows); shared memory holds the activation slab and each warp's
+     * 32-block buffer per row.
+     */
+    private void stagedGgml(CudaModule m, DeviceMatrix w, long x, long y, int n) {
+        int nt = n == 1 ? 1 : 4;
+        int rowsPerWarp = n == 1 ? 4 : 2;
+        int blockBytes = w.type() == DType.Q8_0 ? 34 : 18;
+        int buffers = 8 * rowsPerWarp * (32 * blockBytes / 16) * 16;
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int blocks = w.cols() / 32;
+        int slab = slabUnits(blocks, rowBlocks, 1, nt, device.multiprocessors(), tuning.blocksPerSm(), STAGED_SHARED_LIMIT - buffers);
+        int slabs = (blocks + slab - 1) / slab;
+        if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks);
+        m.launch("gemv_ggml_staged_" + nt).ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(slab).ptr(partial)
+                .ptr(counters).run(rowBlocks, slabs, 1, 256, slab * nt * STAGED_UNIT_BYTES + buffers);
     }
 
     /** Scratch for the staged kernels' slab sums and their zeroed counters (kept and grown, never shrunk). */

@@ -46,7 +46,7 @@ public final class GemvBench {
         return 2.0 * bytes / (ms * 1e-3) / 1e9;
     }
 
-    /** The packed-GEMV settings compared on int4-asym and afp4, then every weight type with the default settings. */
+    /** The staged-GEMV settings compared on int4-asym, afp4, Q8_0 and Q4_0, then every weight type with the default settings. */
     public List<Result> run(Consumer<Result> sink) {
         double copy = copyBandwidth();
         List<Result> out = new ArrayList<>();
@@ -58,16 +58,18 @@ public final class GemvBench {
         CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
         int[][] shapes = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
         Random rnd = new Random(1);
-        // The packed kernels' settings side by side (issue 4: pick the best by measurement).
-        List<CudaMatMul.PackedTuning> tunings = List.of(new CudaMatMul.PackedTuning(false, 0, 4), new CudaMatMul.PackedTuning(true, 0, 2),
-                new CudaMatMul.PackedTuning(true, 0, 4), new CudaMatMul.PackedTuning(true, 0, 8), new CudaMatMul.PackedTuning(true, 0, 16),
-                new CudaMatMul.PackedTuning(true, 2, 4), new CudaMatMul.PackedTuning(true, 4, 4), new CudaMatMul.PackedTuning(true, 8, 4));
-        for (String f : List.of("int4-asym", "afp4")) {
+        // The packed and Q8_0 / Q4_0 kernels' settings side by side (issue 4: pick the best by measurement).
+        List<CudaMatMul.PackedTuning> tunings = List.of(new CudaMatMul.PackedTuning(false, 0, 4), new CudaMatMul.PackedTuning(true, 0, 0),
+                new CudaMatMul.PackedTuning(true, 0, 2), new CudaMatMul.PackedTuning(true, 0, 4), new CudaMatMul.PackedTuning(true, 0, 8),
+                new CudaMatMul.PackedTuning(true, 0, 16), new CudaMatMul.PackedTuning(true, 2, 4), new CudaMatMul.PackedTuning(true, 4, 4),
+                new CudaMatMul.PackedTuning(true, 8, 4));
+        for (Object type : List.of(QuantFormats.byName("int4-asym"), QuantFormats.byName("afp4"), DType.Q8_0, DType.Q4_0)) {
             for (int[] s : shapes) {
-                Weights w = weights(QuantFormats.byName(f), s[0], s[1], rnd);
+                Weights w = weights(type, s[0], s[1], rnd);
                 for (CudaMatMul.PackedTuning t : tunings) {
+                    if (type instanceof DType && t.rowsPerWarp1() > 0) continue; // rows per warp: packed kernels only
                     mm.setPackedTuning(t);
-                    String tag = t.staged() ? "staged r" + (t.rowsPerWarp1() > 0 ? t.rowsPerWarp1() : "=def") + " b" + t.blocksPerSm() : "packed_1/4";
+                    String tag = t.staged() ? "staged r" + (t.rowsPerWarp1() > 0 ? t.rowsPerWarp1() : "=def") + " b" + t.blocksPerSm() : "old kernel";
                     for (int n : t.rowsPerWarp1() == 0 ? new int[] {1, 4, 16} : new int[] {1}) {
                         both.accept(measure(w, n, copy, rnd, "[" + tag + "] ", false, mm));
                     }
