@@ -4,8 +4,10 @@ import dev.bitcap.tensor.DType;
 import java.util.List;
 
 /**
- * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
- * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
+ * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run a GEMV kernel: packed
+ * weights the staged kernels of {@code gemv_packed.cu} (activations in shared memory, each weight read once for up to
+ * eight activation rows), Q8_0 / Q4_0 with whole 256-column rows and up to four activation rows the staged kernels
+ * of {@code gemv.cu}, everything else its {@code gemv} kernel, which reads each weight row once for up to four rows; many rows (prefill) with F32,
  * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32
  * accumulation, the activations rounded to the weight type first for 16-bit weights (so prefill products carry
  * bf16/fp16 input rounding that decode does not).
@@ -82,7 +84,11 @@ public final class CudaMatMul {
      * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows). The benchmark compares settings; the defaults are the best.
      */
     public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
-        public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 4);
+        /**
+         * Measured on the H200 (docs/CUDA_NOTES.md, 2026-12-02): 2 blocks per SM was the fastest or within 0.3 µs of
+         * it for int4-asym, afp4, Q8_0 and Q4_0 at the three Llama-3-8B shapes; the rows per warp of stagedRows1.
+         */
+        public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 2);
     }
 
     private PackedTuning tuning = PackedTuning.DEFAULT;
