@@ -1,5 +1,6 @@
 package dev.bitcap.cuda;
 
+import dev.bitcap.BitcapException;
 import dev.bitcap.tensor.DType;
 import java.util.List;
 
@@ -81,9 +82,16 @@ public final class CudaMatMul {
      * How packed (and Q8_0 / Q4_0) GEMVs run: {@code staged} picks gemv_staged_* / gemv_ggml_staged_* (activations
      * staged in shared memory, slabs of columns across blocks) over the older gemv_packed_1/4 / gemv; {@code rowsPerWarp1} overrides the weight rows per warp
      * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
-     * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows). The benchmark compares settings; the defaults are the best.
+     * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows);
+     * {@code asyncStages} &gt; 0 runs n = 1 through the experimental gemv_async_1 with a cp.async ring of that many steps
+     * (not measured yet, not a default). The benchmark compares settings; the defaults are the best.
      */
-    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
+    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages) {
+        /** Without the experimental cp.async ring (asyncStages 0). */
+        public PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
+            this(staged, rowsPerWarp1, blocksPerSm, 0);
+        }
+
         /**
          * Measured on the H200 (docs/CUDA_NOTES.md, 2026-12-02, int4-asym, afp4, Q8_0, Q4_0 at three Llama-3-8B
          * shapes, n = 1): 2 blocks per SM was the fastest staged setting or within 0.3 µs of it in 9 of 11 cases (one
@@ -101,12 +109,14 @@ public final class CudaMatMul {
     }
 
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1();
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1() + " "
+                + tuning.asyncStages();
         CudaModule m = packedModules.get(key);
         if (m == null) {
             List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
                     "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
             if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
+            if (tuning.asyncStages() > 0) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
             m = device.module("gemv_packed.cu", defines);
             packedModules.put(key, m);
         }
@@ -162,6 +172,10 @@ public final class CudaMatMul {
 
     private void stagedGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
+        if (n == 1 && tuning.asyncStages() > 0) {
+            asyncGemv(w, x, y);
+            return;
+        }
         int nt = n == 1 ? 1 : n <= 4 ? 4 : 8;
         int rowsPerWarp = nt == 1 ? (tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p)) : nt == 4 ? 2 : stagedRows8(p);
         int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
@@ -174,6 +188,31 @@ public final class CudaMatMul {
         m.launch("gemv_staged_" + nt).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows())
                 .i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
                 .run(rowBlocks, slabs, zBlocks, 256, slab * nt * STAGED_UNIT_BYTES);
+    }
+
+    /** Shared memory gemv_async_1 may take: two blocks per multiprocessor fit in the H100/H200's 228 KiB. */
+    static final int ASYNC_SHARED_LIMIT = 112 * 1024;
+    private final java.util.Set<CudaModule> asyncOptIn = new java.util.HashSet<>();
+
+    /** gemv_async_1 (experimental): the activation slab plus a ring of asyncStages steps per warp in shared memory. */
+    private void asyncGemv(DeviceMatrix w, long x, long y) {
+        DeviceMatrix.Packed p = w.packed();
+        int rowsPerWarp = tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p);
+        int ring = 8 * tuning.asyncStages() * rowsPerWarp * 32 * Math.max(16, 4 * p.bits());
+        if (ring + 32 * STAGED_UNIT_BYTES > ASYNC_SHARED_LIMIT) {
+            throw new BitcapException("gemv_async_1: " + tuning.asyncStages() + " stages of " + rowsPerWarp + " rows do not fit in "
+                    + ASYNC_SHARED_LIMIT + " bytes of shared memory");
+        }
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int units = (w.cols() + 31) / 32;
+        int slab = slabUnits(units, rowBlocks, 1, 1, device.multiprocessors(), tuning.blocksPerSm(), ASYNC_SHARED_LIMIT - ring);
+        int slabs = (units + slab - 1) / slab;
+        CudaModule m = packedModule(p);
+        if (asyncOptIn.add(m)) m.setMaxDynamicSharedMemory("gemv_async_1", ASYNC_SHARED_LIMIT);
+        if (slabs > 1) slabScratch(m, (long) slabs * w.rows() * 4, rowBlocks);
+        m.launch("gemv_async_1").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols())
+                .i(1).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
+                .run(rowBlocks, slabs, 1, 256, slab * STAGED_UNIT_BYTES + ring);
     }
 
     /**

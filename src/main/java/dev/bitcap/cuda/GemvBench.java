@@ -63,22 +63,12 @@ public final class GemvBench {
         List<CudaMatMul.PackedTuning> tunings = List.of(new CudaMatMul.PackedTuning(false, 0, 2), new CudaMatMul.PackedTuning(true, 0, 0),
                 CudaMatMul.PackedTuning.DEFAULT, new CudaMatMul.PackedTuning(true, 0, 4), new CudaMatMul.PackedTuning(true, 2, 2),
                 new CudaMatMul.PackedTuning(true, 4, 2));
-        for (Object type : List.of(QuantFormats.byName("int4-asym"), QuantFormats.byName("afp4"), DType.Q8_0, DType.Q4_0)) {
-            for (int[] s : shapes) {
-                Weights w = weights(type, s[0], s[1], rnd);
-                for (CudaMatMul.PackedTuning t : tunings) {
-                    if (type instanceof DType && t.rowsPerWarp1() > 0) continue; // rows per warp: packed kernels only
-                    mm.setPackedTuning(t);
-                    String tag = t.staged() ? "staged r" + (t.rowsPerWarp1() > 0 ? t.rowsPerWarp1() : "=def") + " b" + t.blocksPerSm() : "old kernel";
-                    for (int n : t.rowsPerWarp1() == 0 ? new int[] {1, 4, 16} : new int[] {1}) {
-                        both.accept(measure(w, n, copy, rnd, "[" + tag + "] ", false, mm));
-                    }
-                }
-                mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
-                if (!(type instanceof DType)) both.accept(measure(w, 16, copy, rnd, "", true, mm)); // prefill path: dequantize + cuBLAS
-                w.free();
-            }
-        }
+        sweep(List.of(QuantFormats.byName("int4-asym"), QuantFormats.byName("afp4"), DType.Q8_0, DType.Q4_0), tunings, true, shapes, copy, rnd, mm,
+                both);
+        // The experimental cp.async ring (gemv_async_1), after the rest: a kernel fault would end the run here.
+        List<CudaMatMul.PackedTuning> async = List.of(CudaMatMul.PackedTuning.DEFAULT, new CudaMatMul.PackedTuning(true, 0, 2, 4),
+                new CudaMatMul.PackedTuning(true, 0, 2, 6), new CudaMatMul.PackedTuning(true, 2, 2, 8));
+        sweep(List.of(QuantFormats.byName("int4-asym"), QuantFormats.byName("afp4")), async, false, shapes, copy, rnd, mm, both);
         mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
         // The other weight types with the default settings, most wanted first (a run cut short keeps these).
         List<Object> types = new ArrayList<>();
@@ -91,12 +81,37 @@ public final class GemvBench {
         for (Object type : types) {
             for (int[] s : shapes) {
                 Weights w = weights(type, s[0], s[1], rnd);
-                for (int n : new int[] {1, 4, 16}) both.accept(measure(w, n, copy, rnd, "", false, mm));
-                if (!(type instanceof DType t) || t.isFloat()) both.accept(measure(w, 16, copy, rnd, "", true, mm));
+                for (int n : new int[] {1, 4, 16}) both.accept(measure(w, n, copy, rnd, "", false, mm, null));
+                if (!(type instanceof DType t) || t.isFloat()) both.accept(measure(w, 16, copy, rnd, "", true, mm, null));
                 w.free();
             }
         }
         return out;
+    }
+
+    /**
+     * Every setting on every shape of each type, n = 1 (and, with {@code batches}, n = 4 and 16 for the settings that
+     * apply to them, and the cuBLAS prefill path per packed shape).
+     */
+    private void sweep(List<Object> types, List<CudaMatMul.PackedTuning> tunings, boolean batches, int[][] shapes, double copy, Random rnd,
+                       CudaMatMul mm, Consumer<Result> both) {
+        for (Object type : types) {
+            for (int[] s : shapes) {
+                Weights w = weights(type, s[0], s[1], rnd);
+                for (CudaMatMul.PackedTuning t : tunings) {
+                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0;
+                    if (type instanceof DType && oneRowOnly) continue; // rows per warp, cp.async ring: packed kernels only
+                    String tag = t.staged() ? "staged r" + (t.rowsPerWarp1() > 0 ? t.rowsPerWarp1() : "=def") + " b" + t.blocksPerSm()
+                            + (t.asyncStages() > 0 ? " async" + t.asyncStages() : "") : "old kernel";
+                    for (int n : oneRowOnly || !batches ? new int[] {1} : new int[] {1, 4, 16}) {
+                        both.accept(measure(w, n, copy, rnd, "[" + tag + "] ", false, mm, t));
+                    }
+                }
+                mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
+                if (batches && !(type instanceof DType)) both.accept(measure(w, 16, copy, rnd, "", true, mm, null)); // prefill: dequantize + cuBLAS
+                w.free();
+            }
+        }
     }
 
     /** Copies of one matrix in rotation (so that launches read device memory, not L2) and its label. */
@@ -132,16 +147,38 @@ public final class GemvBench {
     }
 
     /**
-     * One shape and batch: back-to-back launches (the figure reported: a decode step issues its GEMVs back to back)
-     * and single launches between two events (the earlier method; it adds the launch gap of the host).
+     * One shape and batch with settings {@code t} (null: as {@code mm} stands): back-to-back launches (the figure
+     * reported: a decode step issues its GEMVs back to back) and single launches between two events (the earlier
+     * method; it adds the host's launch gap). Settings other than the default are first compared with the default on
+     * the same inputs: a result off by more than fp32 reordering is reported as such instead of a time (settings
+     * under trial are not in the check's rows).
      */
-    private Result measure(Weights w, int n, double copy, Random rnd, String prefix, boolean cublas, CudaMatMul mm) {
+    private Result measure(Weights w, int n, double copy, Random rnd, String prefix, boolean cublas, CudaMatMul mm, CudaMatMul.PackedTuning t) {
         DeviceMatrix first = w.copies().get(0);
         int rows = first.rows(), cols = first.cols(), copies = w.copies().size();
         long x = device.alloc(4L * n * cols), y = device.alloc(4L * n * rows);
         float[] xs = new float[n * cols];
         for (int i = 0; i < xs.length; i++) xs[i] = (float) rnd.nextGaussian();
         device.upload(x, xs, 0, xs.length);
+        String name = String.format("%sgemv %-14s 1x%d·%dx%d n=%d%s", prefix, w.label(), cols, cols, rows, n, cublas ? " cublas" : "");
+        if (t != null && !t.equals(CudaMatMul.PackedTuning.DEFAULT)) {
+            mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
+            float[] ref = result(mm, first, x, y, n);
+            mm.setPackedTuning(t);
+            float[] got = result(mm, first, x, y, n);
+            double err = 0, max = 0;
+            for (int i = 0; i < ref.length; i++) {
+                err = Math.max(err, Math.abs(got[i] - ref[i]));
+                max = Math.max(max, Math.abs(ref[i]));
+            }
+            if (!(err <= 1e-5 * max)) {
+                device.free(x);
+                device.free(y);
+                return new Result(name + String.format(" MISMATCH vs default, rel %.1e", err / max), Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+            }
+        } else if (t != null) {
+            mm.setPackedTuning(t);
+        }
         int[] next = {0};
         Runnable one = cublas ? () -> mm.matmul(w.copies().get(next[0]++ % copies), x, y, n) : () -> mm.gemv(w.copies().get(next[0]++ % copies), x, y, n);
         double single = time(one, 100, 1);
@@ -150,8 +187,15 @@ public final class GemvBench {
         double gbs = moved / (ms * 1e-3) / 1e9;
         device.free(x);
         device.free(y);
-        String name = String.format("%sgemv %-14s 1x%d·%dx%d n=%d%s", prefix, w.label(), cols, cols, rows, n, cublas ? " cublas" : "");
         return new Result(name, ms * 1e3, single * 1e3, gbs, gbs / copy);
+    }
+
+    private float[] result(CudaMatMul mm, DeviceMatrix m, long x, long y, int n) {
+        device.zero(y, 4L * n * m.rows());
+        mm.gemv(m, x, y, n);
+        float[] out = new float[n * m.rows()];
+        device.download(out, 0, y, out.length);
+        return out;
     }
 
     /** Launches per timed batch in the back-to-back measure. */

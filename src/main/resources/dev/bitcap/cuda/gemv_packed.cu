@@ -692,6 +692,173 @@ extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_staged_8(STAGE
     gemv_staged<STAGED_R8, 8>(STAGED_PASS);
 }
 
+// ---- Asynchronous-copy variant of gemv_staged_1 (gemv_async_1): experimental, not the default ---------------------
+// gemv_staged_1 holds the codes in flight in registers (≤ 2 units per lane), which caps the bytes in flight per SM.
+// Here each lane copies its units' codes with cp.async straight into its own slots of a per-warp ring of ASYNC_STAGES
+// steps in shared memory (no registers held while in flight; the group parameters, a few bytes, are loaded into
+// registers one ring ahead), waits for the oldest step and sums it from shared memory. Each lane reads back only
+// what it copied itself, so the per-thread cp.async groups order everything and no barrier is needed.
+// Dynamic shared memory: the activation slab (as gemv_staged_*) then 8 warps x ASYNC_STAGES x R x 32 x SLOT bytes.
+#ifndef ASYNC_STAGES
+#define ASYNC_STAGES 4
+#endif
+#define SLOT_BYTES (UNIT_BYTES < 16 ? 16 : UNIT_BYTES)
+
+__device__ __forceinline__ void copy_unit_async(unsigned char* dst, const unsigned char* __restrict__ src) {
+    const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst);
+#if BITS == 8
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d), "l"(src));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d + 16), "l"(src + 16));
+#elif BITS == 4
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d), "l"(src));
+#elif BITS == 2
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" :: "r"(d), "l"(src));
+#else
+#pragma unroll
+    for (int k = 0; k < 3; k++) asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" :: "r"(d + 4 * k), "l"(src + 4 * k));
+#endif
+}
+
+__device__ __forceinline__ void read_unit_shared(const unsigned char* p, unsigned int w[BITS]) {
+#pragma unroll
+    for (int k = 0; k < BITS; k++) w[k] = reinterpret_cast<const unsigned int*>(p)[k];
+}
+
+template <int R>
+__device__ __forceinline__ void gemv_async(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset, int slabUnits,
+        float* __restrict__ partial, unsigned int* __restrict__ counters) {
+    constexpr int S = ASYNC_STAGES;
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = (blockIdx.x * STAGED_WARPS + warp) * R;
+    const int units = (cols + 31) / 32;
+    const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+    unsigned char* ring = reinterpret_cast<unsigned char*>(xs + slabUnits * SLOTS_PER_UNIT) + (size_t) warp * S * R * 32 * SLOT_BYTES;
+    const int steps = (u1 - u0 + 31) / 32; // the same for every lane; lanes past u1 copy and sum nothing
+
+    float p0[S][R];
+#if NEED_SX || NEED_B
+    float p1[S][R];
+#endif
+    // Step k of this lane: unit u0 + lane + 32k into ring slot k % S (copies, then one commit per step, always).
+    auto issue = [&](int k, int slot) {
+        const int u = u0 + lane + 32 * k;
+        if (k < steps && u < u1) {
+            const int g = u / unitsPerGroup;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                copy_unit_async(ring + ((size_t) (slot * R + i) * 32 + lane) * SLOT_BYTES, codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES);
+                const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+                p0[slot][i] = half_to_float(__ldg(pr));
+#if NEED_SX || NEED_B
+                p1[slot][i] = paramCount > 1 ? half_to_float(__ldg(pr + 1)) : 0.0f;
+#endif
+            }
+        }
+        asm volatile("cp.async.commit_group;");
+    };
+#pragma unroll
+    for (int s = 0; s < S - 1; s++) issue(s, s);
+
+    // The activations, staged as in gemv_staged (x times the input scale, zero past the end).
+    const int slabFloat4 = (u1 - u0) * 8;
+    const bool vec = (cols & 31) == 0 && inScale == nullptr;
+    {
+        const float* xr = x + (size_t) u0 * 32;
+        for (int f = tid; f < slabFloat4; f += STAGED_THREADS) {
+            float4 q;
+            if (vec) {
+                q = __ldg(reinterpret_cast<const float4*>(xr) + f);
+            } else {
+                float e[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    const int cc = u0 * 32 + 4 * f + k;
+                    e[k] = cc < cols ? (inScale ? xr[4 * f + k] * inScale[cc] : xr[4 * f + k]) : 0.0f;
+                }
+                q = make_float4(e[0], e[1], e[2], e[3]);
+            }
+            xs[(f >> 3) * SLOTS_PER_UNIT + (f & 7)] = q;
+        }
+    }
+    __syncthreads();
+
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[i] = 0.0f;
+    for (int base = 0; base < steps; base += S) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            const int k = base + s;
+            if (k < steps) {
+                issue(k + S - 1, (s + S - 1) % S);
+                asm volatile("cp.async.wait_group %0;" :: "n"(S - 1));
+                const int u = u0 + lane + 32 * k;
+                if (u < u1) {
+                    UnitCodes<R> c;
+#pragma unroll
+                    for (int i = 0; i < R; i++) {
+                        read_unit_shared(ring + ((size_t) (s * R + i) * 32 + lane) * SLOT_BYTES, c.w[i]);
+                        c.p0[i] = p0[s][i];
+#if NEED_SX || NEED_B
+                        c.p1[i] = p1[s][i];
+#endif
+                    }
+                    sum_unit<R, 1>(c, xs + (u - u0) * SLOTS_PER_UNIT, 0, tab, affineOffset, acc);
+                }
+            }
+        }
+    }
+    asm volatile("cp.async.wait_all;");
+    warp_transpose_sum<R>(acc, lane);
+    const int i = transpose_index<R>(lane);
+    const bool owner = (lane & (32 / R - 1)) == 0 && r0 + i < rows;
+    if (gridDim.y == 1) {
+        if (owner) y[r0 + i] = acc[0];
+        return;
+    }
+    if (owner) partial[(size_t) blockIdx.y * rows + r0 + i] = acc[0];
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned int* counter = counters + blockIdx.x;
+        last = atomicAdd(counter, 1u) == gridDim.y - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int rb = blockIdx.x * STAGED_WARPS * R;
+    for (int k = tid; k < STAGED_WARPS * R; k += STAGED_THREADS) {
+        const int rr = rb + k;
+        if (rr >= rows) continue;
+        float sum = 0.0f;
+        for (int sl = 0; sl < gridDim.y; sl++) sum += __ldcg(partial + (size_t) sl * rows + rr);
+        y[rr] = sum;
+    }
+}
+
+// One activation row, STAGED_R1 weight rows per warp, codes in flight through cp.async (n must be 1).
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_async_1(STAGED_ARGS) {
+    gemv_async<STAGED_R1>(STAGED_PASS);
+}
+
 // Sets `count` ints to zero (the staged kernels' slab counters, once when they are allocated).
 extern "C" __global__ void zero_counters(unsigned int* __restrict__ counters, int count) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) counters[i] = 0;
