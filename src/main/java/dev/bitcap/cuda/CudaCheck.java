@@ -84,6 +84,14 @@ public final class CudaCheck {
         add(new Row(group, name, Double.NaN, Double.NaN, 0, false, "missing " + p));
     }
 
+    /** Only the GEMV rows (dense, packed, binary): what a GEMV benchmark run needs checked. */
+    public List<Row> runGemv(CudaDevice device) {
+        gemvRows(device);
+        packedRows(device);
+        binaryRows(device);
+        return rows;
+    }
+
     public List<Row> run(CudaDevice device) {
         gemvRows(device);
         packedRows(device);
@@ -100,7 +108,8 @@ public final class CudaCheck {
         CudaOps ops = new CudaOps(device);
         CudaMatMul mm = new CudaMatMul(device, ops);
         Random rnd = new Random(7);
-        int[][] shapes = {{1024, 4096}, {77, 96}, {300, 172}};
+        // 200x2304: Q8_0 / Q4_0 over three column slabs, the last one partial.
+        int[][] shapes = {{1024, 4096}, {77, 96}, {300, 172}, {200, 2304}};
         for (DType type : List.of(DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0)) {
             for (int[] shape : shapes) {
                 int rowsW = shape[0], cols = shape[1];
@@ -117,6 +126,7 @@ public final class CudaCheck {
                         device.upload(dx, x, 0, x.length);
                         String shape1 = rowsW + "x" + cols + " n=" + n;
                         gemvCase(device, mm, dw, dx, dy, n, ref, type + " gemv " + shape1, FP32_GEMV, false);
+                        if (type.isBlockQuantized() && rowsW == 1024 && n <= 4) oneSlab(device, mm, dw, dx, dy, n, ref, type + " gemv one slab " + shape1);
                         if (n >= CudaMatMul.CUBLAS_MIN_ROWS && type.isFloat()) {
                             gemvCase(device, mm, dw, dx, dy, n, ref, type + " cublas " + shape1, cublasTolerance(type), true);
                         }
@@ -135,7 +145,8 @@ public final class CudaCheck {
         CudaMatMul mm = new CudaMatMul(device, ops);
         Random rnd = new Random(11);
         // {rows, cols, group size (-1 per channel), with input scale}
-        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}};
+        // The last shape spreads its 66 units over several column slabs, the last one partial.
+        int[][] shapes = {{1024, 4096, 128, 0}, {77, 172, 32, 1}, {300, 96, -1, 0}, {200, 2100, 64, 1}};
         for (QuantFormat f : QuantFormats.all()) {
             for (int[] shape : shapes) {
                 int rowsW = shape[0], cols = shape[1];
@@ -151,16 +162,16 @@ public final class CudaCheck {
                     DeviceMatrix dw = DeviceMatrix.upload(device, q);
                     String label = f.name() + (shape[2] < 0 ? " per-channel" : " g" + shape[2]) + (scale != null ? " scaled" : "") + " "
                             + rowsW + "x" + cols;
-                    for (int n : new int[] {1, 5, 16}) {
+                    for (int n : new int[] {1, 3, 5, 16}) {
                         float[] x = new float[n * cols];
                         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
                         float[] ref = new float[n * rowsW];
                         q.matmul(x, ref, n);
                         long dx = device.alloc(4L * x.length), dy = device.alloc(4L * ref.length);
                         device.upload(dx, x, 0, x.length);
-                        if (n < CudaMatMul.CUBLAS_MIN_ROWS) {
-                            gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
-                        } else {
+                        gemvCase(device, mm, dw, dx, dy, n, ref, label + " gemv n=" + n, FP32_GEMV, false);
+                        if (rowsW == 1024 && n == 1) oneSlab(device, mm, dw, dx, dy, n, ref, label + " gemv one slab n=" + n);
+                        if (n >= CudaMatMul.CUBLAS_MIN_ROWS) {
                             gemvCase(device, mm, dw, dx, dy, n, ref, label + " fp16 cublas n=" + n, cublasTolerance(DType.F16), true);
                         }
                         device.free(dx);
@@ -239,6 +250,13 @@ public final class CudaCheck {
             case F16 -> 2e-3;
             default -> FP32_GEMV;
         };
+    }
+
+    /** The staged kernels with one column slab per row: several 32-unit steps per warp instead of slabs across blocks. */
+    private void oneSlab(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name) {
+        mm.setPackedTuning(new CudaMatMul.PackedTuning(true, 0, 0));
+        gemvCase(device, mm, w, dx, dy, n, ref, name, FP32_GEMV, false);
+        mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
     }
 
     private void gemvCase(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name,

@@ -1,11 +1,14 @@
 package dev.bitcap.cuda;
 
+import dev.bitcap.BitcapException;
 import dev.bitcap.tensor.DType;
 import java.util.List;
 
 /**
- * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run the GEMV kernel of
- * {@code gemv.cu}, which reads each weight row once for up to four activation rows; many rows (prefill) with F32,
+ * Y [n, rows] = X [n, cols] · Wᵀ on the device, X and Y fp32. Few rows of X (decode) run a GEMV kernel: packed
+ * weights the staged kernels of {@code gemv_packed.cu} (activations in shared memory, each weight read once for up to
+ * eight activation rows), Q8_0 / Q4_0 with whole 256-column rows and up to four activation rows the staged kernels
+ * of {@code gemv.cu}, everything else its {@code gemv} kernel, which reads each weight row once for up to four rows; many rows (prefill) with F32,
  * F16 or BF16 weights go to cuBLAS GemmEx (packed and binary weights after a dequantization to fp16) with fp32
  * accumulation, the activations rounded to the weight type first for 16-bit weights (so prefill products carry
  * bf16/fp16 input rounding that decode does not).
@@ -66,17 +69,55 @@ public final class CudaMatMul {
         int wt = weightType(w.type());
         CudaModule m = modules[wt];
         if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
+        if ((w.type() == DType.Q8_0 || w.type() == DType.Q4_0) && tuning.staged() && w.cols() % 256 == 0 && n <= 4) {
+            stagedGgml(m, w, x, y, n);
+            return;
+        }
         boolean vec = w.cols() % 8 == 0;
         m.launch("gemv").ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(vec ? 1 : 0)
                 .run((w.rows() + 7) / 8, (n + 3) / 4, 1, 256, 0);
     }
 
+    /**
+     * How packed (and Q8_0 / Q4_0) GEMVs run: {@code staged} picks gemv_staged_* / gemv_ggml_staged_* (activations
+     * staged in shared memory, slabs of columns across blocks) over the older gemv_packed_1/4 / gemv; {@code rowsPerWarp1} overrides the weight rows per warp
+     * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
+     * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows);
+     * {@code asyncStages} &gt; 0 runs n = 1 through the experimental gemv_async_1 with a cp.async ring of that many steps
+     * (not measured yet, not a default). The benchmark compares settings; the defaults are the best.
+     */
+    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages) {
+        /** Without the experimental cp.async ring (asyncStages 0). */
+        public PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
+            this(staged, rowsPerWarp1, blocksPerSm, 0);
+        }
+
+        /**
+         * Measured on the H200 (docs/CUDA_NOTES.md, 2026-12-02, int4-asym, afp4, Q8_0, Q4_0 at three Llama-3-8B
+         * shapes, n = 1): 2 blocks per SM was the fastest staged setting or within 0.3 µs of it in 9 of 11 cases (one
+         * slab per row was 1.2 / 2.5 µs faster for afp4 4096×4096 and Q4_0 14336×4096); 4, 8 and 16 were slower.
+         */
+        public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 2);
+    }
+
+    private PackedTuning tuning = PackedTuning.DEFAULT;
+    private long partial, partialBytes, counters;
+    private int counterCount;
+
+    public void setPackedTuning(PackedTuning t) {
+        this.tuning = t;
+    }
+
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount();
+        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1() + " "
+                + tuning.asyncStages();
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            m = device.module("gemv_packed.cu", List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0), "AFFINE=" + (p.affine() ? 1 : 0),
-                    "PARAMS=" + p.paramCount()));
+            List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
+                    "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
+            if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
+            if (tuning.asyncStages() > 0) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
+            m = device.module("gemv_packed.cu", defines);
             packedModules.put(key, m);
         }
         return m;
@@ -87,14 +128,125 @@ public final class CudaMatMul {
         return p.affine() && p.bits() <= 4 ? 8 : 4;
     }
 
-    /** One activation row: gemv_packed_1; more: gemv_packed_4, which reads each weight once for four rows. 128 threads. */
+    /** Weight rows per warp of gemv_staged_1 by default (STAGED_R1 in gemv_packed.cu): 4 for INT codes up to 4 bits, else 2. */
+    static int stagedRows1(DeviceMatrix.Packed p) {
+        return p.affine() && p.bits() <= 4 ? 4 : 2;
+    }
+
+    /** Weight rows per warp of gemv_staged_8 (STAGED_R8): 2 where a second table column doubles the sums, else 4. */
+    static int stagedRows8(DeviceMatrix.Packed p) {
+        return !p.affine() && !p.zeroPoint() && p.paramCount() > 1 ? 2 : 4;
+    }
+
+    /** Shared memory the staged kernels may take without opting in (48 KiB). */
+    static final int STAGED_SHARED_LIMIT = 48 * 1024;
+    /** Bytes of staged activations per unit of 32 columns and activation row (8 float4 + 1 of padding). */
+    static final int STAGED_UNIT_BYTES = 9 * 16;
+
+    /**
+     * Units of 32 columns per slab: enough slabs that rowBlocks·zBlocks·slabs reaches about {@code blocksPerSm} per
+     * multiprocessor, whole multiples of 32 units (one per lane), the staged activations within the shared limit.
+     */
+    static int slabUnits(int units, int rowBlocks, int zBlocks, int activationRows, int multiprocessors, int blocksPerSm, int sharedBytes) {
+        long target = Math.max(1L, (long) blocksPerSm * multiprocessors); // blocksPerSm 0: one slab where it fits
+        long splits = Math.max(1, Math.min((units + 31) / 32, (target + (long) rowBlocks * zBlocks - 1) / ((long) rowBlocks * zBlocks)));
+        int slab = (int) ((units + splits - 1) / splits);
+        slab = (slab + 31) / 32 * 32;
+        int cap = Math.max(32, sharedBytes / (STAGED_UNIT_BYTES * activationRows) / 32 * 32);
+        return Math.min(slab, cap);
+    }
+
+    /** One activation row: gemv_packed_1 (or gemv_staged_1); more: four (staged: four or eight) at a time. */
     private void packedGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
+        if (tuning.staged()) {
+            stagedGemv(w, x, y, n);
+            return;
+        }
         boolean one = n == 1;
         int rowsPerBlock = one ? rowsPerBlock1(p) : 4;
         packedModule(p).launch(one ? "gemv_packed_1" : "gemv_packed_4").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale())
                 .ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset())
                 .run((w.rows() + rowsPerBlock - 1) / rowsPerBlock, one ? 1 : (n + 3) / 4, 1, 128, 0);
+    }
+
+    private void stagedGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Packed p = w.packed();
+        if (n == 1 && tuning.asyncStages() > 0) {
+            asyncGemv(w, x, y);
+            return;
+        }
+        int nt = n == 1 ? 1 : n <= 4 ? 4 : 8;
+        int rowsPerWarp = nt == 1 ? (tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p)) : nt == 4 ? 2 : stagedRows8(p);
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int zBlocks = (n + nt - 1) / nt;
+        int units = (w.cols() + 31) / 32;
+        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), STAGED_SHARED_LIMIT);
+        int slabs = (units + slab - 1) / slab;
+        CudaModule m = packedModule(p);
+        if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks * zBlocks);
+        m.launch("gemv_staged_" + nt).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows())
+                .i(w.cols()).i(n).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
+                .run(rowBlocks, slabs, zBlocks, 256, slab * nt * STAGED_UNIT_BYTES);
+    }
+
+    /** Shared memory gemv_async_1 may take: two blocks per multiprocessor fit in the H100/H200's 228 KiB. */
+    static final int ASYNC_SHARED_LIMIT = 112 * 1024;
+    private final java.util.Set<CudaModule> asyncOptIn = new java.util.HashSet<>();
+
+    /** gemv_async_1 (experimental): the activation slab plus a ring of asyncStages steps per warp in shared memory. */
+    private void asyncGemv(DeviceMatrix w, long x, long y) {
+        DeviceMatrix.Packed p = w.packed();
+        int rowsPerWarp = tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p);
+        int ring = 8 * tuning.asyncStages() * rowsPerWarp * 32 * Math.max(16, 4 * p.bits());
+        if (ring + 32 * STAGED_UNIT_BYTES > ASYNC_SHARED_LIMIT) {
+            throw new BitcapException("gemv_async_1: " + tuning.asyncStages() + " stages of " + rowsPerWarp + " rows do not fit in "
+                    + ASYNC_SHARED_LIMIT + " bytes of shared memory");
+        }
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int units = (w.cols() + 31) / 32;
+        int slab = slabUnits(units, rowBlocks, 1, 1, device.multiprocessors(), tuning.blocksPerSm(), ASYNC_SHARED_LIMIT - ring);
+        int slabs = (units + slab - 1) / slab;
+        CudaModule m = packedModule(p);
+        if (asyncOptIn.add(m)) m.setMaxDynamicSharedMemory("gemv_async_1", ASYNC_SHARED_LIMIT);
+        if (slabs > 1) slabScratch(m, (long) slabs * w.rows() * 4, rowBlocks);
+        m.launch("gemv_async_1").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols())
+                .i(1).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
+                .run(rowBlocks, slabs, 1, 256, slab * STAGED_UNIT_BYTES + ring);
+    }
+
+    /**
+     * Q8_0 / Q4_0 rows of whole 256-column multiples (16-byte aligned rows): gemv_ggml_staged_1 (4 rows per warp) or
+     * _4 (2 rows per warp, up to four activation rows); shared memory holds the activation slab and each warp's
+     * 32-block buffer per row.
+     */
+    private void stagedGgml(CudaModule m, DeviceMatrix w, long x, long y, int n) {
+        int nt = n == 1 ? 1 : 4;
+        int rowsPerWarp = n == 1 ? 4 : 2;
+        int blockBytes = w.type() == DType.Q8_0 ? 34 : 18;
+        int buffers = 8 * rowsPerWarp * (32 * blockBytes / 16) * 16;
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int blocks = w.cols() / 32;
+        int slab = slabUnits(blocks, rowBlocks, 1, nt, device.multiprocessors(), tuning.blocksPerSm(), STAGED_SHARED_LIMIT - buffers);
+        int slabs = (blocks + slab - 1) / slab;
+        if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks);
+        m.launch("gemv_ggml_staged_" + nt).ptr(w.pointer()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n).l(w.rowBytes()).i(slab).ptr(partial)
+                .ptr(counters).run(rowBlocks, slabs, 1, 256, slab * nt * STAGED_UNIT_BYTES + buffers);
+    }
+
+    /** Scratch for the staged kernels' slab sums and their zeroed counters (kept and grown, never shrunk). */
+    private void slabScratch(CudaModule m, long bytes, int counterCount) {
+        if (partialBytes < bytes) {
+            if (partial != 0) device.free(partial);
+            partialBytes = Math.max(bytes, 2 * partialBytes);
+            partial = device.alloc(partialBytes);
+        }
+        if (this.counterCount < counterCount) {
+            if (counters != 0) device.free(counters);
+            this.counterCount = Math.max(counterCount, 2 * this.counterCount);
+            counters = device.alloc(4L * this.counterCount);
+            m.launch("zero_counters").ptr(counters).i(this.counterCount).run((this.counterCount + 255) / 256, 256);
+        }
     }
 
     private CudaModule binaryModule(DeviceMatrix.Binary b) {

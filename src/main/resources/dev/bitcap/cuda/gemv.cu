@@ -153,3 +153,165 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv(const unsigned cha
         if (lane == 0 && t < nt) y[(size_t) (t0 + t) * rows + r] = s;
     }
 }
+
+#if WTYPE == 3 || WTYPE == 4
+// ---- Staged GGML GEMV (gemv_ggml_staged_*): Q8_0 / Q4_0 with whole-warp 16-byte loads -----------------------------
+// gemv above gives each lane one 34- or 18-byte block and reads it with 2-byte loads, and reads x for every weight
+// row: both load streams touch a new cache line per lane. Here a block copies its slab of x into shared memory once
+// (padded as in gemv_packed.cu's staged kernels), each warp owns R rows, and per step of 32 GGML blocks the warp
+// loads each row's 32 blocks as contiguous 16-byte words (coalesced) into its own shared buffer, then lane l
+// decodes block l of every row from there. Rows must start 16-byte aligned and slabs on multiples of 32 blocks
+// (32 blocks are 1088 / 576 bytes, whole 16-byte words). Grid (ceil(rows / (8·R)), slabs, ceil(n / NA)).
+#define G_THREADS 256
+#define G_WARPS (G_THREADS / 32)
+#define G_SLOTS 9
+#define BLOCK_BYTES (WTYPE == 3 ? 34 : 18)
+#define STEP_WORDS (32 * BLOCK_BYTES / 16) // 16-byte words of 32 blocks: 68 or 36
+
+// Sum over block `b` of row buffer `blk` (BLOCK_BYTES bytes, 2-byte aligned) times NA staged activation rows.
+template <int NA>
+__device__ __forceinline__ void ggml_block(const unsigned char* blk, const float4* xs, int tStride, float (&acc)[NA]) {
+    const unsigned short* h = reinterpret_cast<const unsigned short*>(blk);
+    const float d = half_to_float(h[0]);
+    float s[NA];
+#pragma unroll
+    for (int t = 0; t < NA; t++) s[t] = 0.0f;
+#if WTYPE == 3
+#pragma unroll
+    for (int k = 0; k < 8; k++) {
+        // Codes 4k..4k+3: two 2-byte halves (the quants sit 2 bytes past a 4-byte boundary).
+        const unsigned int q = (unsigned int) h[1 + 2 * k] | ((unsigned int) h[2 + 2 * k] << 16);
+        float wv[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) wv[j] = (float) (signed char) ((q >> (8 * j)) & 0xff);
+#pragma unroll
+        for (int t = 0; t < NA; t++) {
+            const float4 a = xs[t * tStride + k];
+            s[t] = fmaf(wv[0], a.x, fmaf(wv[1], a.y, fmaf(wv[2], a.z, fmaf(wv[3], a.w, s[t]))));
+        }
+    }
+#else
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        // Bytes 4k..4k+3 hold elements 4k..4k+3 (low nibbles) and 16+4k.. (high nibbles).
+        const unsigned int q = (unsigned int) h[1 + 2 * k] | ((unsigned int) h[2 + 2 * k] << 16);
+        float lo[4], hi[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            lo[j] = (float) ((int) ((q >> (8 * j)) & 15) - 8);
+            hi[j] = (float) ((int) ((q >> (8 * j + 4)) & 15) - 8);
+        }
+#pragma unroll
+        for (int t = 0; t < NA; t++) {
+            const float4 a = xs[t * tStride + k], b = xs[t * tStride + 4 + k];
+            s[t] = fmaf(lo[0], a.x, fmaf(lo[1], a.y, fmaf(lo[2], a.z, fmaf(lo[3], a.w, s[t]))));
+            s[t] = fmaf(hi[0], b.x, fmaf(hi[1], b.y, fmaf(hi[2], b.z, fmaf(hi[3], b.w, s[t]))));
+        }
+    }
+#endif
+#pragma unroll
+    for (int t = 0; t < NA; t++) acc[t] = fmaf(d, s[t], acc[t]);
+}
+
+template <int R, int NA>
+__device__ __forceinline__ void ggml_staged(const unsigned char* __restrict__ w, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, long long rowBytes, int slabBlocks, float* __restrict__ partial, unsigned int* __restrict__ counters) {
+    extern __shared__ float4 smem[];
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    float4* xs = smem;
+    uint4* wbuf = reinterpret_cast<uint4*>(smem + NA * slabBlocks * G_SLOTS) + warp * R * STEP_WORDS;
+    const int r0 = (blockIdx.x * G_WARPS + warp) * R;
+    const int t0 = blockIdx.z * NA;
+    const int nt = min(NA, n - t0);
+    const int blocks = cols / 32;
+    const int b0 = blockIdx.y * slabBlocks, b1 = min(blocks, b0 + slabBlocks);
+    for (int t = 0; t < NA; t++) {
+        const float4* xr = reinterpret_cast<const float4*>(x + (size_t) (t0 + min(t, nt - 1)) * cols + (size_t) b0 * 32);
+        for (int f = tid; f < (b1 - b0) * 8; f += G_THREADS) xs[t * slabBlocks * G_SLOTS + (f >> 3) * G_SLOTS + (f & 7)] = __ldg(xr + f);
+    }
+    __syncthreads();
+    float acc[R][NA];
+#pragma unroll
+    for (int i = 0; i < R; i++)
+#pragma unroll
+        for (int t = 0; t < NA; t++) acc[i][t] = 0.0f;
+    for (int b = b0; b < b1; b += 32) {
+        // The words of 32 blocks (fewer at the row's end) of each row, loaded by the whole warp.
+        const int words = (min(32, b1 - b) * BLOCK_BYTES + 15) / 16;
+        uint4 v[R][(STEP_WORDS + 31) / 32];
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            const uint4* src = reinterpret_cast<const uint4*>(w + (size_t) min(r0 + i, rows - 1) * rowBytes + (size_t) b * BLOCK_BYTES);
+#pragma unroll
+            for (int k = 0; k < (STEP_WORDS + 31) / 32; k++) {
+                const int word = lane + 32 * k;
+                if (word < words) v[i][k] = __ldg(src + word);
+            }
+        }
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < R; i++)
+#pragma unroll
+            for (int k = 0; k < (STEP_WORDS + 31) / 32; k++) {
+                const int word = lane + 32 * k;
+                if (word < words) wbuf[i * STEP_WORDS + word] = v[i][k];
+            }
+        __syncwarp();
+        if (b + lane < b1) {
+            const float4* xb = xs + (b - b0 + lane) * G_SLOTS;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                ggml_block<NA>(reinterpret_cast<const unsigned char*>(wbuf + i * STEP_WORDS) + lane * BLOCK_BYTES, xb, slabBlocks * G_SLOTS, acc[i]);
+            }
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+#pragma unroll
+        for (int t = 0; t < NA; t++) {
+            const float s = warp_sum(acc[i][t]);
+            if (lane == 0 && t < nt && r0 + i < rows) {
+                if (gridDim.y == 1) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+                else partial[((size_t) blockIdx.y * n + t0 + t) * rows + r0 + i] = s;
+            }
+        }
+    }
+    if (gridDim.y == 1) return;
+    // The last slab block of this row block to finish adds the slabs in order (as in gemv_packed.cu).
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned int* counter = counters + (size_t) blockIdx.z * gridDim.x + blockIdx.x;
+        last = atomicAdd(counter, 1u) == gridDim.y - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int rb = blockIdx.x * G_WARPS * R;
+    for (int k = tid; k < G_WARPS * R * NA; k += G_THREADS) {
+        const int rr = rb + k % (G_WARPS * R), tt = t0 + k / (G_WARPS * R);
+        if (rr >= rows || tt >= n) continue;
+        float s = 0.0f;
+        for (int sl = 0; sl < gridDim.y; sl++) s += __ldcg(partial + ((size_t) sl * n + tt) * rows + rr);
+        y[(size_t) tt * rows + rr] = s;
+    }
+}
+
+#define G_ARGS const unsigned char* __restrict__ w, const float* __restrict__ x, float* __restrict__ y, int rows, int cols, int n, \
+        long long rowBytes, int slabBlocks, float* __restrict__ partial, unsigned int* __restrict__ counters
+#define G_PASS w, x, y, rows, cols, n, rowBytes, slabBlocks, partial, counters
+
+// One activation row, 4 weight rows per warp; up to four activation rows, 2 weight rows per warp.
+extern "C" __global__ void __launch_bounds__(G_THREADS) gemv_ggml_staged_1(G_ARGS) {
+    ggml_staged<4, 1>(G_PASS);
+}
+extern "C" __global__ void __launch_bounds__(G_THREADS) gemv_ggml_staged_4(G_ARGS) {
+    ggml_staged<2, 4>(G_PASS);
+}
+
+extern "C" __global__ void zero_counters(unsigned int* __restrict__ counters, int count) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) counters[i] = 0;
+}
+#endif

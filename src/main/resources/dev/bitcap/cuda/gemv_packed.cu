@@ -420,3 +420,446 @@ extern "C" __global__ void dequantize_f16(const unsigned char* __restrict__ code
         }
     }
 }
+
+// ---- Staged GEMV (gemv_staged_*): activations in shared memory, each weight read once per launch ----------------
+// The kernels above read activations straight from global memory, lane l taking unit l: a warp's 16-byte activation
+// loads then hit 32 cache lines 128 bytes apart, so the L1 traffic for x rivals the weight traffic. Here a block
+// first copies its slab of x (times the input scale, zero past the end) into shared memory, one padding float4 per
+// unit so that the 8 lanes of a quarter-warp reading chunk k of their units fall in distinct banks; then each warp
+// streams R weight rows, lane l taking units l, l + 32, ... of the slab, the next unit's codes loaded while the
+// current one is summed. A block covers 8·R rows and one slab of columns (gridDim.y slabs); the slabs' partial sums
+// go to scratch and the last block of a row block to finish adds them in slab order (deterministic, one launch).
+#define STAGED_THREADS 256
+#define STAGED_WARPS (STAGED_THREADS / 32)
+#define SLOTS_PER_UNIT 9 // 8 float4 of activations + 1 of padding
+
+template <int R>
+struct UnitCodes {
+    unsigned int w[R][BITS];
+    float p0[R];
+#if NEED_SX || NEED_B
+    float p1[R];
+#endif
+};
+
+template <int R>
+__device__ __forceinline__ void load_units(UnitCodes<R>& c, const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        int r0, int rows, int u, size_t rowBytes, int unitsPerGroup, int groups, int paramCount) {
+    const int g = u / unitsPerGroup;
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+        const int r = min(r0 + i, rows - 1); // rows past the end repeat the last one and are not written
+        load_unit(codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES, c.w[i]);
+        const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+        c.p0[i] = half_to_float(__ldg(pr));
+#if NEED_SX || NEED_B
+        c.p1[i] = paramCount > 1 ? half_to_float(__ldg(pr + 1)) : 0.0f;
+#endif
+    }
+}
+
+// Adds unit `c` (R rows) times the NT staged activation rows (slot base `xs`, `tStride` float4 between rows) to acc.
+template <int R, int NT, typename Tab>
+__device__ __forceinline__ void sum_unit(const UnitCodes<R>& c, const float4* xs, int tStride, const Tab* tab, int affineOffset,
+        float (&acc)[R * NT]) {
+    float sa[R][NT];
+#if NEED_B
+    float sb[R][NT];
+#endif
+    float sx[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        sx[t] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+            sa[i][t] = 0.0f;
+#if NEED_B
+            sb[i][t] = 0.0f;
+#endif
+        }
+    }
+#pragma unroll
+    for (int jc = 0; jc < 32; jc += 4) {
+#if AFFINE
+        float v[R][4];
+#if BITS == 3
+        float vh[R][4];
+#endif
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                v[i][k] = low_value(c.w[i], jc + k);
+#if BITS == 3
+                vh[i][k] = high_value(c.w[i], jc + k);
+#endif
+            }
+        }
+#else
+        Tab v[R][4];
+#pragma unroll
+        for (int i = 0; i < R; i++) {
+#pragma unroll
+            for (int k = 0; k < 4; k++) v[i][k] = tab[code_of(c.w[i], jc + k)];
+        }
+#endif
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+            const float4 q = xs[t * tStride + (jc >> 2)];
+            const float xv[4] = {q.x, q.y, q.z, q.w};
+#if NEED_SX
+            sx[t] += (xv[0] + xv[1]) + (xv[2] + xv[3]);
+#endif
+#if AFFINE
+            float xsc[4];
+#if BITS == 3
+            float xh[4];
+#endif
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                xsc[k] = xv[k] * low_scale(jc + k);
+#if BITS == 3
+                xh[k] = xv[k] * high_scale(jc + k);
+#endif
+            }
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    sa[i][t] = fmaf(v[i][k], xsc[k], sa[i][t]);
+#if BITS == 3
+                    sa[i][t] = fmaf(vh[i][k], xh[k], sa[i][t]);
+#endif
+                }
+            }
+#else
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+#if NEED_B
+                    sa[i][t] = fmaf(v[i][k].x, xv[k], sa[i][t]);
+                    sb[i][t] = fmaf(v[i][k].y, xv[k], sb[i][t]);
+#else
+                    sa[i][t] = fmaf(v[i][k], xv[k], sa[i][t]);
+#endif
+                }
+            }
+#endif
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < R; i++) {
+#pragma unroll
+        for (int t = 0; t < NT; t++) {
+#if AFFINE
+            const float dot = fmaf((float) affineOffset - c.p1[i], sx[t], sa[i][t] * pow2(149 - SCALE_EXP));
+            acc[i * NT + t] = fmaf(c.p0[i], dot, acc[i * NT + t]);
+#elif ZERO_POINT
+            acc[i * NT + t] = fmaf(c.p0[i], fmaf(-c.p1[i], sx[t], sa[i][t]), acc[i * NT + t]);
+#elif NEED_B
+            acc[i * NT + t] = fmaf(c.p1[i], sb[i][t], fmaf(c.p0[i], sa[i][t], acc[i * NT + t]));
+#else
+            acc[i * NT + t] = fmaf(c.p0[i], sa[i][t], acc[i * NT + t]);
+#endif
+        }
+    }
+}
+
+// y[t][r] for NT activation rows t0 = blockIdx.z·NT ... (n in all). Grid (ceil(rows / (8·R)), slabs, ceil(n / NT)),
+// STAGED_THREADS threads, dynamic shared memory NT·slabUnits·SLOTS_PER_UNIT·16 bytes. With more than one slab,
+// `partial` holds [slabs][n][rows] floats and `counters` one zero-initialised int per (row block, z).
+template <int R, int NT>
+__device__ __forceinline__ void gemv_staged(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset, int slabUnits,
+        float* __restrict__ partial, unsigned int* __restrict__ counters) {
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    constexpr int V = R * NT;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = (blockIdx.x * STAGED_WARPS + warp) * R;
+    const int t0 = blockIdx.z * NT;
+    const int nt = min(NT, n - t0);
+    const int units = (cols + 31) / 32;
+    const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+
+    // The first unit's codes are requested before the activations are staged, so both latencies overlap.
+    UnitCodes<R> cur;
+    int u = u0 + lane;
+    if (u < u1) load_units<R>(cur, codes, params, r0, rows, u, rowBytes, unitsPerGroup, groups, paramCount);
+
+    const int slabFloat4 = (u1 - u0) * 8;
+    const bool vec = (cols & 31) == 0 && inScale == nullptr;
+    for (int t = 0; t < NT; t++) {
+        const float* xr = x + (size_t) (t0 + min(t, nt - 1)) * cols + (size_t) u0 * 32;
+        float4* dst = xs + t * slabUnits * SLOTS_PER_UNIT;
+        for (int f = tid; f < slabFloat4; f += STAGED_THREADS) {
+            float4 q;
+            if (vec) {
+                q = __ldg(reinterpret_cast<const float4*>(xr) + f);
+            } else {
+                float e[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    const int cc = u0 * 32 + 4 * f + k;
+                    e[k] = cc < cols ? (inScale ? xr[4 * f + k] * inScale[cc] : xr[4 * f + k]) : 0.0f;
+                }
+                q = make_float4(e[0], e[1], e[2], e[3]);
+            }
+            dst[(f >> 3) * SLOTS_PER_UNIT + (f & 7)] = q;
+        }
+    }
+    __syncthreads();
+
+    float acc[V];
+#pragma unroll
+    for (int i = 0; i < V; i++) acc[i] = 0.0f;
+    while (u < u1) {
+        const int next = u + 32;
+        UnitCodes<R> nxt;
+        if (next < u1) load_units<R>(nxt, codes, params, r0, rows, next, rowBytes, unitsPerGroup, groups, paramCount);
+        sum_unit<R, NT>(cur, xs + (u - u0) * SLOTS_PER_UNIT, slabUnits * SLOTS_PER_UNIT, tab, affineOffset, acc);
+        cur = nxt;
+        u = next;
+    }
+    warp_transpose_sum<V>(acc, lane);
+    const int idx = transpose_index<V>(lane);
+    const int i = idx / NT, t = idx % NT;
+    const bool owner = (lane & (32 / V - 1)) == 0 && t < nt && r0 + i < rows;
+    if (gridDim.y == 1) {
+        if (owner) y[(size_t) (t0 + t) * rows + r0 + i] = acc[0];
+        return;
+    }
+    if (owner) partial[((size_t) blockIdx.y * n + t0 + t) * rows + r0 + i] = acc[0];
+    // The last slab block of this row block to finish adds the slabs in order.
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned int* counter = counters + (size_t) blockIdx.z * gridDim.x + blockIdx.x;
+        last = atomicAdd(counter, 1u) == gridDim.y - 1;
+        if (last) *counter = 0; // ready for the next launch
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int rb = blockIdx.x * STAGED_WARPS * R;
+    for (int k = tid; k < STAGED_WARPS * R * NT; k += STAGED_THREADS) {
+        const int rr = rb + k % (STAGED_WARPS * R), tt = t0 + k / (STAGED_WARPS * R);
+        if (rr >= rows || tt >= n) continue;
+        float s = 0.0f;
+        for (int sl = 0; sl < gridDim.y; sl++) s += __ldcg(partial + ((size_t) sl * n + tt) * rows + rr);
+        y[(size_t) tt * rows + rr] = s;
+    }
+}
+
+#ifndef STAGED_R1
+#define STAGED_R1 (AFFINE && BITS <= 4 ? 4 : 2)
+#endif
+#define STAGED_R4 2
+#define STAGED_R8 (NEED_B ? 2 : 4)
+#define STAGED_ARGS const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params, \
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y, \
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset, int slabUnits, \
+        float* __restrict__ partial, unsigned int* __restrict__ counters
+#define STAGED_PASS codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset, slabUnits, \
+        partial, counters
+
+// One activation row: STAGED_R1 weight rows per warp (CudaMatMul.stagedRows says the same).
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_staged_1(STAGED_ARGS) {
+    gemv_staged<STAGED_R1, 1>(STAGED_PASS);
+}
+
+// Up to four activation rows per pass, 2 weight rows per warp.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_staged_4(STAGED_ARGS) {
+    gemv_staged<STAGED_R4, 4>(STAGED_PASS);
+}
+
+// Up to eight activation rows per pass, STAGED_R8 weight rows per warp.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_staged_8(STAGED_ARGS) {
+    gemv_staged<STAGED_R8, 8>(STAGED_PASS);
+}
+
+// ---- Asynchronous-copy variant of gemv_staged_1 (gemv_async_1): experimental, not the default ---------------------
+// gemv_staged_1 holds the codes in flight in registers (≤ 2 units per lane), which caps the bytes in flight per SM.
+// Here each lane copies its units' codes with cp.async straight into its own slots of a per-warp ring of ASYNC_STAGES
+// steps in shared memory (no registers held while in flight; the group parameters, a few bytes, are loaded into
+// registers one ring ahead), waits for the oldest step and sums it from shared memory. Each lane reads back only
+// what it copied itself, so the per-thread cp.async groups order everything and no barrier is needed.
+// Dynamic shared memory: the activation slab (as gemv_staged_*) then 8 warps x ASYNC_STAGES x R x 32 x SLOT bytes.
+#ifndef ASYNC_STAGES
+#define ASYNC_STAGES 4
+#endif
+#define SLOT_BYTES (UNIT_BYTES < 16 ? 16 : UNIT_BYTES)
+
+__device__ __forceinline__ void copy_unit_async(unsigned char* dst, const unsigned char* __restrict__ src) {
+    const unsigned int d = (unsigned int) __cvta_generic_to_shared(dst);
+#if BITS == 8
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d), "l"(src));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d + 16), "l"(src + 16));
+#elif BITS == 4
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d), "l"(src));
+#elif BITS == 2
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" :: "r"(d), "l"(src));
+#else
+#pragma unroll
+    for (int k = 0; k < 3; k++) asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" :: "r"(d + 4 * k), "l"(src + 4 * k));
+#endif
+}
+
+__device__ __forceinline__ void read_unit_shared(const unsigned char* p, unsigned int w[BITS]) {
+#pragma unroll
+    for (int k = 0; k < BITS; k++) w[k] = reinterpret_cast<const unsigned int*>(p)[k];
+}
+
+template <int R>
+__device__ __forceinline__ void gemv_async(const unsigned char* __restrict__ codes, const unsigned short* __restrict__ params,
+        const float* __restrict__ table, const float* __restrict__ inScale, const float* __restrict__ x, float* __restrict__ y,
+        int rows, int cols, int n, int unitsPerGroup, int groups, int paramCount, int affineOffset, int slabUnits,
+        float* __restrict__ partial, unsigned int* __restrict__ counters) {
+    constexpr int S = ASYNC_STAGES;
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = (blockIdx.x * STAGED_WARPS + warp) * R;
+    const int units = (cols + 31) / 32;
+    const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+    unsigned char* ring = reinterpret_cast<unsigned char*>(xs + slabUnits * SLOTS_PER_UNIT) + (size_t) warp * S * R * 32 * SLOT_BYTES;
+    const int steps = (u1 - u0 + 31) / 32; // the same for every lane; lanes past u1 copy and sum nothing
+
+    float p0[S][R];
+#if NEED_SX || NEED_B
+    float p1[S][R];
+#endif
+    // Step k of this lane: unit u0 + lane + 32k into ring slot k % S (copies, then one commit per step, always).
+    auto issue = [&](int k, int slot) {
+        const int u = u0 + lane + 32 * k;
+        if (k < steps && u < u1) {
+            const int g = u / unitsPerGroup;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                copy_unit_async(ring + ((size_t) (slot * R + i) * 32 + lane) * SLOT_BYTES, codes + (size_t) r * rowBytes + (size_t) u * UNIT_BYTES);
+                const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+                p0[slot][i] = half_to_float(__ldg(pr));
+#if NEED_SX || NEED_B
+                p1[slot][i] = paramCount > 1 ? half_to_float(__ldg(pr + 1)) : 0.0f;
+#endif
+            }
+        }
+        asm volatile("cp.async.commit_group;");
+    };
+#pragma unroll
+    for (int s = 0; s < S - 1; s++) issue(s, s);
+
+    // The activations, staged as in gemv_staged (x times the input scale, zero past the end).
+    const int slabFloat4 = (u1 - u0) * 8;
+    const bool vec = (cols & 31) == 0 && inScale == nullptr;
+    {
+        const float* xr = x + (size_t) u0 * 32;
+        for (int f = tid; f < slabFloat4; f += STAGED_THREADS) {
+            float4 q;
+            if (vec) {
+                q = __ldg(reinterpret_cast<const float4*>(xr) + f);
+            } else {
+                float e[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    const int cc = u0 * 32 + 4 * f + k;
+                    e[k] = cc < cols ? (inScale ? xr[4 * f + k] * inScale[cc] : xr[4 * f + k]) : 0.0f;
+                }
+                q = make_float4(e[0], e[1], e[2], e[3]);
+            }
+            xs[(f >> 3) * SLOTS_PER_UNIT + (f & 7)] = q;
+        }
+    }
+    __syncthreads();
+
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[i] = 0.0f;
+    for (int base = 0; base < steps; base += S) {
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            const int k = base + s;
+            if (k < steps) {
+                issue(k + S - 1, (s + S - 1) % S);
+                asm volatile("cp.async.wait_group %0;" :: "n"(S - 1));
+                const int u = u0 + lane + 32 * k;
+                if (u < u1) {
+                    UnitCodes<R> c;
+#pragma unroll
+                    for (int i = 0; i < R; i++) {
+                        read_unit_shared(ring + ((size_t) (s * R + i) * 32 + lane) * SLOT_BYTES, c.w[i]);
+                        c.p0[i] = p0[s][i];
+#if NEED_SX || NEED_B
+                        c.p1[i] = p1[s][i];
+#endif
+                    }
+                    sum_unit<R, 1>(c, xs + (u - u0) * SLOTS_PER_UNIT, 0, tab, affineOffset, acc);
+                }
+            }
+        }
+    }
+    asm volatile("cp.async.wait_all;");
+    warp_transpose_sum<R>(acc, lane);
+    const int i = transpose_index<R>(lane);
+    const bool owner = (lane & (32 / R - 1)) == 0 && r0 + i < rows;
+    if (gridDim.y == 1) {
+        if (owner) y[r0 + i] = acc[0];
+        return;
+    }
+    if (owner) partial[(size_t) blockIdx.y * rows + r0 + i] = acc[0];
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned int* counter = counters + blockIdx.x;
+        last = atomicAdd(counter, 1u) == gridDim.y - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int rb = blockIdx.x * STAGED_WARPS * R;
+    for (int k = tid; k < STAGED_WARPS * R; k += STAGED_THREADS) {
+        const int rr = rb + k;
+        if (rr >= rows) continue;
+        float sum = 0.0f;
+        for (int sl = 0; sl < gridDim.y; sl++) sum += __ldcg(partial + (size_t) sl * rows + rr);
+        y[rr] = sum;
+    }
+}
+
+// One activation row, STAGED_R1 weight rows per warp, codes in flight through cp.async (n must be 1).
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_async_1(STAGED_ARGS) {
+    gemv_async<STAGED_R1>(STAGED_PASS);
+}
+
+// Sets `count` ints to zero (the staged kernels' slab counters, once when they are allocated).
+extern "C" __global__ void zero_counters(unsigned int* __restrict__ counters, int count) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) counters[i] = 0;
+}
