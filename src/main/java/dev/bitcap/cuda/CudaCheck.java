@@ -3,6 +3,7 @@ package dev.bitcap.cuda;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.CpuBackend;
 import dev.bitcap.engine.Generator;
+import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.SamplerSettings;
 import dev.bitcap.format.SafetensorsFile;
@@ -309,6 +310,7 @@ public final class CudaCheck {
                 tokens(name, "greedy " + expected.length + " tokens vs transformers", expected, got);
             }
             batched(name, model);
+            if (model.config().isMoe()) moeRouting(name, model, ints(ref.tensor("input_ids_1").toLongArray()), prompt);
             int[] ids = ints(ref.tensor("input_ids_0").toLongArray());
             int[] shortIds = ints(ref.tensor("input_ids_1").toLongArray());
             for (String format : List.of("int4-asym", "afp4", "int3-sym", "nf4")) {
@@ -335,6 +337,34 @@ public final class CudaCheck {
         } catch (RuntimeException e) {
             add(new Row(name, "run", Double.NaN, Double.NaN, 0, false, e.toString()));
         }
+    }
+
+    /**
+     * MoE layers routed on the device (CudaMoe) against the host routing and the CPU: logits of a short pass, and the
+     * experts every pass record holds over a prompt and 8 graph-captured decode steps.
+     */
+    private void moeRouting(String name, LoadedModel model, int[] ids, int[] prompt) {
+        CudaBackend device = new CudaBackend(model, PassRecorder.NONE);
+        if (!device.canRouteOnDevice()) {
+            device.close();
+            add(new Row(name, "MoE routing on the device", Double.NaN, Double.NaN, 0, false, "experts not covered by the device routing"));
+            return;
+        }
+        device.setDeviceRouting(true);
+        CudaBackend host = new CudaBackend(model, PassRecorder.NONE);
+        host.setDeviceRouting(false);
+        compare(name, "MoE routed on the device vs on the host, logits input 1 (" + ids.length + " tok)", logits(host, ids), logits(device, ids),
+                FP32_TOLERANCE, "");
+        PassRecorder cpuRecords = new PassRecorder(), gpuRecords = new PassRecorder();
+        generate(new CpuBackend(model, cpuRecords), model, List.of(prompt), 8);
+        CudaBackend routedOnDevice = new CudaBackend(model, gpuRecords);
+        routedOnDevice.setDeviceRouting(true);
+        generate(routedOnDevice, model, List.of(prompt), 8);
+        int[][][] want = cpuRecords.records().stream().map(PassRecord::routedExperts).toArray(int[][][]::new);
+        int[][][] got = gpuRecords.records().stream().map(PassRecord::routedExperts).toArray(int[][][]::new);
+        boolean same = Arrays.deepEquals(want, got);
+        add(new Row(name, "experts chosen per token and layer, prompt + 8 decode steps (device routing, graphs) vs cpu", same ? 0 : 1,
+                same ? 0 : 1, 0, same, same ? want.length + " pass records equal" : "the pass records differ"));
     }
 
     /** A whole small model through cuBLAS with 16-bit weights: every product's activations rounded (see cublasTolerance). */
