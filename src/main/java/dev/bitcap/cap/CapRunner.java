@@ -109,7 +109,10 @@ public final class CapRunner {
         PassRecorder recorder = new PassRecorder();
         LoadedModel base = load();
         LoadedModel model = base;
-        double bits = 32;
+        // an unquantized configuration runs the checkpoint as stored, which may be 16-bit or already packed
+        StoredWeights stored = StoredWeights.of(base);
+        double bits = stored.bitsPerWeight();
+        String label = stored.moeCapLabel();
         try {
             if (c.quantized()) {
                 boolean binary = c.format().equals(BinaryLayout.NAME);
@@ -124,6 +127,7 @@ public final class CapRunner {
                         (name, done, total) -> {});
                 model = q.model();
                 bits = q.bitsPerWeight();
+                label = MoeCapPrecision.label(c.format(), c.method());
             }
             Backend backend;
             try {
@@ -147,7 +151,7 @@ public final class CapRunner {
                 Agreement.Result acc = agreement.measure(backend);
                 warmUp(backend, model);
                 List<CapResult> rows = new ArrayList<>();
-                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, bits));
+                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, bits, label));
                 return rows;
             }
         } finally {
@@ -188,7 +192,7 @@ public final class CapRunner {
     }
 
     private CapResult measure(CapConfiguration c, int batch, LoadedModel model, Backend backend, PassRecorder recorder,
-                              Agreement.Result acc, double bits) {
+                              Agreement.Result acc, double bits, String label) {
         Workload w = plan.workload();
         int vocab = model.config().vocabSize();
         SplittableRandom rnd = new SplittableRandom(w.seed());
@@ -221,7 +225,7 @@ public final class CapRunner {
         List<PassRecord> records = recorder.records();
 
         ModelCosts costs = ModelCosts.of(model, kvPerPosition, c.format());
-        double compatBytes = MoeCapPrecision.bytesPerParam(MoeCapPrecision.label(c.format(), c.method()));
+        double compatBytes = MoeCapPrecision.bytesPerParam(label);
         Map<String, Object> m = new LinkedHashMap<>();
         ServingMetrics serving = ServingMetrics.of(records, requests, wall);
         serving.putInto(m);
@@ -236,7 +240,7 @@ public final class CapRunner {
             putPhase(m, mode, "prefill", u.phase(records, PassRecord.Mode.PREFILL));
             putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE));
         }
-        m.put("moecap_precision_label", MoeCapPrecision.label(c.format(), c.method()));
+        m.put("moecap_precision_label", label);
         m.put("accuracy_measure", "top-1 agreement with f32");
         m.put("top1_agreement", acc.top1());
         m.put("mean_kl", acc.meanKl());

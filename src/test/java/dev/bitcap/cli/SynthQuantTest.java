@@ -72,6 +72,32 @@ class SynthQuantTest {
         assertTrue(JSON.readTree(kept.resolve("config.json").toFile()).get("tie_word_embeddings").asBoolean());
     }
 
+    /** cap runs a packed checkpoint as stored: its true bits per weight and MoE-CAP precision label, not f32's. */
+    @Test
+    void capCountsAPackedCheckpointAsStored() throws Exception {
+        Path packed = dir.resolve("packed"), bf16 = dir.resolve("bf16");
+        ok(CliRunner.run("synth", "--preset", "tiny-mixtral", "--quant", "int4-asym", "--out", packed.toString()));
+        ok(CliRunner.run("synth", "--preset", "tiny-mixtral", "--out", bf16.toString()));
+        Path cfg = dir.resolve("cap.json");
+        Files.writeString(cfg, """
+                {"accuracy": {"windows": 1, "context": 16}, "hardware": {"probe": false},
+                 "matrix": {"weights": [{"format": "f32"}], "kv": ["f32"], "kv_with_f32_weights": [], "devices": ["cpu"]},
+                 "workload": {"input_length": 16, "output_length": 4, "batch_sizes": [1]}}
+                """);
+        // tiny-mixtral, per layer: q, k, v, o and 4 experts' gate and up have 128 columns (one group: 4 + 32/128 bits),
+        // 4 down projections 192 (two groups: 4 + 64/192 bits); 49,152 + 196,608 + 98,304 weights
+        double int4Bits = (245_760 * 4.25 + 98_304 * (4 + 64.0 / 192)) / 344_064;
+        for (var c : List.of(new Object[] {packed, "int4"}, new Object[] {bf16, "bf16"})) {
+            Path out = dir.resolve("cap-" + c[1]);
+            ok(CliRunner.run("cap", "--config", cfg.toString(), "--model", c[0].toString(), "--out", out.toString()));
+            JsonNode r = JSON.readTree(out.resolve("results.json").toFile()).get("results").get(0);
+            assertEquals(c[1], r.get("moecap_precision_label").asText());
+            double bits = r.get("bits_per_weight").asDouble();
+            if (c[1].equals("bf16")) assertEquals(16.0, bits, 1e-12);
+            else assertEquals(int4Bits, bits, 1e-9);
+        }
+    }
+
     @Test
     void badInputsAreOneLineErrors() {
         Path out = dir.resolve("x");
