@@ -27,6 +27,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--cuda-lib-dir", paramLabel = "DIR", description = "folder holding the CUDA libraries (default: $BITCAP_CUDA_LIB_DIR, then the usual places)")
     Path cudaLibDir;
 
+    @Option(names = "--fixture", split = ",", paramLabel = "NAME", description = "run only these Hugging Face fixtures' rows (tiny-llama, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe)")
+    java.util.List<String> fixtures;
+
     @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
     boolean gemvBench;
 
@@ -45,11 +48,12 @@ final class CheckCommand implements Callable<Integer> {
                     gpu.cache().dir());
             out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
             out.flush();
-            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+            CudaCheck check = new CudaCheck(root, r -> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
-            }).run(gpu);
+            });
+            List<CudaCheck.Row> rows = fixtures == null ? check.run(gpu) : check.runFixtures(fixtures);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);

@@ -94,6 +94,17 @@ public final class CudaCheck {
         return rows;
     }
 
+    /** Only the rows of the named Hugging Face fixtures (e.g. the MoE ones after a change to the MoE path). */
+    public List<Row> runFixtures(List<String> names) {
+        for (String f : names) {
+            if (!Arrays.asList(FIXTURES).contains(f)) {
+                throw new dev.bitcap.BitcapException("unknown fixture '" + f + "' (fixtures: " + String.join(", ", FIXTURES) + ")");
+            }
+        }
+        for (String f : names) fixture(f);
+        return rows;
+    }
+
     // ---- GEMV and cuBLAS against the CPU kernels ----------------------------------------------------------
 
     private void gemvRows(CudaDevice device) {

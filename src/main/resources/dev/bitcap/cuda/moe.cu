@@ -83,19 +83,18 @@ extern "C" __global__ void moe_route(float* __restrict__ probs, int n, int E, in
     }
 }
 
-// Code j (0..31) of a packed unit held as BITS little-endian words (quant/PackedCodes.java).
+// Code `lane` (0..31) of the packed unit at `unit` (quant/PackedCodes.java): each lane loads the one 32-bit word
+// that holds its code (two for 3 bits), so a warp reads a unit in one coalesced access and gets its codes in order.
 template <int BITS>
-__device__ __forceinline__ int unit_code(const unsigned int* w, int j) {
-    if (BITS == 8) return (w[j >> 2] >> (8 * (j & 3))) & 0xff;
+__device__ __forceinline__ int lane_code(const unsigned int* __restrict__ unit, int lane) {
+    if (BITS == 8) return (unit[lane >> 2] >> (8 * (lane & 3))) & 0xff;
     if (BITS == 4) {
-        const int b = j & 15;
-        const unsigned int byte = (w[b >> 2] >> (8 * (b & 3))) & 0xff;
-        return j < 16 ? byte & 15 : byte >> 4;
+        const int b = lane & 15; // byte b holds codes b (low nibble) and b + 16 (high nibble)
+        return (unit[b >> 2] >> (8 * (b & 3) + (lane >= 16 ? 4 : 0))) & 15;
     }
-    const int b = j & 7;
-    const unsigned int byte = (w[b >> 2] >> (8 * (b & 3))) & 0xff;
-    int c = (byte >> (2 * (j >> 3))) & 3;
-    if (BITS == 3) c |= ((w[2] >> j) & 1) << 2;
+    const int b = lane & 7; // byte b holds codes b, b + 8, b + 16, b + 24 at bits 0, 2, 4, 6
+    int c = (unit[b >> 2] >> (8 * (b & 3) + 2 * (lane >> 3))) & 3;
+    if (BITS == 3) c |= ((unit[2] >> lane) & 1) << 2;
     return c;
 }
 
@@ -112,7 +111,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 // y[entry][row] = W_e[row] . input(entry) for every list entry of expert e = blockIdx.y, packed weights.
 // Pointer tables: codes[e], params[e] (fp16 [rows][groups][paramCount]), inScale[e] (0: none). table: the format's
 // decode table, a[2^BITS] then b[2^BITS]. A code decodes to (a[c] - p1) * p0 with a zero point, else
-// b[c] * p1 + a[c] * p0 (p1 = 0 for one-parameter formats). Block: 4 warps, one weight row each.
+// b[c] * p1 + a[c] * p0 (p1 = 0 for one-parameter formats). Block: 4 warps, one weight row each; the warp walks the
+// row unit by unit, lane j taking code j, so the activations are read coalesced too.
 template <int BITS>
 __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const unsigned long long* __restrict__ params,
         const unsigned long long* __restrict__ inScale, const float* __restrict__ table, const int* __restrict__ counts,
@@ -130,7 +130,7 @@ __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const 
     const int row = blockIdx.x * 4 + warp;
     if (row >= rows) return;
     const int units = (cols + 31) / 32;
-    const unsigned char* w = reinterpret_cast<const unsigned char*>(codes[e]) + (size_t) row * units * 4 * BITS;
+    const unsigned int* w = reinterpret_cast<const unsigned int*>(codes[e]) + (size_t) row * units * BITS;
     const unsigned short* pr = reinterpret_cast<const unsigned short*>(params[e]) + (size_t) row * groups * paramCount;
     const float* s = reinterpret_cast<const float*>(inScale[e]);
     const int first = offsets[e];
@@ -139,22 +139,18 @@ __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const 
         const float* in[TOKENS_PER_PASS];
         for (int t = 0; t < TOKENS_PER_PASS; t++) in[t] = input_row(x, listTok, gather, first + t0 + min(t, nt - 1), cols);
         float acc[TOKENS_PER_PASS] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (int u = lane; u < units; u += 32) {
-            unsigned int word[BITS];
-            const unsigned int* src = reinterpret_cast<const unsigned int*>(w + (size_t) u * 4 * BITS);
-#pragma unroll
-            for (int i = 0; i < BITS; i++) word[i] = src[i];
+#pragma unroll 4
+        for (int u = 0; u < units; u++) {
+            const int col = u * 32 + lane;
+            const int c = lane_code<BITS>(w + (size_t) u * BITS, lane);
             const int g = u / unitsPerGroup;
             const float p0 = half_to_float(pr[g * paramCount]);
             const float p1 = paramCount > 1 ? half_to_float(pr[g * paramCount + 1]) : 0.0f;
-            const int c0 = u * 32, len = min(32, cols - c0);
-#pragma unroll 8
-            for (int j = 0; j < len; j++) {
-                const int c = unit_code<BITS>(word, j);
+            if (col < cols) {
                 const float v = zeroPoint ? (ta[c] - p1) * p0 : fmaf(tb[c], p1, ta[c] * p0);
-                const float scale = s ? s[c0 + j] : 1.0f;
+                const float scale = s ? s[col] : 1.0f;
 #pragma unroll
-                for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = fmaf(v, in[t][c0 + j] * scale, acc[t]);
+                for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = fmaf(v, in[t][col] * scale, acc[t]);
             }
         }
         for (int t = 0; t < nt; t++) {
