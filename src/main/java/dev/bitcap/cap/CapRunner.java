@@ -179,7 +179,8 @@ public final class CapRunner {
             List<Sequence> seqs = new ArrayList<>();
             List<int[]> prompts = new ArrayList<>();
             for (int b = 0; b < batch; b++) {
-                seqs.add(backend.newSequence(12));
+                // the measured run's capacity, so that a GPU's decode graphs (one per batch size and capacity) are ready
+                seqs.add(backend.newSequence(Math.max(12, plan.workload().maxPromptLength() + plan.workload().outputLength())));
                 prompts.add(rnd.ints(8, 0, vocab).toArray());
             }
             float[] logits = backend.forward(seqs, prompts, false);

@@ -24,7 +24,7 @@ extern "C" __global__ void moe_route(float* __restrict__ probs, int n, int E, in
         int* __restrict__ slotOf) {
     for (int t = threadIdx.x; t < n; t += blockDim.x) {
         float* p = probs + (size_t) t * E;
-        float mx = -INFINITY;
+        float mx = __int_as_float(0xff800000); // -inf (NVRTC has no math headers, so no INFINITY)
         for (int i = 0; i < E; i++) mx = fmaxf(mx, p[i]);
         float sum = 0.0f;
         for (int i = 0; i < E; i++) {

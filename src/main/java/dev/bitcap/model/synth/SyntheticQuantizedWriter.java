@@ -146,7 +146,9 @@ public final class SyntheticQuantizedWriter {
      */
     private static byte[] packInto(Part p, long seed, DType sourceDtype, QuantFormat format, String name, MemorySegment codes) {
         int rows = p.rows(), cols = p.cols();
-        int bandRows = (int) Math.max(1, Math.min(rows, BAND_ELEMENTS / cols));
+        // bands small enough that every core has several, also for a small matrix (Qwen1.5-MoE's experts: 1408 x 2048)
+        int perCore = (rows + 4 * Parallel.threads() - 1) / (4 * Parallel.threads());
+        int bandRows = (int) Math.max(1, Math.min(perCore, BAND_ELEMENTS / cols));
         int bands = (rows + bandRows - 1) / bandRows;
         long rowBytes = PackedCodes.rowBytes(format.codeBits(), cols);
         long paramRowBytes = 2L * GroupQuantized.groupsPerRow(cols, p.groupSize()) * format.paramCount();
