@@ -15,7 +15,10 @@ stamp() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 export BITCAP_CACHE=/tmp/cache-check
 stamp check > $OUT/check.log
 timeout 100 $J check --device cuda --data .devcarry/common/data --fixture tiny-mixtral,tiny-qwen2moe,tiny-qwen3moe >> $OUT/check.log 2>&1
-if ! grep -q "checks, 0 failed" $OUT/check.log; then
+# the check rows force the device routing; the runs below use it only when every check passed
+if grep -q "checks, 0 failed" $OUT/check.log; then
+  export BITCAP_MOE_ROUTING=device
+else
   export BITCAP_MOE_ROUTING=host
   echo "some check failed: the runs below route MoE layers on the host (BITCAP_MOE_ROUTING=host)" >> $OUT/check.log
 fi
@@ -33,7 +36,7 @@ rm -rf $M
 
 # 3. qwen1.5-moe-a2.7b in int4-asym g128: cap, bench first start / second start, bench with host routing
 Q=/tmp/m/qwen1.5-moe-int4
-{ stamp synth; timeout 60 $J synth --preset qwen1.5-moe-a2.7b --quant int4-asym --group 128 --out $Q; du -sh $Q; stamp synth done; } > $OUT/qwen.log 2>&1
+{ stamp synth; timeout 90 $J synth --preset qwen1.5-moe-a2.7b --quant int4-asym --group 128 --out $Q; du -sh $Q; stamp synth done; } > $OUT/qwen.log 2>&1
 export BITCAP_CACHE=/tmp/cache-cap
 { stamp cap; timeout 80 $J cap --config $D/moegpu-cap-h200.json --model $Q --out /tmp/cap-qwen; stamp cap done; } >> $OUT/qwen.log 2>&1
 cp /tmp/cap-qwen/results.json $OUT/cap-qwen.json 2>/dev/null

@@ -27,10 +27,10 @@ import java.util.Map;
 /**
  * The CUDA backend: the same forward pass as the CPU backend, step for step, with weights uploaded once in their
  * stored dtype, activations in fp32 device buffers that are allocated once (and grown for a larger pass), and
- * every step a kernel on one stream. Only the logits come back to the host. MoE layers of short passes (decode) are
- * routed and run on the device ({@link CudaMoe}), so those passes are graph-captured too; longer passes, and experts
- * the device routing does not cover, bring the router logits back: tokens are routed on the host, then each chosen
- * expert runs once over the tokens that chose it.
+ * every step a kernel on one stream. Only the logits come back to the host, and for MoE layers the router logits:
+ * tokens are routed on the host, then each chosen expert runs once over the tokens that chose it. With device routing
+ * on ({@link #setDeviceRouting}, or {@code BITCAP_MOE_ROUTING=device}), MoE layers of short passes (decode) are routed
+ * and run on the device instead ({@link CudaMoe}), so those passes are graph-captured too.
  */
 public final class CudaBackend implements Backend {
     private final ModelConfig c;
@@ -93,9 +93,10 @@ public final class CudaBackend implements Backend {
                         java.util.Arrays.stream(ex).map(Mlp::down).toArray(DeviceMatrix[]::new));
                 covered = deviceExperts[l] != null;
             }
-            // BITCAP_MOE_ROUTING=host keeps the host routing (for comparisons)
             this.deviceMoe = covered ? new CudaMoe(device, ops, c) : null;
-            this.deviceRouting = covered && !"host".equals(System.getenv("BITCAP_MOE_ROUTING"));
+            // Off unless BITCAP_MOE_ROUTING=device (or setDeviceRouting): the device routing has not yet run on a GPU
+            // (CUDA_NOTES.md); the check command exercises it either way.
+            this.deviceRouting = covered && "device".equals(System.getenv("BITCAP_MOE_ROUTING"));
             device.synchronize();
         } catch (RuntimeException e) {
             device.close();
@@ -296,7 +297,7 @@ public final class CudaBackend implements Backend {
         return deviceRouting && n <= CudaMoe.MAX_TOKENS;
     }
 
-    /** Off: MoE layers are routed on the host even where the device could (the check command compares both). */
+    /** On: MoE layers of passes up to {@link CudaMoe#MAX_TOKENS} tokens are routed on the device (the check compares both). */
     public void setDeviceRouting(boolean on) {
         if (on && deviceMoe == null) throw new BitcapException("this model's experts cannot be routed on the device");
         if (on != deviceRouting) dropGraphs();

@@ -376,6 +376,25 @@ public final class CudaCheck {
         boolean same = Arrays.deepEquals(want, got);
         add(new Row(name, "experts chosen per token and layer, prompt + 8 decode steps (device routing, graphs) vs cpu", same ? 0 : 1,
                 same ? 0 : 1, 0, same, same ? want.length + " pass records equal" : "the pass records differ"));
+        int vocab = model.config().vocabSize();
+        List<int[]> prompts = List.of(new int[] {1 % vocab, 17, 33, 5, 9}, new int[] {2, 40, 3}, new int[] {7, 8, 9, 10, 11, 12, 13});
+        int[][] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, prompts, 12);
+        CudaBackend batched = new CudaBackend(model, PassRecorder.NONE);
+        batched.setDeviceRouting(true);
+        int[][] gpu = generate(batched, model, prompts, 12);
+        for (int s = 0; s < prompts.size(); s++) tokens(name, "batched decode (3 sequences, device routing) seq " + s + " vs cpu", cpu[s], gpu[s]);
+        // the expert GEMVs of the other storages: packed (zero point, one- and two-parameter tables, 3 bits) and bf16
+        for (String format : List.of("int4-asym", "nf4", "int3-sym", "afp4", "int8-sym", "bf16")) {
+            try (Arena arena = Arena.ofShared()) {
+                Weights.Model w = format.equals("bf16") ? castWeights(model.weights(), DType.BF16, arena)
+                        : packWeights(model.weights(), QuantFormats.byName(format), 32, arena);
+                LoadedModel m = model.withWeights(w, null);
+                CudaBackend b = new CudaBackend(m, PassRecorder.NONE);
+                b.setDeviceRouting(true);
+                compare(name, format + (format.equals("bf16") ? "" : " g32") + " weights, device routing, logits input 1 vs cpu",
+                        logits(new CpuBackend(m, PassRecorder.NONE), ids), logits(b, ids), FP32_TOLERANCE, "");
+            }
+        }
     }
 
     /** A whole small model through cuBLAS with 16-bit weights: every product's activations rounded (see cublasTolerance). */
