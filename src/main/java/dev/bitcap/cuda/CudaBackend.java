@@ -84,7 +84,7 @@ public final class CudaBackend implements Backend {
             this.invFreq = floats(c.ropeScaling().inverseFrequencies(c.headDim(), c.ropeTheta()));
             this.act = new Activations();
             this.deviceExperts = new CudaMoe.Experts[layers.length];
-            boolean covered = c.isMoe();
+            boolean covered = c.isMoe() && c.expertsPerToken() <= CudaMoe.MAX_K;
             for (int l = 0; l < layers.length && covered; l++) {
                 Mlp[] ex = layers[l].experts;
                 if (ex == null) continue;

@@ -20,6 +20,8 @@ import java.util.List;
 final class CudaMoe {
     /** Longest pass routed on the device: the passes that use GEMV rather than cuBLAS. */
     static final int MAX_TOKENS = CudaMatMul.CUBLAS_MIN_ROWS - 1;
+    /** Most experts per token the routing kernel keeps (MAX_K in moe.cu); models choosing more route on the host. */
+    static final int MAX_K = 16;
 
     /** One projection (gate, up or down) of every expert of a layer: pointer tables and the shared shape. */
     /** @param pointers device table of 3 × experts pointers: codes (or dense weights), fp16 parameters, input scales */

@@ -5,8 +5,7 @@
 // step with MoE layers can be captured as a CUDA graph. The steps follow the CPU backend's
 // (engine/ExpertRouting, engine/CpuFeedForward.moe) so that both choose the same experts.
 
-#define MAX_EXPERTS 256
-#define MAX_K 16
+#define MAX_K 16 // experts per token (CudaMoe.MAX_K)
 #define TOKENS_PER_PASS 4 // activation rows an expert GEMV computes per read of a weight row
 
 __device__ __forceinline__ float half_to_float(unsigned short h) {
