@@ -120,6 +120,7 @@ final class CudaMoe {
             DeviceMatrix.Packed q = w.packed();
             m().launch("moe_gemv_packed_" + q.bits()).ptr(table).ptr(table + 8L * experts).ptr(table + 16L * experts).ptr(q.table())
                     .ptr(counts).ptr(offsets).ptr(listTok).i(gather ? 1 : 0).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(q.unitsPerGroup())
+                    .i(Integer.bitCount(q.unitsPerGroup()) == 1 ? Integer.numberOfTrailingZeros(q.unitsPerGroup()) : -1)
                     .i(q.groups()).i(q.paramCount()).i(q.zeroPoint() ? 1 : 0).run(blocks, experts, 1, 128, 0);
         } else {
             int dtype = w.type() == DType.F32 ? 0 : w.type() == DType.F16 ? 1 : 2;

@@ -82,19 +82,62 @@ extern "C" __global__ void moe_route(float* __restrict__ probs, int n, int E, in
     }
 }
 
-// Code `lane` (0..31) of the packed unit at `unit` (quant/PackedCodes.java): each lane loads the one 32-bit word
-// that holds its code (two for 3 bits), so a warp reads a unit in one coalesced access and gets its codes in order.
+// A packed unit (32 codes, BITS words; quant/PackedCodes.java) is read by 4 lanes, lane q (0..3) taking 8 codes from
+// its own bytes; code i of the lane sits at column offset col8<BITS>(q, i) of the unit:
+//   BITS 8: bytes 8q..8q+7, codes 8q..8q+7;  BITS 4: bytes 4q..4q+3, codes 4q..4q+3 (low nibbles), 4q+16.. (high);
+//   BITS 2, 3: bytes 2q, 2q+1, codes 2q+b+8s for b in 0..1, s in 0..3 (code i = b + 2s), 3 bits: bit 2 from word 2.
 template <int BITS>
-__device__ __forceinline__ int lane_code(const unsigned int* __restrict__ unit, int lane) {
-    if (BITS == 8) return (unit[lane >> 2] >> (8 * (lane & 3))) & 0xff;
-    if (BITS == 4) {
-        const int b = lane & 15; // byte b holds codes b (low nibble) and b + 16 (high nibble)
-        return (unit[b >> 2] >> (8 * (b & 3) + (lane >= 16 ? 4 : 0))) & 15;
+__device__ __forceinline__ int col8(int q, int i) {
+    if (BITS == 8) return 8 * q + i;
+    if (BITS == 4) return i < 4 ? 4 * q + i : 16 + 4 * q + (i - 4);
+    return 2 * q + (i & 1) + 8 * (i >> 1);
+}
+
+template <int BITS>
+__device__ __forceinline__ void codes8(const unsigned int* __restrict__ unit, int q, int c[8]) {
+    if (BITS == 8) {
+        const uint2 w = *reinterpret_cast<const uint2*>(unit + 2 * q);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            c[i] = (w.x >> (8 * i)) & 0xff;
+            c[4 + i] = (w.y >> (8 * i)) & 0xff;
+        }
+    } else if (BITS == 4) {
+        const unsigned int w = unit[q];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            c[i] = (w >> (8 * i)) & 15;
+            c[4 + i] = (w >> (8 * i + 4)) & 15;
+        }
+    } else {
+        const unsigned int two = (unit[q >> 1] >> (16 * (q & 1))) & 0xffff; // bytes 2q and 2q+1
+#pragma unroll
+        for (int i = 0; i < 8; i++) c[i] = (two >> (8 * (i & 1) + 2 * (i >> 1))) & 3;
+        if (BITS == 3) {
+            const unsigned int high = unit[2];
+#pragma unroll
+            for (int i = 0; i < 8; i++) c[i] |= ((high >> col8<3>(q, i)) & 1) << 2;
+        }
     }
-    const int b = lane & 7; // byte b holds codes b, b + 8, b + 16, b + 24 at bits 0, 2, 4, 6
-    int c = (unit[b >> 2] >> (8 * (b & 3) + 2 * (lane >> 3))) & 3;
-    if (BITS == 3) c |= ((unit[2] >> lane) & 1) << 2;
-    return c;
+}
+
+// The 8 values of `row` at the lane's columns c0 + col8(q, i), with vector loads (row 16-byte aligned, cols % 4 == 0).
+template <int BITS>
+__device__ __forceinline__ void load8(const float* __restrict__ row, int c0, int q, float v[8]) {
+    if (BITS == 8) {
+        const float4 a = *reinterpret_cast<const float4*>(row + c0 + 8 * q), b = *reinterpret_cast<const float4*>(row + c0 + 8 * q + 4);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    } else if (BITS == 4) {
+        const float4 a = *reinterpret_cast<const float4*>(row + c0 + 4 * q), b = *reinterpret_cast<const float4*>(row + c0 + 16 + 4 * q);
+        v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+    } else {
+#pragma unroll
+        for (int s = 0; s < 4; s++) {
+            const float2 a = *reinterpret_cast<const float2*>(row + c0 + 2 * q + 8 * s);
+            v[2 * s] = a.x;
+            v[2 * s + 1] = a.y;
+        }
+    }
 }
 
 // The input row of list entry `entry`: a token row of x (gather) or the entry's own row.
@@ -107,16 +150,81 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
+// One weight row for NT list entries, packed weights: 4 lanes per unit, 8 units per warp step. A zero-point format
+// sums (a[c] - p1) * x over the lane's 8 codes and scales by p0 once (the group is the unit's); the others decode each
+// code, b[c] * p1 + a[c] * p0. The last unit of a row whose width is not a multiple of 32, and rows that cannot be
+// read with vector loads (cols % 4 != 0), take the guarded scalar path.
+template <int BITS, int NT>
+__device__ __forceinline__ void packed_row(const unsigned int* __restrict__ w, const unsigned short* __restrict__ pr,
+        const float* __restrict__ s, const float* __restrict__ ta, const float* __restrict__ tb, const float* const* in, int cols,
+        int units, int unitsPerGroup, int groupShift, int paramCount, int zeroPoint, int lane, float acc[NT]) {
+    const int q = lane & 3;
+    const bool vec = (cols & 3) == 0;
+    for (int u = lane >> 2; u < units; u += 8) {
+        int c[8];
+        codes8<BITS>(w + (size_t) u * BITS, q, c);
+        const int g = groupShift >= 0 ? u >> groupShift : u / unitsPerGroup;
+        const float p0 = half_to_float(pr[g * paramCount]);
+        const float p1 = paramCount > 1 ? half_to_float(pr[g * paramCount + 1]) : 0.0f;
+        float d[8];
+#pragma unroll
+        for (int i = 0; i < 8; i++) d[i] = zeroPoint ? ta[c[i]] - p1 : fmaf(tb[c[i]], p1, ta[c[i]] * p0);
+        const float outer = zeroPoint ? p0 : 1.0f;
+        const int c0 = u * 32;
+        if (vec && c0 + 32 <= cols) {
+            float sc[8];
+            if (s) load8<BITS>(s, c0, q, sc);
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float xv[8];
+                load8<BITS>(in[t], c0, q, xv);
+                float part = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 8; i++) part = fmaf(d[i], s ? xv[i] * sc[i] : xv[i], part);
+                acc[t] = fmaf(outer, part, acc[t]);
+            }
+        } else {
+#pragma unroll
+            for (int t = 0; t < NT; t++) {
+                float part = 0.0f;
+                for (int i = 0; i < 8; i++) {
+                    const int col = c0 + col8<BITS>(q, i);
+                    if (col < cols) part = fmaf(d[i], s ? in[t][col] * s[col] : in[t][col], part);
+                }
+                acc[t] = fmaf(outer, part, acc[t]);
+            }
+        }
+    }
+}
+
+template <int BITS, int NT>
+__device__ __forceinline__ void packed_rows(const unsigned int* w, const unsigned short* pr, const float* s, const float* ta,
+        const float* tb, const float* x, const int* listTok, int gather, float* y, int first, int t0, int rows, int row, int cols,
+        int units, int unitsPerGroup, int groupShift, int paramCount, int zeroPoint, int lane) {
+    const float* in[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) in[t] = input_row(x, listTok, gather, first + t0 + t, cols);
+    float acc[NT];
+#pragma unroll
+    for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+    packed_row<BITS, NT>(w, pr, s, ta, tb, in, cols, units, unitsPerGroup, groupShift, paramCount, zeroPoint, lane, acc);
+#pragma unroll
+    for (int t = 0; t < NT; t++) {
+        const float r = warp_sum(acc[t]);
+        if (lane == 0) y[(size_t) (first + t0 + t) * rows + row] = r;
+    }
+}
+
 // y[entry][row] = W_e[row] . input(entry) for every list entry of expert e = blockIdx.y, packed weights.
-// Pointer tables: codes[e], params[e] (fp16 [rows][groups][paramCount]), inScale[e] (0: none). table: the format's
-// decode table, a[2^BITS] then b[2^BITS]. A code decodes to (a[c] - p1) * p0 with a zero point, else
-// b[c] * p1 + a[c] * p0 (p1 = 0 for one-parameter formats). Block: 4 warps, one weight row each; the warp walks the
-// row unit by unit, lane j taking code j, so the activations are read coalesced too.
+// Pointer tables: codes[e], params[e] (fp16 [rows][groups][paramCount]), inScale[e] (0: none; activations are
+// multiplied by it). table: the format's decode table, a[2^BITS] then b[2^BITS]. Block: 4 warps, one weight row each,
+// all the expert's entries computed 4 at a time per read of the row. groupShift: log2(unitsPerGroup) when that is a
+// power of two (the group of unit u is then u >> groupShift), else -1.
 template <int BITS>
 __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const unsigned long long* __restrict__ params,
         const unsigned long long* __restrict__ inScale, const float* __restrict__ table, const int* __restrict__ counts,
         const int* __restrict__ offsets, const int* __restrict__ listTok, int gather, const float* __restrict__ x,
-        float* __restrict__ y, int rows, int cols, int unitsPerGroup, int groups, int paramCount, int zeroPoint) {
+        float* __restrict__ y, int rows, int cols, int unitsPerGroup, int groupShift, int groups, int paramCount, int zeroPoint) {
     const int e = blockIdx.y, count = counts[e];
     if (count == 0) return; // no token chose this expert
     __shared__ float ta[1 << BITS], tb[1 << BITS];
@@ -134,27 +242,11 @@ __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const 
     const float* s = reinterpret_cast<const float*>(inScale[e]);
     const int first = offsets[e];
     for (int t0 = 0; t0 < count; t0 += TOKENS_PER_PASS) {
-        const int nt = min(TOKENS_PER_PASS, count - t0);
-        const float* in[TOKENS_PER_PASS];
-        for (int t = 0; t < TOKENS_PER_PASS; t++) in[t] = input_row(x, listTok, gather, first + t0 + min(t, nt - 1), cols);
-        float acc[TOKENS_PER_PASS] = {0.0f, 0.0f, 0.0f, 0.0f};
-#pragma unroll 4
-        for (int u = 0; u < units; u++) {
-            const int col = u * 32 + lane;
-            const int c = lane_code<BITS>(w + (size_t) u * BITS, lane);
-            const int g = u / unitsPerGroup;
-            const float p0 = half_to_float(pr[g * paramCount]);
-            const float p1 = paramCount > 1 ? half_to_float(pr[g * paramCount + 1]) : 0.0f;
-            if (col < cols) {
-                const float v = zeroPoint ? (ta[c] - p1) * p0 : fmaf(tb[c], p1, ta[c] * p0);
-                const float scale = s ? s[col] : 1.0f;
-#pragma unroll
-                for (int t = 0; t < TOKENS_PER_PASS; t++) acc[t] = fmaf(v, in[t][col] * scale, acc[t]);
-            }
-        }
-        for (int t = 0; t < nt; t++) {
-            const float r = warp_sum(acc[t]);
-            if (lane == 0) y[(size_t) (first + t0 + t) * rows + row] = r;
+        switch (min(TOKENS_PER_PASS, count - t0)) {
+            case 1: packed_rows<BITS, 1>(w, pr, s, ta, tb, x, listTok, gather, y, first, t0, rows, row, cols, units, unitsPerGroup, groupShift, paramCount, zeroPoint, lane); break;
+            case 2: packed_rows<BITS, 2>(w, pr, s, ta, tb, x, listTok, gather, y, first, t0, rows, row, cols, units, unitsPerGroup, groupShift, paramCount, zeroPoint, lane); break;
+            case 3: packed_rows<BITS, 3>(w, pr, s, ta, tb, x, listTok, gather, y, first, t0, rows, row, cols, units, unitsPerGroup, groupShift, paramCount, zeroPoint, lane); break;
+            default: packed_rows<BITS, 4>(w, pr, s, ta, tb, x, listTok, gather, y, first, t0, rows, row, cols, units, unitsPerGroup, groupShift, paramCount, zeroPoint, lane); break;
         }
     }
 }
@@ -162,9 +254,10 @@ __device__ void gemv_packed(const unsigned long long* __restrict__ codes, const 
 #define PACKED_KERNEL(B)                                                                                                          \
     extern "C" __global__ void moe_gemv_packed_##B(const unsigned long long* codes, const unsigned long long* params,              \
             const unsigned long long* inScale, const float* table, const int* counts, const int* offsets, const int* listTok,       \
-            int gather, const float* x, float* y, int rows, int cols, int unitsPerGroup, int groups, int paramCount, int zeroPoint) { \
-        gemv_packed<B>(codes, params, inScale, table, counts, offsets, listTok, gather, x, y, rows, cols, unitsPerGroup, groups,   \
-                paramCount, zeroPoint);                                                                                           \
+            int gather, const float* x, float* y, int rows, int cols, int unitsPerGroup, int groupShift, int groups, int paramCount,   \
+            int zeroPoint) {                                                                                                      \
+        gemv_packed<B>(codes, params, inScale, table, counts, offsets, listTok, gather, x, y, rows, cols, unitsPerGroup,           \
+                groupShift, groups, paramCount, zeroPoint);                                                                       \
     }
 PACKED_KERNEL(2)
 PACKED_KERNEL(3)
