@@ -39,6 +39,7 @@ final class CheckCommand implements Callable<Integer> {
     public Integer call() {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
+        if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
         try (CudaDevice gpu = CudaDevice.open(0)) {

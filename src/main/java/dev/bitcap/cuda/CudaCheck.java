@@ -96,13 +96,18 @@ public final class CudaCheck {
 
     /** Only the rows of the named Hugging Face fixtures (e.g. the MoE ones after a change to the MoE path). */
     public List<Row> runFixtures(List<String> names) {
+        requireFixtures(names);
+        for (String f : names) fixture(f);
+        return rows;
+    }
+
+    /** A one-line error naming the fixtures when one of {@code names} is not one of them. */
+    public static void requireFixtures(List<String> names) {
         for (String f : names) {
             if (!Arrays.asList(FIXTURES).contains(f)) {
                 throw new dev.bitcap.BitcapException("unknown fixture '" + f + "' (fixtures: " + String.join(", ", FIXTURES) + ")");
             }
         }
-        for (String f : names) fixture(f);
-        return rows;
     }
 
     // ---- GEMV and cuBLAS against the CPU kernels ----------------------------------------------------------
