@@ -326,7 +326,9 @@ public final class CudaCheck {
                 tokens(name, "greedy " + expected.length + " tokens vs transformers", expected, got);
             }
             batched(name, model);
-            if (model.config().isMoe()) moeRouting(name, model, ints(ref.tensor("input_ids_1").toLongArray()), prompt);
+            if (model.config().isMoe()) {
+                moeRouting(name, model, ints(ref.tensor("input_ids_1").toLongArray()), ints(ref.tensor("input_ids_0").toLongArray()), prompt);
+            }
             int[] ids = ints(ref.tensor("input_ids_0").toLongArray());
             int[] shortIds = ints(ref.tensor("input_ids_1").toLongArray());
             for (String format : List.of("int4-asym", "afp4", "int3-sym", "nf4")) {
@@ -356,10 +358,11 @@ public final class CudaCheck {
     }
 
     /**
-     * MoE layers routed on the device (CudaMoe) against the host routing and the CPU: logits of a short pass, and the
-     * experts every pass record holds over a prompt and 8 graph-captured decode steps.
+     * MoE layers routed on the device (CudaMoe) against the host routing and the CPU: logits of a short and a longer
+     * pass, the experts every pass record holds over a prompt and 8 graph-captured decode steps, batched decode, and
+     * the expert GEMVs of packed and bf16 experts.
      */
-    private void moeRouting(String name, LoadedModel model, int[] ids, int[] prompt) {
+    private void moeRouting(String name, LoadedModel model, int[] ids, int[] longIds, int[] prompt) {
         CudaBackend device = new CudaBackend(model, PassRecorder.NONE);
         if (!device.canRouteOnDevice()) {
             device.close();
@@ -371,6 +374,11 @@ public final class CudaCheck {
         host.setDeviceRouting(false);
         compare(name, "MoE routed on the device vs on the host, logits input 1 (" + ids.length + " tok)", logits(host, ids), logits(device, ids),
                 FP32_TOLERANCE, "");
+        // a longer pass: several experts get more than 4 tokens (several reads of a row), the other products use cuBLAS
+        CudaBackend longDevice = new CudaBackend(model, PassRecorder.NONE);
+        longDevice.setDeviceRouting(true);
+        compare(name, "MoE routed on the device, logits input 0 (" + longIds.length + " tok) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), longIds),
+                logits(longDevice, longIds), FP32_TOLERANCE, "");
         PassRecorder cpuRecords = new PassRecorder(), gpuRecords = new PassRecorder();
         generate(new CpuBackend(model, cpuRecords), model, List.of(prompt), 8);
         CudaBackend routedOnDevice = new CudaBackend(model, gpuRecords);

@@ -14,12 +14,15 @@ import java.util.List;
  *
  * <p>Covered: experts in F32, F16, BF16 and every packed group format (the ones with a decode table, AWQ input
  * scales included). Not covered, so routed on the host by {@link CudaBackend}: GGUF Q8_0/Q4_0 and binary experts,
- * and passes of {@link CudaMatMul#CUBLAS_MIN_ROWS} tokens or more (prefill and large batches, which run each
- * expert as one cuBLAS product over its tokens).
+ * and passes longer than {@link #MAX_TOKENS} (prefill, which runs each expert as one cuBLAS product over its tokens).
  */
 final class CudaMoe {
-    /** Longest pass routed on the device: the passes that use GEMV rather than cuBLAS. */
-    static final int MAX_TOKENS = CudaMatMul.CUBLAS_MIN_ROWS - 1;
+    /**
+     * Longest pass routed on the device: decode up to batch 64. Up to 15 tokens the whole pass is GEMV and is
+     * graph-captured; from 16 on the other products use cuBLAS, and each expert, with ~n·k/experts tokens, still reads
+     * its rows once per 4 tokens, which beats a dequantization to fp16 and a cuBLAS product per expert and step.
+     */
+    static final int MAX_TOKENS = 64;
     /** Most experts per token the routing kernel keeps (MAX_K in moe.cu); models choosing more route on the host. */
     static final int MAX_K = 16;
 
@@ -99,7 +102,7 @@ final class CudaMoe {
      */
     void run(int layer, Experts w, long routerLogits, long xn, long x, int n) {
         if (n > MAX_TOKENS) throw new IllegalArgumentException(n + " tokens: device routing takes at most " + MAX_TOKENS);
-        long chosen = chosenAll + 4L * layer * MAX_TOKENS * k;
+        long chosen = chosenAll + 4L * layer * n * k; // [layer][n * k]: one short download after the pass
         m().launch("moe_route").ptr(routerLogits).i(n).i(experts).i(k).i(c.normTopK() ? 1 : 0).ptr(chosen).ptr(weight).ptr(counts)
                 .ptr(offsets).ptr(listTok).ptr(slotOf).run(1, 1, 1, 128, 0);
         gemv(w.gate(), xn, true, g);
@@ -131,7 +134,7 @@ final class CudaMoe {
 
     /** The experts each of the n tokens chose in every layer of the last pass (token-major, k per token); null for dense layers. */
     int[][] chosen(int n) {
-        int per = MAX_TOKENS * k;
+        int per = n * k;
         float[] raw = new float[c.layers() * per];
         device.download(raw, 0, chosenAll, raw.length);
         int[][] out = new int[c.layers()][];
