@@ -119,7 +119,10 @@ public final class CapRunner {
         PassRecorder recorder = new PassRecorder();
         LoadedModel base = load();
         LoadedModel model = base;
-        double bits = 32;
+        // an unquantized configuration runs the checkpoint as stored, which may be 16-bit or already packed
+        StoredWeights stored = StoredWeights.of(base);
+        double bits = stored.bitsPerWeight();
+        String label = stored.moeCapLabel();
         try {
             if (c.quantized()) {
                 boolean binary = c.format().equals(BinaryLayout.NAME);
@@ -134,6 +137,7 @@ public final class CapRunner {
                         (name, done, total) -> {});
                 model = q.model();
                 bits = q.bitsPerWeight();
+                label = MoeCapPrecision.label(c.format(), c.method());
             }
             Backend backend;
             try {
@@ -160,7 +164,7 @@ public final class CapRunner {
                 if (tasks != null) recordOutputs(c, tasks);
                 warmUp(backend, model);
                 List<CapResult> rows = new ArrayList<>();
-                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, tasks, bits));
+                for (int batch : plan.workload().batchSizes()) rows.add(measure(c, batch, model, backend, recorder, acc, tasks, bits, label));
                 return rows;
             }
         } finally {
@@ -188,7 +192,8 @@ public final class CapRunner {
             List<Sequence> seqs = new ArrayList<>();
             List<int[]> prompts = new ArrayList<>();
             for (int b = 0; b < batch; b++) {
-                seqs.add(backend.newSequence(12));
+                // the measured run's capacity, so that a GPU's decode graphs (one per batch size and capacity) are ready
+                seqs.add(backend.newSequence(Math.max(12, plan.workload().maxPromptLength() + plan.workload().outputLength())));
                 prompts.add(rnd.ints(8, 0, vocab).toArray());
             }
             float[] logits = backend.forward(seqs, prompts, false);
@@ -201,7 +206,7 @@ public final class CapRunner {
     }
 
     private CapResult measure(CapConfiguration c, int batch, LoadedModel model, Backend backend, PassRecorder recorder,
-                              Agreement.Result acc, ExactMatchScorer.Score tasks, double bits) {
+                              Agreement.Result acc, ExactMatchScorer.Score tasks, double bits, String label) {
         Workload w = plan.workload();
         int vocab = model.config().vocabSize();
         SplittableRandom rnd = new SplittableRandom(w.seed());
@@ -234,7 +239,7 @@ public final class CapRunner {
         List<PassRecord> records = recorder.records();
 
         ModelCosts costs = ModelCosts.of(model, kvPerPosition, c.format());
-        double compatBytes = MoeCapPrecision.bytesPerParam(MoeCapPrecision.label(c.format(), c.method()));
+        double compatBytes = MoeCapPrecision.bytesPerParam(label);
         Map<String, Object> m = new LinkedHashMap<>();
         ServingMetrics serving = ServingMetrics.of(records, requests, wall);
         serving.putInto(m);
@@ -250,7 +255,7 @@ public final class CapRunner {
             putPhase(m, mode, "decode", u.phase(records, PassRecord.Mode.DECODE), plan.measuredFor(c.device()));
         }
         m.put("measured_ceilings", plan.measuredFor(c.device()).label());
-        m.put("moecap_precision_label", MoeCapPrecision.label(c.format(), c.method()));
+        m.put("moecap_precision_label", label);
         // the radar's accuracy: task exact match when tasks are given, else agreement with the unquantized model
         m.put("accuracy", tasks != null ? tasks.accuracy() : acc.top1());
         m.put("accuracy_measure", tasks != null ? plan.tasks().measure() : "top-1 agreement with f32");

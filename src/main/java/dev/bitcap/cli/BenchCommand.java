@@ -51,7 +51,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
-    private record Run(double prefillSeconds, double decodeSeconds, double decodeBytesPerStep) {}
+    /** @param firstTokenNanos System.nanoTime() when the prompt's logits (the first token) were back */
+    private record Run(double prefillSeconds, double decodeSeconds, double decodeBytesPerStep, long firstTokenNanos) {}
 
     @Override
     public Integer call() throws Exception {
@@ -64,7 +65,8 @@ final class BenchCommand implements Callable<Integer> {
             int ctx = model.config().maxContext();
             if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
             WeightTraffic traffic = new WeightTraffic(model, modelOptions.kvSpec());
-            once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model); // warm-up: JIT and page cache
+            // warm-up: JIT, page cache, and on a GPU the kernels (compiled, or read from the disk cache) and cuBLAS
+            Run first = once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model);
             Run best = null;
             for (int r = 0; r < repeat; r++) {
                 Run run = once(backend, recorder, traffic, promptLen, gen, model);
@@ -84,6 +86,21 @@ final class BenchCommand implements Callable<Integer> {
             res.put("prefill_tokens_per_s", prefillTps);
             res.put("decode_tokens_per_s", decodeTps);
             res.put("time_per_output_token_ms", stepSeconds * 1e3);
+            res.put("ttft_ms", best.prefillSeconds() * 1e3);
+            // the first request of the process (the warm-up's prompt) pays every first-use cost; from the process start
+            // it also includes the JVM start, the model load and the weights' upload
+            res.put("first_request_prompt_tokens", Math.min(promptLen, 16));
+            res.put("first_request_ttft_ms", first.prefillSeconds() * 1e3);
+            long startedMs = java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime();
+            res.put("process_start_to_first_token_ms", (double) (System.currentTimeMillis() - startedMs)
+                    - (System.nanoTime() - first.firstTokenNanos()) / 1e6);
+            if (backend instanceof dev.bitcap.cuda.CudaBackend cuda) {
+                var cache = cuda.device().cache();
+                res.put("kernel_modules_compiled", cache.misses());
+                res.put("kernel_compile_ms", cache.compileNanos() / 1e6);
+                res.put("kernel_modules_from_cache", cache.hits());
+                res.put("kernel_cache_dir", cache.dir().toString());
+            }
             res.put("kv_cache", modelOptions.kvSpec().describe(model.config().headDim()));
             res.put("kv_bytes_per_sequence_at_end", traffic.kvBytes(promptLen + gen));
             res.put("decode_bytes_per_step", best.decodeBytesPerStep());
@@ -128,7 +145,7 @@ final class BenchCommand implements Callable<Integer> {
         long t2 = System.nanoTime();
         double bytes = recorder.records().stream().filter(r -> r.mode() == PassRecord.Mode.DECODE)
                 .mapToLong(traffic::bytes).average().orElse(0);
-        return new Run((t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes);
+        return new Run((t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes, t1);
     }
 
     private static void sample(PrintWriter out, LoadedModel model, Backend backend) {

@@ -29,6 +29,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--cuda-lib-dir", paramLabel = "DIR", description = "folder holding the CUDA libraries (default: $BITCAP_CUDA_LIB_DIR, then the usual places)")
     Path cudaLibDir;
 
+    @Option(names = "--fixture", split = ",", paramLabel = "NAME", description = "run only these Hugging Face fixtures' rows (tiny-llama, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe)")
+    java.util.List<String> fixtures;
+
     @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
     boolean gemvBench;
 
@@ -47,6 +50,7 @@ final class CheckCommand implements Callable<Integer> {
     public Integer call() {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
+        if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
         try (CudaDevice gpu = CudaDevice.open(0)) {
@@ -61,8 +65,9 @@ final class CheckCommand implements Callable<Integer> {
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
             };
+            CudaCheck check = new CudaCheck(root, print);
             List<CudaCheck.Row> rows = prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
-                    : gemvOnly ? new CudaCheck(root, print).runGemv(gpu) : new CudaCheck(root, print).run(gpu);
+                    : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);

@@ -8,9 +8,13 @@ import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.TensorInventory;
 import dev.bitcap.model.synth.SyntheticCheckpointWriter;
 import dev.bitcap.model.synth.SyntheticPresets;
+import dev.bitcap.model.synth.SyntheticQuantizedWriter;
+import dev.bitcap.quant.QuantFormat;
+import dev.bitcap.quant.QuantFormats;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Tensor;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -38,6 +42,16 @@ final class SynthCommand implements Callable<Integer> {
 
     @Option(names = "--format", defaultValue = "hf", description = "hf (safetensors folder) or gguf (default: ${DEFAULT-VALUE})")
     String format;
+
+    @Option(names = "--quant", paramLabel = "FORMAT", description = {"write the matrices packed in this group format (see quantize --list), "
+            + "as `quantize --method rtn` would from the --dtype checkpoint; generated tensor by tensor, the full-precision model is never held"})
+    String quant;
+
+    @Option(names = "--group", defaultValue = "128", description = "with --quant: input columns per group, a multiple of 32, or -1 for per channel (default: ${DEFAULT-VALUE})")
+    int group;
+
+    @Option(names = "--skip", split = ",", defaultValue = "lm_head", description = "with --quant: keep matrices whose name contains one of these (default: ${DEFAULT-VALUE}); routers are always kept")
+    List<String> skip;
 
     @Option(names = "--seed", defaultValue = "0", description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
@@ -70,16 +84,24 @@ final class SynthCommand implements Callable<Integer> {
             throw new BitcapException("--dtype " + dtype + " needs hidden and intermediate sizes divisible by 32");
         }
         if (!force && java.nio.file.Files.exists(out)) throw new BitcapException(out + " exists; pass --force to replace it");
+        if (quant != null && !format.equals("hf")) throw new BitcapException("--quant writes a Hugging Face-style folder; drop --format " + format);
+        if (quant == null && (group != 128 || !skip.equals(List.of("lm_head")))) throw new BitcapException("--group and --skip apply with --quant only");
+        QuantFormat qf = quant == null ? null : QuantFormats.byName(quant);
         long total = TensorInventory.of(cfg).stream().mapToLong(e -> Tensor.elementCount(e.shape())).sum();
         Progress progress = new Progress("writing weights", total);
         long start = System.nanoTime();
         switch (format) {
-            case "hf" -> SyntheticCheckpointWriter.writeHf(json, cfg, type, seed, out, force, progress::update);
+            case "hf" -> {
+                if (qf != null) SyntheticQuantizedWriter.write(json, cfg, type, qf, group, skip, seed, out, force, progress::update);
+                else SyntheticCheckpointWriter.writeHf(json, cfg, type, seed, out, force, progress::update);
+            }
             case "gguf" -> SyntheticCheckpointWriter.writeGguf(cfg, type, seed, out, progress::update);
             default -> throw new BitcapException("unknown --format '" + format + "' (valid: hf, gguf)");
         }
+        String stored = qf == null ? type.name().toLowerCase()
+                : qf.name() + " g" + (group == -1 ? "-channel" : String.valueOf(group)) + " (rtn from " + type.name().toLowerCase() + ")";
         spec.commandLine().getOut().printf("wrote %s: %s, %,d parameters, %s, in %.1f s%n", out, cfg.family().hfName(), total,
-                type.name().toLowerCase(), (System.nanoTime() - start) / 1e9);
+                stored, (System.nanoTime() - start) / 1e9);
         return 0;
     }
 

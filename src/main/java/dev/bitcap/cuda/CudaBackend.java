@@ -27,8 +27,10 @@ import java.util.Map;
 /**
  * The CUDA backend: the same forward pass as the CPU backend, step for step, with weights uploaded once in their
  * stored dtype, activations in fp32 device buffers that are allocated once (and grown for a larger pass), and
- * every step a kernel on one stream. Only the logits come back to the host (and, for MoE layers, the router logits:
- * tokens are routed on the host, then each chosen expert runs once over the tokens that chose it).
+ * every step a kernel on one stream. Only the logits come back to the host, and for MoE layers the router logits:
+ * tokens are routed on the host, then each chosen expert runs once over the tokens that chose it. With device routing
+ * on ({@link #setDeviceRouting}, or {@code BITCAP_MOE_ROUTING=device}), MoE layers of short passes (decode) are routed
+ * and run on the device instead ({@link CudaMoe}), so those passes are graph-captured too.
  */
 public final class CudaBackend implements Backend {
     private final ModelConfig c;
@@ -41,6 +43,10 @@ public final class CudaBackend implements Backend {
     private final Layer[] layers;
     private final long finalNorm, invFreq;
     private final Activations act;
+    /** MoE layers routed on the device (null: host routing), and each layer's expert tables. */
+    private final CudaMoe deviceMoe;
+    private final CudaMoe.Experts[] deviceExperts;
+    private boolean deviceRouting;
     private final ReferenceQueue<Sequence> released = new ReferenceQueue<>();
     private final Map<Reference<Sequence>, CudaKvCache> caches = new HashMap<>();
     private final Map<Long, DecodeGraph> graphs = new HashMap<>();
@@ -79,6 +85,20 @@ public final class CudaBackend implements Backend {
             this.finalNorm = floats(w.finalNorm());
             this.invFreq = floats(c.ropeScaling().inverseFrequencies(c.headDim(), c.ropeTheta()));
             this.act = new Activations();
+            this.deviceExperts = new CudaMoe.Experts[layers.length];
+            boolean covered = c.isMoe() && c.expertsPerToken() <= CudaMoe.MAX_K;
+            for (int l = 0; l < layers.length && covered; l++) {
+                Mlp[] ex = layers[l].experts;
+                if (ex == null) continue;
+                deviceExperts[l] = CudaMoe.prepare(device, java.util.Arrays.stream(ex).map(Mlp::gate).toArray(DeviceMatrix[]::new),
+                        java.util.Arrays.stream(ex).map(Mlp::up).toArray(DeviceMatrix[]::new),
+                        java.util.Arrays.stream(ex).map(Mlp::down).toArray(DeviceMatrix[]::new));
+                covered = deviceExperts[l] != null;
+            }
+            this.deviceMoe = covered ? new CudaMoe(device, ops, c) : null;
+            // Off unless BITCAP_MOE_ROUTING=device (or setDeviceRouting): the device routing has not yet run on a GPU
+            // (CUDA_NOTES.md); the check command exercises it either way.
+            this.deviceRouting = covered && "device".equals(System.getenv("BITCAP_MOE_ROUTING"));
             device.synchronize();
         } catch (RuntimeException e) {
             device.close();
@@ -251,6 +271,10 @@ public final class CudaBackend implements Backend {
         }
         float[] logits = new float[m * c.vocabSize()];
         device.download(logits, 0, act.logits, logits.length);
+        if (routesOnDevice(n)) {
+            int[][] chosen = deviceMoe.chosen(n); // once per pass, after the graph or the layers
+            for (int l = 0; l < routed.length; l++) if (chosen[l] != null) routed[l] = chosen[l];
+        }
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
 
         int[] ctx = sequences.stream().mapToInt(Sequence::length).toArray();
@@ -261,11 +285,31 @@ public final class CudaBackend implements Backend {
         return logits;
     }
 
-    /** Whether this pass can run as a captured graph: graphs on, every sequence one token, no MoE, no cuBLAS. */
+    /**
+     * Whether this pass can run as a captured graph: graphs on, every sequence one token, no cuBLAS, and no MoE layer
+     * routed on the host.
+     */
     private boolean graphable(List<Sequence> sequences, int n) {
-        if (!useGraphs || c.isMoe() || n != sequences.size() || n >= CudaMatMul.CUBLAS_MIN_ROWS) return false;
+        if (!useGraphs || (c.isMoe() && !routesOnDevice(n)) || n != sequences.size() || n >= CudaMatMul.CUBLAS_MIN_ROWS) return false;
         for (Sequence s : sequences) if (s.length() == 0) return false;
         return true;
+    }
+
+    /** Whether the MoE layers of an n-token pass are routed and run on the device (see {@link CudaMoe}). */
+    private boolean routesOnDevice(int n) {
+        return deviceRouting && n <= CudaMoe.MAX_TOKENS;
+    }
+
+    /** On: MoE layers of passes up to {@link CudaMoe#MAX_TOKENS} tokens are routed on the device (the check compares both). */
+    public void setDeviceRouting(boolean on) {
+        if (on && deviceMoe == null) throw new BitcapException("this model's experts cannot be routed on the device");
+        if (on != deviceRouting) dropGraphs();
+        deviceRouting = on;
+    }
+
+    /** Whether this model's MoE layers can be routed on the device. */
+    public boolean canRouteOnDevice() {
+        return deviceMoe != null;
     }
 
     /** Every layer, the final norm and the head, for n tokens; attention split for contexts up to {@code splitLength}. */
@@ -278,7 +322,13 @@ public final class CudaBackend implements Backend {
             attention(l, layer, n, splitLength);
             ops.rmsnorm(act.x, layer.mlpNorm, act.xn, n, d, c.rmsEps(), 0);
             if (layer.experts != null) {
-                routed[l] = moe(layer, n);
+                if (routesOnDevice(n)) {
+                    mm.matmul(layer.router, act.xn, act.routerLogits, n);
+                    deviceMoe.run(l, deviceExperts[l], act.routerLogits, act.xn, act.x, n);
+                    shared(layer, n);
+                } else {
+                    routed[l] = moe(layer, n);
+                }
             } else {
                 mlp(layer.mlp, act.xn, n, act.y);
                 ops.add(act.x, act.y, (long) n * d);
@@ -377,6 +427,13 @@ public final class CudaBackend implements Backend {
             mlp(w.experts[ex], act.xs, mRows, act.ys);
             ops.scatterAddScaled(act.x, act.ys, rowPtr, scalePtr, mRows, d);
         }
+        shared(w, n);
+        return chosen;
+    }
+
+    /** Adds the shared expert (Qwen2-MoE: times its sigmoid gate) of the n tokens, if the layer has one. */
+    private void shared(Layer w, int n) {
+        int d = c.hiddenSize();
         if (w.shared != null) {
             mlp(w.shared, act.xn, n, act.ys);
             if (w.sharedGate != 0) {
@@ -386,7 +443,6 @@ public final class CudaBackend implements Backend {
                 ops.add(act.x, act.ys, (long) n * d);
             }
         }
-        return chosen;
     }
 
     /** The pass's device buffers, allocated for the largest pass seen so far. */
@@ -510,6 +566,7 @@ public final class CudaBackend implements Backend {
             device.makeCurrent();
             dropGraphs();
             act.close();
+            if (deviceMoe != null) deviceMoe.free();
         } finally {
             device.close();
         }

@@ -3,6 +3,7 @@ package dev.bitcap.cuda;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.CpuBackend;
 import dev.bitcap.engine.Generator;
+import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.SamplerSettings;
 import dev.bitcap.format.SafetensorsFile;
@@ -100,6 +101,22 @@ public final class CudaCheck {
         stories();
         new PrefillAttentionCheck(device, this::add).run();
         return rows;
+    }
+
+    /** Only the rows of the named Hugging Face fixtures (e.g. the MoE ones after a change to the MoE path). */
+    public List<Row> runFixtures(List<String> names) {
+        requireFixtures(names);
+        for (String f : names) fixture(f);
+        return rows;
+    }
+
+    /** A one-line error naming the fixtures when one of {@code names} is not one of them. */
+    public static void requireFixtures(List<String> names) {
+        for (String f : names) {
+            if (!Arrays.asList(FIXTURES).contains(f)) {
+                throw new dev.bitcap.BitcapException("unknown fixture '" + f + "' (fixtures: " + String.join(", ", FIXTURES) + ")");
+            }
+        }
     }
 
     // ---- GEMV and cuBLAS against the CPU kernels ----------------------------------------------------------
@@ -328,6 +345,9 @@ public final class CudaCheck {
                 tokens(name, "greedy " + expected.length + " tokens vs transformers", expected, got);
             }
             batched(name, model);
+            if (model.config().isMoe()) {
+                moeRouting(name, model, ints(ref.tensor("input_ids_1").toLongArray()), ints(ref.tensor("input_ids_0").toLongArray()), prompt);
+            }
             int[] ids = ints(ref.tensor("input_ids_0").toLongArray());
             int[] shortIds = ints(ref.tensor("input_ids_1").toLongArray());
             for (String format : List.of("int4-asym", "afp4", "int3-sym", "nf4")) {
@@ -353,6 +373,59 @@ public final class CudaCheck {
             }
         } catch (RuntimeException e) {
             add(new Row(name, "run", Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
+    }
+
+    /**
+     * MoE layers routed on the device (CudaMoe) against the host routing and the CPU: logits of a short and a longer
+     * pass, the experts every pass record holds over a prompt and 8 graph-captured decode steps, batched decode, and
+     * the expert GEMVs of packed and bf16 experts.
+     */
+    private void moeRouting(String name, LoadedModel model, int[] ids, int[] longIds, int[] prompt) {
+        CudaBackend device = new CudaBackend(model, PassRecorder.NONE);
+        if (!device.canRouteOnDevice()) {
+            device.close();
+            add(new Row(name, "MoE routing on the device", Double.NaN, Double.NaN, 0, false, "experts not covered by the device routing"));
+            return;
+        }
+        device.setDeviceRouting(true);
+        CudaBackend host = new CudaBackend(model, PassRecorder.NONE);
+        host.setDeviceRouting(false);
+        compare(name, "MoE routed on the device vs on the host, logits input 1 (" + ids.length + " tok)", logits(host, ids), logits(device, ids),
+                FP32_TOLERANCE, "");
+        // a longer pass: several experts get more than 4 tokens (several reads of a row), the other products use cuBLAS
+        CudaBackend longDevice = new CudaBackend(model, PassRecorder.NONE);
+        longDevice.setDeviceRouting(true);
+        compare(name, "MoE routed on the device, logits input 0 (" + longIds.length + " tok) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), longIds),
+                logits(longDevice, longIds), FP32_TOLERANCE, "");
+        PassRecorder cpuRecords = new PassRecorder(), gpuRecords = new PassRecorder();
+        generate(new CpuBackend(model, cpuRecords), model, List.of(prompt), 8);
+        CudaBackend routedOnDevice = new CudaBackend(model, gpuRecords);
+        routedOnDevice.setDeviceRouting(true);
+        generate(routedOnDevice, model, List.of(prompt), 8);
+        int[][][] want = cpuRecords.records().stream().map(PassRecord::routedExperts).toArray(int[][][]::new);
+        int[][][] got = gpuRecords.records().stream().map(PassRecord::routedExperts).toArray(int[][][]::new);
+        boolean same = Arrays.deepEquals(want, got);
+        add(new Row(name, "experts chosen per token and layer, prompt + 8 decode steps (device routing, graphs) vs cpu", same ? 0 : 1,
+                same ? 0 : 1, 0, same, same ? want.length + " pass records equal" : "the pass records differ"));
+        int vocab = model.config().vocabSize();
+        List<int[]> prompts = List.of(new int[] {1 % vocab, 17, 33, 5, 9}, new int[] {2, 40, 3}, new int[] {7, 8, 9, 10, 11, 12, 13});
+        int[][] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, prompts, 12);
+        CudaBackend batched = new CudaBackend(model, PassRecorder.NONE);
+        batched.setDeviceRouting(true);
+        int[][] gpu = generate(batched, model, prompts, 12);
+        for (int s = 0; s < prompts.size(); s++) tokens(name, "batched decode (3 sequences, device routing) seq " + s + " vs cpu", cpu[s], gpu[s]);
+        // the expert GEMVs of the other storages: packed (zero point, one- and two-parameter tables, 3 bits) and bf16
+        for (String format : List.of("int4-asym", "nf4", "int3-sym", "afp4", "int8-sym", "bf16")) {
+            try (Arena arena = Arena.ofShared()) {
+                Weights.Model w = format.equals("bf16") ? castWeights(model.weights(), DType.BF16, arena)
+                        : packWeights(model.weights(), QuantFormats.byName(format), 32, arena);
+                LoadedModel m = model.withWeights(w, null);
+                CudaBackend b = new CudaBackend(m, PassRecorder.NONE);
+                b.setDeviceRouting(true);
+                compare(name, format + (format.equals("bf16") ? "" : " g32") + " weights, device routing, logits input 1 vs cpu",
+                        logits(new CpuBackend(m, PassRecorder.NONE), ids), logits(b, ids), FP32_TOLERANCE, "");
+            }
         }
     }
 

@@ -80,6 +80,9 @@ class CliCommandsTest {
         assertEquals(0, b.code(), b.err());
         JsonNode bench = new ObjectMapper().readTree(b.out());
         assertTrue(bench.get("decode_tokens_per_s").asDouble() > 0 && bench.get("prefill_tokens_per_s").asDouble() > 0);
+        // time to first token: the measured prompt's, and the first request's, whose time from the process start contains it
+        assertTrue(bench.get("ttft_ms").asDouble() > 0 && bench.get("first_request_ttft_ms").asDouble() > 0, b.out());
+        assertTrue(bench.get("process_start_to_first_token_ms").asDouble() >= bench.get("first_request_ttft_ms").asDouble(), b.out());
         CliRunner again = CliRunner.run("synth", "--preset", "tiny-mixtral", "--out", out.toString());
         again.assertUserError("exists");
     }

@@ -34,6 +34,12 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void checkNamesTheFixturesWhenOneIsUnknown() {
+        CliRunner.run("check", "--fixture", "tiny-mixtral,tiny-mixtrall").assertUserError(
+                "unknown fixture 'tiny-mixtrall' (fixtures: tiny-llama, tiny-mixtral, tiny-qwen2moe, tiny-qwen3moe)");
+    }
+
+    @Test
     void autoFallsBackToTheCpuWithANote() {
         CliRunner r = CliRunner.run("logits", "--device", "auto", "--ids", "1,2");
         assertEquals(0, r.code(), r.err());

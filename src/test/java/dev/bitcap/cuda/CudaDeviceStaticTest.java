@@ -24,7 +24,7 @@ class CudaDeviceStaticTest {
 
     @Test
     void everyKernelSourceIsInTheJarAndListsItsVariants() {
-        for (String f : List.of("gemv.cu", "gemv_packed.cu", "gemv_binary.cu", "ops.cu", "attention.cu")) {
+        for (String f : List.of("gemv.cu", "gemv_packed.cu", "gemv_binary.cu", "ops.cu", "attention.cu", "moe.cu")) {
             String src = CudaDevice.source(f);
             assertTrue(src.startsWith("// variants: -D"), f + " must start with its nvcc variants");
             assertTrue(src.contains("extern \"C\" __global__"), f);
@@ -35,6 +35,28 @@ class CudaDeviceStaticTest {
      * gemv_packed.cu's INT path reads a masked code word as a float (code·2^(bit-149), a denormal up to bit 23) and
      * multiplies by x·2^(100-bit): the product must be code·x·2^-49 exactly, for every code width and position it uses.
      */
+    /**
+     * NVRTC compiles without the host headers that nvcc includes (so `mvn verify` compiles what NVRTC refuses): the
+     * kernels must not use their macros. moe.cu's first version used INFINITY and failed on the GPU machine only.
+     */
+    @Test
+    void kernelSourcesUseNoMacrosOfTheHostHeaders() {
+        java.util.List<String> files;
+        try (var list = java.nio.file.Files.list(java.nio.file.Path.of("src/main/resources/dev/bitcap/cuda"))) {
+            files = list.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".cu")).sorted().toList();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        assertTrue(files.contains("moe.cu"), "kernel sources found: " + files);
+        for (String file : files) {
+            String code = CudaDevice.source(file).replaceAll("//[^\\n]*", "");
+            for (String macro : java.util.List.of("INFINITY", "NAN", "FLT_MAX", "FLT_MIN", "M_PI", "HUGE_VALF")) {
+                org.junit.jupiter.api.Assertions.assertFalse(java.util.regex.Pattern.compile("\\b" + macro + "\\b").matcher(code).find(),
+                        file + " uses " + macro + ", which NVRTC does not define");
+            }
+        }
+    }
+
     @Test
     void maskedCodeWordsReadAsFloatsAreExactScaledCodes() {
         java.util.Random rnd = new java.util.Random(3);
