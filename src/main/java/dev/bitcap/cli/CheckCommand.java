@@ -6,6 +6,7 @@ import dev.bitcap.cuda.CudaDevice;
 import dev.bitcap.cuda.CudaDriver;
 import dev.bitcap.cuda.CudaLibraries;
 import dev.bitcap.cuda.GemvBench;
+import dev.bitcap.cuda.KvDecodeBench;
 import dev.bitcap.cuda.Nvrtc;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -30,6 +31,12 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
     boolean gemvBench;
 
+    @Option(names = "--kv-bench", description = "after the checks, time decode attention over the paged fp16/int4/int2 GPU KV cache against a device copy")
+    boolean kvBench;
+
+    @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
+    boolean kvOnly;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
@@ -45,11 +52,12 @@ final class CheckCommand implements Callable<Integer> {
                     gpu.cache().dir());
             out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
             out.flush();
-            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+            CudaCheck check = new CudaCheck(root, r -> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
-            }).run(gpu);
+            });
+            List<CudaCheck.Row> rows = kvOnly ? check.kvRows(gpu) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
@@ -57,6 +65,13 @@ final class CheckCommand implements Callable<Integer> {
                 out.printf("%n%-44s %10s %10s %8s%n", "benchmark", "µs", "GB/s", "of copy");
                 new GemvBench(gpu).run(r -> {
                     out.printf("%-44s %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy());
+                    out.flush();
+                });
+            }
+            if (kvBench) {
+                out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
+                new KvDecodeBench(gpu).run(r -> {
+                    out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
                     out.flush();
                 });
             }

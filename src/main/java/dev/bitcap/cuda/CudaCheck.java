@@ -88,8 +88,15 @@ public final class CudaCheck {
         gemvRows(device);
         packedRows(device);
         binaryRows(device);
+        kvRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
+        return rows;
+    }
+
+    /** Only the paged GPU KV cache rows ({@code check --kv-only}). */
+    public List<Row> kvRows(CudaDevice device) {
+        new CudaKvCheck(this::add).run(device);
         return rows;
     }
 
