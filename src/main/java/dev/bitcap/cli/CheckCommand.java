@@ -37,6 +37,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
     boolean kvOnly;
 
+    @Option(names = "--kv-folded", description = "also check and time the opt-in folded decode kernel for int4/int2 (not yet measured)")
+    boolean kvFolded;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
@@ -56,7 +59,7 @@ final class CheckCommand implements Callable<Integer> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
-            });
+            }).withKvFolded(kvFolded);
             List<CudaCheck.Row> rows = kvOnly ? check.kvRows(gpu) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
@@ -70,7 +73,7 @@ final class CheckCommand implements Callable<Integer> {
             }
             if (kvBench) {
                 out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
-                new KvDecodeBench(gpu).run(r -> {
+                new KvDecodeBench(gpu, kvFolded).run(r -> {
                     out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
                     out.flush();
                 });

@@ -28,9 +28,12 @@ final class CudaKvCheck {
     /** The unit roundoff of fp16 (2^-11). */
     private static final double HALF_EPS = 0x1p-11;
     private final Consumer<CudaCheck.Row> sink;
+    private final boolean folded;
 
-    CudaKvCheck(Consumer<CudaCheck.Row> sink) {
+    /** With {@code folded}, every int case is also decoded by the opt-in folded kernel (rows marked "folded"). */
+    CudaKvCheck(Consumer<CudaCheck.Row> sink, boolean folded) {
         this.sink = sink;
+        this.folded = folded;
     }
 
     void run(CudaDevice device) {
@@ -98,9 +101,17 @@ final class CudaKvCheck {
             }
             device.upload(dq, q, 0, q.length);
             float[] got = new float[q.length];
+            float[] gotFolded = null;
             try (CudaPagedAttention.Plan plan = attention.plan(caches, layer)) {
                 attention.decode(plan, layer, dq, dout);
                 device.download(got, 0, dout, got.length);
+                if (folded && spec.format().quantized()) {
+                    attention.setFolded(true);
+                    attention.decode(plan, layer, dq, dout);
+                    attention.setFolded(false);
+                    gotFolded = new float[q.length];
+                    device.download(gotFolded, 0, dout, gotFolded.length);
+                }
             }
             MemorySegment pages = arena.allocate(pool.bytesReserved(), 64);
             device.driver().copyToHost(pages, pool.base(), pool.bytesReserved());
@@ -179,12 +190,22 @@ final class CudaKvCheck {
                 for (float x : deqV[s]) maxV = Math.max(maxV, Math.abs(x));
                 scoreMass = Math.max(scoreMass, scoreMass(q, deqK[s], lens[s], s, heads, kvHeads, d));
             }
-            double abs = 0, absExact = 0;
-            boolean finite = true;
-            for (int i = 0; i < got.length; i++) {
-                if (!Float.isFinite(got[i])) finite = false;
-                abs = Math.max(abs, Math.abs(got[i] - ref[i]));
-                absExact = Math.max(absExact, Math.abs(ref[i] - exact[i]));
+            double absExact = 0;
+            for (int i = 0; i < got.length; i++) absExact = Math.max(absExact, Math.abs(ref[i] - exact[i]));
+            row(name, got, ref, maxV, scoreMass, mismatches, checked, absExact);
+            // Folded: the same bound (codes reach the tensor cores exactly; q*scale and P*scale are rounded once each).
+            if (gotFolded != null) row(name + " folded", gotFolded, ref, maxV, scoreMass, mismatches, checked, absExact);
+            for (CudaPagedKvCache c : caches) c.release();
+            for (long p : new long[] {dk, dv, dq, dout}) device.free(p);
+        }
+    }
+
+    private void row(String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, double absExact) {
+        double abs = 0;
+        boolean finite = true;
+        for (int i = 0; i < got.length; i++) {
+            if (!Float.isFinite(got[i])) finite = false;
+            abs = Math.max(abs, Math.abs(got[i] - ref[i]));
             }
             // The kernel feeds the tensor cores fp16: q and each decoded key (score error up to 2u * scale*sum|q||k|,
             // which moves the softmax weights by at most twice that in sum), the weights, and each decoded value (u
@@ -195,9 +216,6 @@ final class CudaKvCheck {
             String note = String.format("vs fp32 over unquantized rows: %.2e (not gated); packer vs GroupQuantizer: %d of %d values differ%s",
                     absExact / maxV, mismatches, checked, finite ? "" : "; non-finite output");
             sink.accept(new CudaCheck.Row("kv-gpu", name, abs, rel, tol, pass, note));
-            for (CudaPagedKvCache c : caches) c.release();
-            for (long p : new long[] {dk, dv, dq, dout}) device.free(p);
-        }
     }
 
     /** max over heads and positions of scale * sum_c |q_c k_c| for sequence s. */

@@ -20,6 +20,8 @@ public final class CudaPagedAttention {
     private final float scaleLog2;
     private long jobs, jobWords, rowBuf, rowFloats;
     private boolean packReady;
+    /** Decode with kv_decode_folded (parameters folded out of the inner loop; opt-in, not yet measured on a GPU). */
+    private boolean folded;
 
     public CudaPagedAttention(CudaDevice device, CudaKvLayout layout, int heads) {
         if (heads % layout.kvHeads() != 0 || heads / layout.kvHeads() > 16) {
@@ -35,6 +37,11 @@ public final class CudaPagedAttention {
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
                 "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0)));
+    }
+
+    /** Int formats only: decode with the folded kernel instead of the one verified on the H200 (check --kv-folded). */
+    public void setFolded(boolean on) {
+        folded = on && layout.spec().format().quantized();
     }
 
     CudaDevice device() {
@@ -192,7 +199,7 @@ public final class CudaPagedAttention {
 
     /** out [seq][heads * headDim] = attention of q [seq][heads * headDim] (one query per sequence) at {@code layer}. */
     public void decode(Plan plan, int layer, long q, long out) {
-        module.launch("kv_decode").ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
+        module.launch(folded ? "kv_decode_folded" : "kv_decode").ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
                 .l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(plan.chunk).i(plan.packedSplits).i(layout.spec().group())
                 .i(layout.blockTokens()).f(scaleLog2).run(kvHeads, plan.sequences, plan.splits / 4, 128, 0);
         module.launch("kv_combine").ptr(plan.partial).ptr(plan.stats).ptr(out).i(heads).i(kvHeads).i(plan.splits).run(heads, plan.sequences, 1, 128, 0);

@@ -22,9 +22,12 @@ public final class KvDecodeBench {
 
     private static final int HEAD_DIM = 128, FILL_ROWS = 8192;
     private final CudaDevice device;
+    private final boolean folded;
 
-    public KvDecodeBench(CudaDevice device) {
+    /** With {@code folded}, int formats are also timed with the opt-in folded kernel (rows marked "folded"). */
+    public KvDecodeBench(CudaDevice device, boolean folded) {
         this.device = device;
+        this.folded = folded;
     }
 
     public List<Result> run(Consumer<Result> sink) {
@@ -80,11 +83,16 @@ public final class KvDecodeBench {
             fillNanos = System.nanoTime() - fillNanos;
             long q = device.alloc(4L * batch * heads * HEAD_DIM), o = device.alloc(4L * batch * heads * HEAD_DIM);
             fill.launch("kv_fill").ptr(q).l((long) batch * heads * HEAD_DIM).i(99).f(0.5f).i(0).f(0f).run(64, 1, 1, 256, 0);
-            double ms;
+            double ms, msFolded = Double.NaN;
             long bytes;
             try (CudaPagedAttention.Plan plan = attention.plan(caches, 0)) {
                 ms = time(() -> attention.decode(plan, 0, q, o), 30);
                 bytes = plan.bytesRead;
+                if (folded && spec.format().quantized()) {
+                    attention.setFolded(true);
+                    msFolded = time(() -> attention.decode(plan, 0, q, o), 30);
+                    attention.setFolded(false);
+                }
             }
             float[] check = new float[Math.min(4096, batch * heads * HEAD_DIM)];
             device.download(check, 0, o, check.length);
@@ -94,7 +102,9 @@ public final class KvDecodeBench {
             for (long p : new long[] {kRows, vRows, q, o}) device.free(p);
             double gbs = bytes / (ms * 1e-3) / 1e9;
             return new Result(name, spec.format(), heads, kvHeads, batch, length, ms * 1e3, gbs, gbs / copy, bytes,
-                    String.format("%.2f GiB of cache, filled in %.1f s%s", bytes / 1073741824.0, fillNanos / 1e9, finite ? "" : "; NON-FINITE OUTPUT"));
+                    String.format("%.2f GiB of cache, filled in %.1f s%s%s", bytes / 1073741824.0, fillNanos / 1e9, finite ? "" : "; NON-FINITE OUTPUT",
+                            Double.isNaN(msFolded) ? "" : String.format("; folded kernel %.1f µs (%.0f%% of copy)", msFolded * 1e3,
+                                    100 * bytes / (msFolded * 1e-3) / 1e9 / copy)));
         }
     }
 

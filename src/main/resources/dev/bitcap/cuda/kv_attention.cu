@@ -273,13 +273,274 @@ __device__ __forceinline__ void attend_range(const u16* qs, const int* table, co
     }
 }
 
+
+#if KV_BITS != 16
+// ---- folded decode (opt-in: CudaPagedAttention.FOLDED; not yet measured on a GPU) --------------------------------
+// Same split structure and layout, but the group parameters leave the inner loop: codes go to the tensor cores as
+// exact fp16 integers (one shift-and-mask and one exact subtraction per pair), and
+//   keys per channel: the scale is folded into the query once per g-token block (A' = q * scale, per channel) and
+//                     the minimum becomes a per-row bias sum_c q_c * min_c added to the scores;
+//   keys per token:   each channel group's partial product is scaled per token, plus min * sum of q over the group;
+//   values:           the scale is folded into the softmax weights per token and channel group (P' = P * scale),
+//                     the minimum into a running per-row, per-group sum of P * min added to the output at the end.
+// All code words of a 16-token step are loaded before any is used, so a warp keeps a whole step in flight.
+#define MAXG (D / 32)
+#if KV_BITS == 4
+#define WORDS CT
+#else
+#define WORDS (CT / 2)
+#endif
+
+__device__ __forceinline__ u32 exact_codes(u32 word, int p) {
+#if KV_BITS == 4
+    const u32 c = (word >> (4 * p)) & 0x000F000Fu;
+#else
+    const u32 c = (word >> (2 * p)) & 0x00030003u;
+#endif
+    return hsub2(c | 0x64006400u, 0x64006400u);
+}
+
+__device__ __forceinline__ u32 hmul2(u32 a, u32 b) {
+    u32 d;
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
+__device__ __forceinline__ u32 word_of(const u32* words, int ct) {
+#if KV_BITS == 4
+    return words[ct];
+#else
+    return words[ct / 2] >> (8 * (ct & 1));
+#endif
+}
+
+/** q pair (row, channels c, c+1) from the shared query rows, as half2 bits. */
+__device__ __forceinline__ u32 q_pair(const u16* qs, int row, int c) {
+    return *reinterpret_cast<const u32*>(qs + row * QSTRIDE + c);
+}
+
+__device__ __forceinline__ float lo_f(u32 h2) { return h2f((u16) (h2 & 0xFFFF)); }
+__device__ __forceinline__ float hi_f(u32 h2) { return h2f((u16) (h2 >> 16)); }
+
+__device__ void attend_folded(const u16* qs, u16* qf, const int* table, const char* pool, long long pageBytes, long long regionOffset,
+        int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l) {
+    const int gid = lane >> 2, tig = lane & 3;
+    const int cg = min(group, D), groups = D / cg, ctPerGroup = cg / 16;
+    const int kParamBytes = key_param_bytes(group);
+    float vbias[MAXG][2];
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) vbias[j][0] = vbias[j][1] = 0.0f;
+#if !KEY_CHANNEL
+    float qsum[MAXG][2]; // sum of q over each channel group, rows gid and gid + 8
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+        float a = 0.0f, b = 0.0f;
+        if (j < groups) {
+            for (int ct = j * ctPerGroup; ct < (j + 1) * ctPerGroup; ct++) {
+                const u32 p0 = q_pair(qs, gid, ct * 16 + 2 * tig), p1 = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
+                const u32 r0 = q_pair(qs, gid + 8, ct * 16 + 2 * tig), r1 = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
+                a += lo_f(p0) + hi_f(p0) + lo_f(p1) + hi_f(p1);
+                b += lo_f(r0) + hi_f(r0) + lo_f(r1) + hi_f(r1);
+            }
+        }
+        a += __shfl_xor_sync(0xffffffffu, a, 1);
+        a += __shfl_xor_sync(0xffffffffu, a, 2);
+        b += __shfl_xor_sync(0xffffffffu, b, 1);
+        b += __shfl_xor_sync(0xffffffffu, b, 2);
+        qsum[j][0] = a;
+        qsum[j][1] = b;
+    }
+#else
+    float kbias[2] = {0.0f, 0.0f};
+#endif
+    for (int t0 = start; t0 < end; t0 += 16) {
+        const char* region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
+        const int tt = (t0 % PAGE_TOKENS) / 16;
+        u32 kw[WORDS], vw[WORDS];
+        const u32* kc = reinterpret_cast<const u32*>(region) + tt * WORDS * 32 + lane;
+        const u32* vc = reinterpret_cast<const u32*>(region + CODE_BYTES) + tt * WORDS * 32 + lane;
+#pragma unroll
+        for (int i = 0; i < WORDS; i++) {
+            kw[i] = kc[i * 32];
+            vw[i] = vc[i * 32];
+        }
+#if KEY_CHANNEL
+        if (t0 == start || t0 % group == 0) {
+            // A new block of g tokens: the query times each channel's scale, and the bias sum_c q_c min_c.
+            const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt * 16 / group) * (D / 2);
+            float b0 = 0.0f, b1 = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                for (int half = 0; half < 2; half++) {
+                    const int c = ct * 16 + 8 * half + 2 * tig;
+                    const uint2 sm = kp[c / 2];
+                    const u32 q0 = q_pair(qs, gid, c), q1 = q_pair(qs, gid + 8, c);
+                    *reinterpret_cast<u32*>(qf + gid * QSTRIDE + c) = hmul2(q0, sm.x);
+                    *reinterpret_cast<u32*>(qf + (gid + 8) * QSTRIDE + c) = hmul2(q1, sm.x);
+                    b0 += lo_f(q0) * lo_f(sm.y) + hi_f(q0) * hi_f(sm.y);
+                    b1 += lo_f(q1) * lo_f(sm.y) + hi_f(q1) * hi_f(sm.y);
+                }
+            }
+            b0 += __shfl_xor_sync(0xffffffffu, b0, 1);
+            b0 += __shfl_xor_sync(0xffffffffu, b0, 2);
+            b1 += __shfl_xor_sync(0xffffffffu, b1, 1);
+            b1 += __shfl_xor_sync(0xffffffffu, b1, 2);
+            kbias[0] = b0;
+            kbias[1] = b1;
+        }
+#endif
+        // Parameters of tokens 2tig, 2tig + 1, 2tig + 8, 2tig + 9 (C columns of the scores, A columns of P).
+#if !KEY_CHANNEL
+        const u32* kpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES);
+#endif
+        const u32* vpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES + kParamBytes);
+        const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
+        float s[2][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = 0.0f;
+#if KEY_CHANNEL
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+            u32 a[4];
+            a[0] = q_pair(qf, gid, ct * 16 + 2 * tig);
+            a[1] = q_pair(qf, gid + 8, ct * 16 + 2 * tig);
+            a[2] = q_pair(qf, gid, ct * 16 + 8 + 2 * tig);
+            a[3] = q_pair(qf, gid + 8, ct * 16 + 8 + 2 * tig);
+            const u32 w = word_of(kw, ct);
+            mma16816(s[0], a, exact_codes(w, 0), exact_codes(w, 1));
+            mma16816(s[1], a, exact_codes(w, 2), exact_codes(w, 3));
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            s[0][i] += kbias[i >> 1];
+            s[1][i] += kbias[i >> 1];
+        }
+#else
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            float part[2][4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) part[0][i] = part[1][i] = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                u32 a[4];
+                a[0] = q_pair(qs, gid, ct * 16 + 2 * tig);
+                a[1] = q_pair(qs, gid + 8, ct * 16 + 2 * tig);
+                a[2] = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
+                a[3] = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
+                const u32 w = word_of(kw, ct);
+                mma16816(part[0], a, exact_codes(w, 0), exact_codes(w, 1));
+                mma16816(part[1], a, exact_codes(w, 2), exact_codes(w, 3));
+            }
+#pragma unroll
+            for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const u32 sm = kpt[tok[2 * nt + (i & 1)] * groups + j];
+                    s[nt][i] += lo_f(sm) * part[nt][i] + hi_f(sm) * qsum[j][i >> 1];
+                }
+            }
+        }
+#endif
+        float mx[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                s[nt][i] *= scaleLog2;
+                mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
+            }
+        }
+        float corr[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            const float mNew = fmaxf(m[r], mx[r]);
+            corr[r] = exp2f(m[r] - mNew);
+            m[r] = mNew;
+            l[r] *= corr[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float e = exp2f(s[nt][i] - m[i >> 1]);
+                s[nt][i] = e;
+                l[i >> 1] += e;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            vbias[j][0] *= corr[0];
+            vbias[j][1] *= corr[1];
+        }
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            float sc[4], mn[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const u32 sm = vpt[tok[k] * groups + j];
+                sc[k] = lo_f(sm);
+                mn[k] = hi_f(sm);
+            }
+            // P columns: s[0][0..1] and s[0][2..3] are tokens 2tig, 2tig+1 (rows gid, gid+8); s[1][..] tokens +8.
+            vbias[j][0] += s[0][0] * mn[0] + s[0][1] * mn[1] + s[1][0] * mn[2] + s[1][1] * mn[3];
+            vbias[j][1] += s[0][2] * mn[0] + s[0][3] * mn[1] + s[1][2] * mn[2] + s[1][3] * mn[3];
+            u32 pa[4];
+            pa[0] = pack_half2(s[0][0] * sc[0], s[0][1] * sc[1]);
+            pa[1] = pack_half2(s[0][2] * sc[0], s[0][3] * sc[1]);
+            pa[2] = pack_half2(s[1][0] * sc[2], s[1][1] * sc[3]);
+            pa[3] = pack_half2(s[1][2] * sc[2], s[1][3] * sc[3]);
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                const u32 w = word_of(vw, ct);
+                mma16816(o + ct * 8, pa, exact_codes(w, 0), exact_codes(w, 1));
+                mma16816(o + ct * 8 + 4, pa, exact_codes(w, 2), exact_codes(w, 3));
+            }
+        }
+    }
+    // The per-group sums of P * min belong to every channel of their group.
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            vbias[j][r] += __shfl_xor_sync(0xffffffffu, vbias[j][r], 1);
+            vbias[j][r] += __shfl_xor_sync(0xffffffffu, vbias[j][r], 2);
+        }
+    }
+#pragma unroll
+    for (int ct = 0; ct < CT; ct++) {
+        const int j = ct / ctPerGroup;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+#pragma unroll
+            for (int jj = 0; jj < MAXG; jj++) {
+                if (jj == j) o[ct * 8 + i] += vbias[jj][(i >> 1) & 1];
+            }
+        }
+    }
+}
+#endif
+
 // Grid (kvHeads, sequences, blocks); 128 threads. partial [seq][kvHead][split][16][D], stats [..][16] x {max, sum}.
 // Queries q [seq][heads * D]; table [seq][maxPages]; info [seq][INFO_WORDS].
-extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restrict__ q, const int* __restrict__ tables,
+template <bool FOLD>
+__device__ __forceinline__ void decode_body(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
     __shared__ __align__(16) u16 qs[16 * QSTRIDE];
+#if KV_BITS != 16
+    __shared__ __align__(16) u16 qf[FOLD ? 4 * 16 * QSTRIDE : 1]; // per warp: the query times the key scales of a block
+#endif
     const int kvh = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gq = heads / kvHeads, kvDim = kvHeads * D;
     for (int i = tid; i < 16 * D; i += 128) {
@@ -299,6 +560,12 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restr
         const int start = split * chunk, end = min(packed, start + chunk);
         if (start < end) {
             any = true;
+#if KV_BITS != 16
+            if (FOLD) {
+                attend_folded(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
+                        ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l);
+            } else
+#endif
             attend_range<false>(qs, tables + (size_t) seq * maxPages, pool, pageBytes, ((long long) layer * kvHeads + kvh) * regionBytes,
                     nullptr, nullptr, kvDim, start, end, group, scaleLog2, lane, o, m, l);
         }
@@ -340,6 +607,22 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restr
             stats[2 * (slot + row) + 1] = l[r];
         }
     }
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+    decode_body<false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2);
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+    decode_body<true>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2);
 }
 
 // out [seq][heads * D] = merge of the splits: sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. Grid (heads, seqs).
