@@ -8,7 +8,7 @@ C=.devcarry/kvgpu
 tar xzf .devcarry/common/.jre.tgz -C /tmp
 J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar $C/bitcap.jar"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem --format=csv,noheader > $OUT/gpu.txt 2>&1
-step check; timeout ${CHECK_S:-120} $J check --device cuda --data .devcarry/common/data --kv-only --kv-bench > $OUT/check.log 2>&1; echo "check rc $?"
+step check; timeout ${CHECK_S:-120} $J check --device cuda --data .devcarry/common/data --kv-only --kv-folded --kv-bench > $OUT/check.log 2>&1; echo "check rc $?"
 step peer; PYTHONUNBUFFERED=1 timeout ${PEER_S:-45} python3 $C/kv_peer.py > $OUT/peer.log 2>&1; echo "peer rc $?"
 step model
 M=/tmp/tiny; timeout 20 $J synth --config $C/kvgpu-tiny-llama.json --out $M --dtype bf16 > $OUT/synth.log 2>&1; echo "synth rc $?"

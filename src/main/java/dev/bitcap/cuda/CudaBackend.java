@@ -347,13 +347,11 @@ public final class CudaBackend implements Backend {
             paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
         } else {
             ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
-        }
-        if (paged != null) {
-            // attended above
-        } else if (prefill && act.tileCount > 0) {
-            attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
-        } else {
-            attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+            if (prefill && act.tileCount > 0) {
+                attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
+            } else {
+                attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+            }
         }
         mm.matmul(w.o, act.att, act.o, n);
         ops.add(act.x, act.o, (long) n * c.hiddenSize());
