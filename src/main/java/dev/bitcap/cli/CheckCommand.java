@@ -6,7 +6,6 @@ import dev.bitcap.cuda.CudaDevice;
 import dev.bitcap.cuda.CudaDriver;
 import dev.bitcap.cuda.CudaLibraries;
 import dev.bitcap.cuda.GemvBench;
-import dev.bitcap.cuda.KvDecodeBench;
 import dev.bitcap.cuda.Nvrtc;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -31,16 +30,16 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-bench", description = "after the checks, time the decode GEMV at Llama-3-8B shapes against a device copy")
     boolean gemvBench;
 
-    @Option(names = "--kv-bench", description = "after the checks, time decode attention over the paged fp16/int4/int2 GPU KV cache against a device copy")
-    boolean kvBench;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
     boolean kvOnly;
 
-    @Option(names = "--kv-folded", description = "also check and time the opt-in folded decode kernel for int4/int2 (not yet measured)")
-    boolean kvFolded;
+    @Option(names = "--kv-bench", description = "check the paged GPU KV cache, then time decode attention over it (fp16/int4/int2) against a device copy")
+    boolean kvBench;
 
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+    @Option(names = "--kv-folded", description = "with --kv-only/--kv-bench: also check and time the opt-in folded int4/int2 decode kernel (not yet measured)")
+    boolean kvFolded;
 
     @Override
     public Integer call() {
@@ -48,6 +47,7 @@ final class CheckCommand implements Callable<Integer> {
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
+        if (kvOnly || kvBench) return kvChecks(out, root);
         try (CudaDevice gpu = CudaDevice.open(0)) {
             long[] mem = gpu.memoryInfo();
             out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
@@ -55,12 +55,11 @@ final class CheckCommand implements Callable<Integer> {
                     gpu.cache().dir());
             out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
             out.flush();
-            CudaCheck check = new CudaCheck(root, r -> {
+            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
                 out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
-            }).withKvFolded(kvFolded);
-            List<CudaCheck.Row> rows = kvOnly ? check.kvRows(gpu) : check.run(gpu);
+            }).run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
@@ -71,9 +70,30 @@ final class CheckCommand implements Callable<Integer> {
                     out.flush();
                 });
             }
+            return failed == 0 ? 0 : 1;
+        }
+    }
+
+    /** The paged GPU KV cache rows (and, with --kv-bench, its decode benchmark) without the other checks. */
+    private int kvChecks(PrintWriter out, Path root) {
+        try (CudaDevice gpu = CudaDevice.open(0)) {
+            long[] mem = gpu.memoryInfo();
+            out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
+                    gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
+                    gpu.cache().dir());
+            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
+            out.flush();
+            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+                out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
+                        r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
+                out.flush();
+            }).withKvFolded(kvFolded).kvRows(gpu);
+            long failed = rows.stream().filter(r -> !r.pass()).count();
+            out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
+                    gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
             if (kvBench) {
                 out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
-                new KvDecodeBench(gpu, kvFolded).run(r -> {
+                new dev.bitcap.cuda.KvDecodeBench(gpu, kvFolded).run(r -> {
                     out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
                     out.flush();
                 });

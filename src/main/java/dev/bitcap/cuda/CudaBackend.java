@@ -343,15 +343,17 @@ public final class CudaBackend implements Backend {
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
         ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
         ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
-        if (paged != null) {
+        if (paged != null) { // paged fp16 / int KV cache: append and attend there
             paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
+            mm.matmul(w.o, act.att, act.o, n);
+            ops.add(act.x, act.o, (long) n * c.hiddenSize());
+            return;
+        }
+        ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
+        if (prefill && act.tileCount > 0) {
+            attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
         } else {
-            ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
-            if (prefill && act.tileCount > 0) {
-                attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
-            } else {
-                attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
-            }
+            attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
         }
         mm.matmul(w.o, act.att, act.o, n);
         ops.add(act.x, act.o, (long) n * c.hiddenSize());
