@@ -275,7 +275,6 @@ public final class CudaBackend implements Backend {
         }
         float[] logits = new float[m * c.vocabSize()];
         device.download(logits, 0, act.logits, logits.length);
-        if (paged != null) paged.endPass();
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
 
         int[] ctx = sequences.stream().mapToInt(Sequence::length).toArray();

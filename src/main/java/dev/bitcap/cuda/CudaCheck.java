@@ -94,20 +94,6 @@ public final class CudaCheck {
         return rows;
     }
 
-    /** Only the paged GPU KV cache rows ({@code check --kv-only}). */
-    public List<Row> kvRows(CudaDevice device) {
-        new CudaKvCheck(this::add, kvFolded).run(device);
-        return rows;
-    }
-
-    private boolean kvFolded;
-
-    /** Also check the opt-in folded decode kernel ({@code check --kv-folded}). */
-    public CudaCheck withKvFolded(boolean on) {
-        kvFolded = on;
-        return this;
-    }
-
     // ---- GEMV and cuBLAS against the CPU kernels ----------------------------------------------------------
 
     private void gemvRows(CudaDevice device) {
@@ -219,6 +205,20 @@ public final class CudaCheck {
                 }
             }
         }
+    }
+
+    /** Only the paged GPU KV cache rows ({@code check --kv-only}). */
+    public List<Row> kvRows(CudaDevice device) {
+        new CudaKvCheck(this::add, kvFolded).run(device);
+        return rows;
+    }
+
+    private boolean kvFolded;
+
+    /** Also check the opt-in folded decode kernel ({@code check --kv-folded}). */
+    public CudaCheck withKvFolded(boolean on) {
+        kvFolded = on;
+        return this;
     }
 
     /**

@@ -38,6 +38,8 @@ final class CudaPagedKv {
 
     /** Reserves every sequence's pages for this pass (refusing before anything runs) and picks decode or prompt. */
     void beginPass(List<Sequence> sequences, List<int[]> tokens) {
+        if (plan != null) plan.close(); // the previous pass's decode plan: its kernels finished when the logits came back
+        plan = null;
         passCaches.clear();
         rowStart = new int[sequences.size()];
         counts = new int[sequences.size()];
@@ -80,10 +82,5 @@ final class CudaPagedKv {
             if (tileCount == 0) throw new BitcapException("the prompt attention kernel cannot take " + c.heads() / c.kvHeads() + " query heads per KV head");
             fresh.prefill(q, kBase, vBase, pos, tiles, att, tileCount, 0);
         }
-    }
-
-    void endPass() {
-        if (plan != null) plan.close();
-        plan = null;
     }
 }
