@@ -46,6 +46,15 @@ final class CheckCommand implements Callable<Integer> {
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+    @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
+    boolean kvOnly;
+
+    @Option(names = "--kv-bench", description = "check the paged GPU KV cache, then time decode attention over it (fp16/int4/int2) against a device copy")
+    boolean kvBench;
+
+    @Option(names = "--kv-folded", description = "with --kv-only/--kv-bench: also check and time the opt-in folded int4/int2 decode kernel (not yet measured)")
+    boolean kvFolded;
+
     @Override
     public Integer call() {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
@@ -53,6 +62,7 @@ final class CheckCommand implements Callable<Integer> {
         if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
+        if (kvOnly || kvBench) return kvChecks(out, root);
         try (CudaDevice gpu = CudaDevice.open(0)) {
             long[] mem = gpu.memoryInfo();
             out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
@@ -83,6 +93,34 @@ final class CheckCommand implements Callable<Integer> {
                 new PrefillAttentionBench(gpu).run(new int[] {8192, 32768, 131072}, r -> {
                     out.printf("%-8s %7d %3d/%-2d %8.2f %10.3f %9.1f %8.3f %9.3f%n", r.name(), r.len(), r.heads(), r.kvHeads(), r.density(), r.millis(),
                             r.tflops(), r.reached(), r.gateMillis());
+                    out.flush();
+                });
+            }
+            return failed == 0 ? 0 : 1;
+        }
+    }
+
+    /** The paged GPU KV cache rows (and, with --kv-bench, its decode benchmark) without the other checks. */
+    private int kvChecks(PrintWriter out, Path root) {
+        try (CudaDevice gpu = CudaDevice.open(0)) {
+            long[] mem = gpu.memoryInfo();
+            out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
+                    gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
+                    gpu.cache().dir());
+            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
+            out.flush();
+            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
+                out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
+                        r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
+                out.flush();
+            }).withKvFolded(kvFolded).kvRows(gpu);
+            long failed = rows.stream().filter(r -> !r.pass()).count();
+            out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
+                    gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
+            if (kvBench) {
+                out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
+                new dev.bitcap.cuda.KvDecodeBench(gpu, kvFolded).run(r -> {
+                    out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
                     out.flush();
                 });
             }

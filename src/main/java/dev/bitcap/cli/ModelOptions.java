@@ -106,6 +106,8 @@ public final class ModelOptions {
         try {
             if (backend instanceof CpuBackend cpu) {
                 cpu.useKv(kvSpec, kvPoolMb != null ? kvPoolMb << 20 : CpuBackend.defaultKvPoolBytes());
+            } else if (backend instanceof dev.bitcap.cuda.CudaBackend cuda) {
+                cuda.useKv(kvSpec, kvPoolMb != null ? kvPoolMb << 20 : 0);
             } else if (kvSpec.format() != KvFormat.F32) {
                 throw new BitcapException("--kv " + kvSpec.format().flagName() + " runs on the cpu backend only so far; the "
                         + backend.name() + " backend keeps an f32 cache");

@@ -9,6 +9,9 @@ import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.Sequence;
+import dev.bitcap.kv.KvCache;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
@@ -48,7 +51,9 @@ public final class CudaBackend implements Backend {
     private final CudaMoe.Experts[] deviceExperts;
     private boolean deviceRouting;
     private final ReferenceQueue<Sequence> released = new ReferenceQueue<>();
-    private final Map<Reference<Sequence>, CudaKvCache> caches = new HashMap<>();
+    private final Map<Reference<Sequence>, KvCache> caches = new HashMap<>();
+    /** Paged fp16 / int4 / int2 KV caches ({@link #useKv}); null with the f32 cache. */
+    private CudaPagedKv paged;
     private final Map<Long, DecodeGraph> graphs = new HashMap<>();
     private final java.util.Set<Long> seenOnce = new java.util.HashSet<>();
     private boolean useGraphs = true;
@@ -191,6 +196,23 @@ public final class CudaBackend implements Backend {
         return "cuda";
     }
 
+    /**
+     * Gives new sequences paged caches of {@code spec} from one device pool of {@code poolBytes} (0: half the free
+     * device memory now), decoded by the tensor-core kernels of {@link CudaPagedAttention}; f32 keeps the f32 cache.
+     */
+    public void useKv(KvSpec spec, long poolBytes) {
+        if (spec.format() == KvFormat.F32) return;
+        if (!caches.isEmpty()) throw new IllegalStateException("the KV format is chosen before the first sequence");
+        device.makeCurrent();
+        paged = new CudaPagedKv(device, spec, c, poolBytes > 0 ? poolBytes : device.memoryInfo()[0] / 2);
+        useGraphs = false; // a decode plan (page tables, split counts) changes with every step
+    }
+
+    /** The paged KV pool, or null with the f32 cache. */
+    public CudaKvPool kvPool() {
+        return paged == null ? null : paged.pool;
+    }
+
     @Override
     public Sequence newSequence(int capacity) {
         if (capacity <= 0 || capacity > c.maxContext()) {
@@ -198,7 +220,7 @@ public final class CudaBackend implements Backend {
         }
         device.makeCurrent();
         freeReleased();
-        CudaKvCache cache = new CudaKvCache(device, c.layers(), capacity, c.kvDim());
+        KvCache cache = paged != null ? paged.attention.newCache(paged.pool, capacity) : new CudaKvCache(device, c.layers(), capacity, c.kvDim());
         Sequence s = new Sequence(cache);
         caches.put(new PhantomReference<>(s, released), cache);
         return s;
@@ -206,10 +228,12 @@ public final class CudaBackend implements Backend {
 
     private void freeReleased() {
         for (Reference<? extends Sequence> r; (r = released.poll()) != null; ) {
-            CudaKvCache cache = caches.remove(r);
-            if (cache != null) {
-                device.free(cache.keys);
-                device.free(cache.values);
+            KvCache cache = caches.remove(r);
+            if (cache instanceof CudaKvCache f32) {
+                device.free(f32.keys);
+                device.free(f32.values);
+            } else if (cache != null) {
+                cache.release();
             }
         }
     }
@@ -223,7 +247,9 @@ public final class CudaBackend implements Backend {
             Sequence seq = sequences.get(s);
             int[] ids = tokens.get(s);
             if (ids.length == 0) throw new IllegalArgumentException("sequence " + s + " has no tokens in this pass");
-            if (!(seq.cache() instanceof CudaKvCache)) throw new IllegalArgumentException("sequence " + s + " was not made by this CUDA backend");
+            if (!(seq.cache() instanceof CudaKvCache) && !(paged != null && seq.cache() instanceof CudaPagedKvCache)) {
+                throw new IllegalArgumentException("sequence " + s + " was not made by this CUDA backend");
+            }
             if (ids.length > seq.remaining()) {
                 throw new BitcapException("sequence " + s + " holds " + seq.length() + " positions and cannot take " + ids.length
                         + " more: its context is " + seq.cache().capacity());
@@ -237,6 +263,7 @@ public final class CudaBackend implements Backend {
         int m = allLogits ? n : sequences.size();
         if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
         act.writePass(sequences, tokens, allLogits);
+        if (paged != null) paged.beginPass(sequences, tokens);
         prefill = n > sequences.size(); // some sequence takes several tokens: the tiled kernel shares key/value loads
         seerPass = seerPrefill != null && CudaSeerPrefill.serves(sequences.size(), sequences.get(0).length(), n);
 
@@ -377,6 +404,12 @@ public final class CudaBackend implements Backend {
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
         ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
         ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
+        if (paged != null) { // paged fp16 / int KV cache: append and attend there
+            paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
+            mm.matmul(w.o, act.att, act.o, n);
+            ops.add(act.x, act.o, (long) n * c.hiddenSize());
+            return;
+        }
         ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
         if (seerPass) {
             seerPrefill.attend(l, act.q, act.k, act.v, act.att, n);
@@ -523,13 +556,15 @@ public final class CudaBackend implements Backend {
             int cap = tokens, i = 0;
             for (int s = 0; s < sequences.size(); s++) {
                 Sequence seq = sequences.get(s);
-                CudaKvCache cache = (CudaKvCache) seq.cache();
                 int[] t = tokenLists.get(s);
+                // f32: the sequence's cache; paged: the pass's own rows of this sequence (a first pass attends to them)
+                long kb = seq.cache() instanceof CudaKvCache f32 ? f32.keys : k + 4L * i * c.kvDim();
+                long vb = seq.cache() instanceof CudaKvCache f32 ? f32.values : v + 4L * i * c.kvDim();
                 for (int j = 0; j < t.length; j++, i++) {
                     host.setAtIndex(JAVA_INT, i, t[j]);
                     host.setAtIndex(JAVA_INT, cap + i, seq.length() + j);
-                    host.setAtIndex(JAVA_LONG, cap + i, cache.keys); // longs start at byte 8*cap
-                    host.setAtIndex(JAVA_LONG, 2L * cap + i, cache.values);
+                    host.setAtIndex(JAVA_LONG, cap + i, kb); // longs start at byte 8*cap
+                    host.setAtIndex(JAVA_LONG, 2L * cap + i, vb);
                 }
                 if (!allLogits) host.setAtIndex(JAVA_INT, 6L * cap + s, i - 1);
             }

@@ -97,6 +97,7 @@ public final class CudaCheck {
         gemvRows(device);
         packedRows(device);
         binaryRows(device);
+        kvRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
         new PrefillAttentionCheck(device, this::add).run();
@@ -233,6 +234,20 @@ public final class CudaCheck {
                 }
             }
         }
+    }
+
+    /** Only the paged GPU KV cache rows ({@code check --kv-only}). */
+    public List<Row> kvRows(CudaDevice device) {
+        new CudaKvCheck(this::add, kvFolded).run(device);
+        return rows;
+    }
+
+    private boolean kvFolded;
+
+    /** Also check the opt-in folded decode kernel ({@code check --kv-folded}). */
+    public CudaCheck withKvFolded(boolean on) {
+        kvFolded = on;
+        return this;
     }
 
     /**

@@ -46,14 +46,7 @@ public final class KvPagePool {
      * with the numbers when the pool cannot give them.
      */
     public synchronized int[] acquire(int count, int positions, int pagesHeld) {
-        if (count > maxPages - inUse) {
-            double mib = 1 << 20;
-            throw new BitcapException(String.format(
-                    "KV cache pool exhausted: a sequence of %d positions needs %d more pages of %d tokens (%.2f MiB; it holds %d)"
-                            + " but %d of %d pages are free (%.2f of %.2f MiB); raise --kv-pool-mb or run fewer or shorter sequences",
-                    positions, count, layout.pageTokens(), count * layout.pageBytes() / mib, pagesHeld, maxPages - inUse, maxPages,
-                    (maxPages - inUse) * layout.pageBytes() / mib, maxPages * layout.pageBytes() / mib));
-        }
+        if (count > maxPages - inUse) throw exhausted(positions, count, layout.pageTokens(), layout.pageBytes(), pagesHeld, maxPages - inUse, maxPages);
         int[] ids = new int[count];
         for (int i = 0; i < count; i++) {
             if (freeCount == 0) growSlab();
@@ -61,6 +54,15 @@ public final class KvPagePool {
         }
         inUse += count;
         return ids;
+    }
+
+    /** The one-line refusal of a pool (CPU or GPU) that cannot give a sequence the pages it needs. */
+    public static BitcapException exhausted(int positions, int count, int pageTokens, long pageBytes, int pagesHeld, int free, int maxPages) {
+        double mib = 1 << 20;
+        return new BitcapException(String.format(
+                "KV cache pool exhausted: a sequence of %d positions needs %d more pages of %d tokens (%.2f MiB; it holds %d)"
+                        + " but %d of %d pages are free (%.2f of %.2f MiB); raise --kv-pool-mb or run fewer or shorter sequences",
+                positions, count, pageTokens, count * pageBytes / mib, pagesHeld, free, maxPages, free * pageBytes / mib, maxPages * pageBytes / mib));
     }
 
     synchronized void release(int[] ids, int count) {

@@ -1,0 +1,294 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.kv.GroupQuantizer;
+import dev.bitcap.kv.KeyGrouping;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvSpec;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Rows of {@code bitcap check} for the paged GPU KV cache: decode attention of the tensor-core kernel over caches
+ * the GPU packed, for fp16 / int4 / int2, both key groupings, head dims 64 / 128 / 256, GQA 1 / 4 / 8 / 16, a batch
+ * of three sequences of different lengths (not multiples of g, so each has a partial ring; one is all ring),
+ * appended in two passes (so ring rows of the first pass are packed by the second). Each row compares with an
+ * fp32 reference over the cache as the GPU stored it (pages decoded on the host with {@link CudaKvLayout}), and
+ * checks that the GPU packer stored what {@link GroupQuantizer} stores for the same numbers; the quantization
+ * error itself (against fp32 attention over the unquantized rows) is reported, not gated.
+ */
+final class CudaKvCheck {
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** The unit roundoff of fp16 (2^-11). */
+    private static final double HALF_EPS = 0x1p-11;
+    private final Consumer<CudaCheck.Row> sink;
+    private final boolean folded;
+
+    /** With {@code folded}, every int case is also decoded by the opt-in folded kernel (rows marked "folded"). */
+    CudaKvCheck(Consumer<CudaCheck.Row> sink, boolean folded) {
+        this.sink = sink;
+        this.folded = folded;
+    }
+
+    void run(CudaDevice device) {
+        int[] groups = {32, 64, 128};
+        int n = 0;
+        for (int d : new int[] {64, 128, 256}) {
+            List<KvSpec> specs = new ArrayList<>();
+            specs.add(new KvSpec(KvFormat.FP16, 32, KeyGrouping.CHANNEL));
+            for (KvFormat f : new KvFormat[] {KvFormat.INT4, KvFormat.INT2}) {
+                for (KeyGrouping k : KeyGrouping.values()) specs.add(new KvSpec(f, groups[n++ % 3], k));
+            }
+            for (KvSpec spec : specs) {
+                for (int gq : new int[] {1, 4, 8, 16}) attentionCase(device, spec, d, gq, 1000 + n * 31 + gq);
+            }
+        }
+        badInput(device);
+    }
+
+    private void attentionCase(CudaDevice device, KvSpec spec, int d, int gq, long seed) {
+        int layers = 2, kvHeads = 2, heads = kvHeads * gq, kvDim = kvHeads * d, layer = 1;
+        CudaKvLayout lay = new CudaKvLayout(spec, layers, kvHeads, d);
+        int bt = lay.blockTokens(), page = CudaKvLayout.PAGE_TOKENS;
+        int[] lens = {3 * page + bt / 2 + 3, 2 * bt + 5, Math.min(11, bt - 1)};
+        int nSeq = lens.length, second = 5;
+        Random rnd = new Random(seed);
+        float[][][] keys = new float[layers][nSeq][], values = new float[layers][nSeq][];
+        for (int l = 0; l < layers; l++) {
+            for (int s = 0; s < nSeq; s++) {
+                keys[l][s] = new float[lens[s] * kvDim];
+                values[l][s] = new float[lens[s] * kvDim];
+                for (int i = 0; i < keys[l][s].length; i++) {
+                    keys[l][s][i] = (float) rnd.nextGaussian() + (i % d == 3 ? 4f : 0f); // an outlier channel, as keys have
+                    values[l][s][i] = (float) rnd.nextGaussian();
+                }
+            }
+        }
+        float[] q = new float[nSeq * heads * d];
+        for (int i = 0; i < q.length; i++) q[i] = (float) (0.5 * rnd.nextGaussian());
+
+        CudaPagedAttention attention = new CudaPagedAttention(device, lay, heads);
+        int pagesNeeded = 0;
+        for (int len : lens) pagesNeeded += (len + page - 1) / page;
+        String name = String.format("%s d%d gqa%d B3 (%d,%d,%d)", spec.describe(d).replace(", keys per ", " key/"), d, gq, lens[0], lens[1], lens[2]);
+        try (CudaKvPool pool = new CudaKvPool(device, lay, (pagesNeeded + 1) * lay.pageBytes()); Arena arena = Arena.ofConfined()) {
+            List<CudaPagedKvCache> caches = new ArrayList<>();
+            for (int len : lens) caches.add(attention.newCache(pool, len));
+            int total = 0;
+            for (int len : lens) total += len;
+            long dk = device.alloc(4L * total * kvDim), dv = device.alloc(4L * total * kvDim);
+            long dq = device.alloc(4L * q.length), dout = device.alloc(4L * q.length);
+            for (int pass = 0; pass < 2; pass++) {
+                for (int l = 0; l < layers; l++) {
+                    int[] rowStart = new int[nSeq], counts = new int[nSeq];
+                    int row = 0;
+                    for (int s = 0; s < nSeq; s++) {
+                        int from = pass == 0 ? 0 : lens[s] - second, to = pass == 0 ? lens[s] - second : lens[s];
+                        rowStart[s] = row;
+                        counts[s] = to - from;
+                        device.upload(dk + 4L * row * kvDim, keys[l][s], from * kvDim, counts[s] * kvDim);
+                        device.upload(dv + 4L * row * kvDim, values[l][s], from * kvDim, counts[s] * kvDim);
+                        row += counts[s];
+                    }
+                    attention.append(l, caches, rowStart, counts, dk, dv);
+                }
+            }
+            device.upload(dq, q, 0, q.length);
+            float[] got = new float[q.length];
+            float[] gotFolded = null;
+            try (CudaPagedAttention.Plan plan = attention.plan(caches, layer)) {
+                attention.decode(plan, layer, dq, dout);
+                device.download(got, 0, dout, got.length);
+                if (folded && spec.format().quantized()) {
+                    attention.setFolded(true);
+                    attention.decode(plan, layer, dq, dout);
+                    attention.setFolded(false);
+                    gotFolded = new float[q.length];
+                    device.download(gotFolded, 0, dout, gotFolded.length);
+                }
+            }
+            MemorySegment pages = arena.allocate(pool.bytesReserved(), 64);
+            device.driver().copyToHost(pages, pool.base(), pool.bytesReserved());
+
+            int mismatches = 0, checked = 0;
+            float[][] deqK = new float[nSeq][], deqV = new float[nSeq][];
+            MemorySegment scratch = arena.allocate(256);
+            float[] run = new float[128];
+            for (int s = 0; s < nSeq; s++) {
+                CudaPagedKvCache c = caches.get(s);
+                MemorySegment ring = arena.allocate(lay.ringBytes(), 64);
+                device.driver().copyToHost(ring, c.ring, lay.ringBytes());
+                int packed = c.packedLength(layer);
+                float[] k = keys[layer][s], v = values[layer][s];
+                float[] dkS = new float[k.length], dvS = new float[v.length];
+                for (int t = 0; t < lens[s]; t++) {
+                    for (int h = 0; h < kvHeads; h++) {
+                        for (int ch = 0; ch < d; ch++) {
+                            int i = t * kvDim + h * d + ch;
+                            if (t < packed) {
+                                long region = c.pageOffset(t) + lay.region(layer, h);
+                                dkS[i] = lay.key(pages, region, t % page, ch);
+                                dvS[i] = lay.value(pages, region, t % page, ch);
+                            } else {
+                                long slot = 4L * ((long) (layer * bt + t % bt) * kvDim + h * d + ch);
+                                dkS[i] = ring.get(F32, slot);
+                                dvS[i] = ring.get(F32, lay.ringBytes() / 2 + slot);
+                            }
+                        }
+                    }
+                }
+                // What the CPU quantizer stores for the same rows (the ring holds them unquantized).
+                float[] expK = k.clone(), expV = v.clone();
+                if (spec.format() == KvFormat.FP16) {
+                    for (int i = 0; i < packed * kvDim; i++) {
+                        expK[i] = Float.float16ToFloat(Float.floatToFloat16(k[i]));
+                        expV[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+                    }
+                } else {
+                    int bits = spec.format().bits(), g = spec.group(), cg = Math.min(g, d);
+                    for (int h = 0; h < kvHeads; h++) {
+                        if (spec.keys() == KeyGrouping.CHANNEL) {
+                            for (int b = 0; b < packed; b += g) {
+                                for (int ch = 0; ch < d; ch++) {
+                                    int off = b * kvDim + h * d + ch;
+                                    GroupQuantizer.quantize(k, off, kvDim, g, bits, scratch, 0, 200);
+                                    GroupQuantizer.dequantize(scratch, 0, 200, g, bits, expK, off, kvDim);
+                                }
+                            }
+                        }
+                        for (int t = 0; t < packed; t++) {
+                            for (int j = 0; j < d / cg; j++) {
+                                int off = t * kvDim + h * d + j * cg;
+                                if (spec.keys() == KeyGrouping.TOKEN) {
+                                    GroupQuantizer.quantize(k, off, 1, cg, bits, scratch, 0, 200);
+                                    GroupQuantizer.dequantize(scratch, 0, 200, cg, bits, expK, off, 1);
+                                }
+                                GroupQuantizer.quantize(v, off, 1, cg, bits, scratch, 0, 200);
+                                GroupQuantizer.dequantize(scratch, 0, 200, cg, bits, expV, off, 1);
+                            }
+                        }
+                    }
+                }
+                for (int i = 0; i < k.length; i++) {
+                    if (Float.compare(expK[i], dkS[i]) != 0) mismatches++;
+                    if (Float.compare(expV[i], dvS[i]) != 0) mismatches++;
+                    checked += 2;
+                }
+                deqK[s] = dkS;
+                deqV[s] = dvS;
+            }
+            double[] ref = attend(q, deqK, deqV, lens, heads, kvHeads, d);
+            double[] exact = attend(q, keys[layer], values[layer], lens, heads, kvHeads, d);
+            double maxV = 0, scoreMass = 0;
+            for (int s = 0; s < nSeq; s++) {
+                for (float x : deqV[s]) maxV = Math.max(maxV, Math.abs(x));
+                scoreMass = Math.max(scoreMass, scoreMass(q, deqK[s], lens[s], s, heads, kvHeads, d));
+            }
+            double absExact = 0;
+            for (int i = 0; i < got.length; i++) absExact = Math.max(absExact, Math.abs(ref[i] - exact[i]));
+            row(name, got, ref, maxV, scoreMass, mismatches, checked, absExact);
+            // Folded: the same bound (codes reach the tensor cores exactly; q*scale and P*scale are rounded once each).
+            if (gotFolded != null) row(name + " folded", gotFolded, ref, maxV, scoreMass, mismatches, checked, absExact);
+            for (CudaPagedKvCache c : caches) c.release();
+            for (long p : new long[] {dk, dv, dq, dout}) device.free(p);
+        }
+    }
+
+    private void row(String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, double absExact) {
+        double abs = 0;
+        boolean finite = true;
+        for (int i = 0; i < got.length; i++) {
+            if (!Float.isFinite(got[i])) finite = false;
+            abs = Math.max(abs, Math.abs(got[i] - ref[i]));
+            }
+            // The kernel feeds the tensor cores fp16: q and each decoded key (score error up to 2u * scale*sum|q||k|,
+            // which moves the softmax weights by at most twice that in sum), the weights, and each decoded value (u
+            // each, relative): |error| <= u * max|v| * (2 + 4 * max scale*sum|q||k|), u = 2^-11, to first order.
+            double tol = HALF_EPS * (2 + 4 * scoreMass);
+            double rel = abs / maxV;
+            boolean pass = finite && rel <= tol && mismatches == 0;
+            String note = String.format("vs fp32 over unquantized rows: %.2e (not gated); packer vs GroupQuantizer: %d of %d values differ%s",
+                    absExact / maxV, mismatches, checked, finite ? "" : "; non-finite output");
+            sink.accept(new CudaCheck.Row("kv-gpu", name, abs, rel, tol, pass, note));
+    }
+
+    /** max over heads and positions of scale * sum_c |q_c k_c| for sequence s. */
+    private static double scoreMass(float[] q, float[] k, int len, int s, int heads, int kvHeads, int d) {
+        double scale = 1 / Math.sqrt(d), best = 0;
+        int gq = heads / kvHeads, kvDim = kvHeads * d;
+        for (int h = 0; h < heads; h++) {
+            for (int t = 0; t < len; t++) {
+                double m = 0;
+                for (int c = 0; c < d; c++) m += Math.abs(q[(s * heads + h) * d + c] * k[t * kvDim + h / gq * d + c]);
+                best = Math.max(best, scale * m);
+            }
+        }
+        return best;
+    }
+
+    /** Attention in double of query row s over keys/values [t][kvDim] of sequence s, every head. */
+    static double[] attend(float[] q, float[][] keys, float[][] values, int[] lens, int heads, int kvHeads, int d) {
+        double[] out = new double[q.length];
+        int gq = heads / kvHeads, kvDim = kvHeads * d;
+        double scale = 1 / Math.sqrt(d);
+        for (int s = 0; s < lens.length; s++) {
+            for (int h = 0; h < heads; h++) {
+                int kv = h / gq * d;
+                double[] w = new double[lens[s]];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < lens[s]; t++) {
+                    double dot = 0;
+                    for (int c = 0; c < d; c++) dot += (double) q[(s * heads + h) * d + c] * keys[s][t * kvDim + kv + c];
+                    w[t] = dot * scale;
+                    max = Math.max(max, w[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t < lens[s]; t++) sum += w[t] = Math.exp(w[t] - max);
+                for (int t = 0; t < lens[s]; t++) {
+                    for (int c = 0; c < d; c++) out[(s * heads + h) * d + c] += w[t] / sum * values[s][t * kvDim + kv + c];
+                }
+            }
+        }
+        return out;
+    }
+
+    // ---- bad input ---------------------------------------------------------------------------------------------
+
+    private void badInput(CudaDevice device) {
+        KvSpec int4 = new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL);
+        refused("head dim 96", "supports head dims 64, 128 and 256", () -> new CudaKvLayout(int4, 1, 1, 96));
+        refused("--kv-group 48", "--kv-group must be 32, 64 or 128", () -> new KvSpec(KvFormat.INT2, 48, KeyGrouping.TOKEN));
+        CudaKvLayout lay = new CudaKvLayout(int4, 1, 1, 64);
+        refused("GQA 32 query heads per KV head", "up to 16 query heads per KV head", () -> new CudaPagedAttention(device, lay, 32));
+        CudaPagedAttention attention = new CudaPagedAttention(device, lay, 4);
+        try (CudaKvPool pool = new CudaKvPool(device, lay, 2 * lay.pageBytes())) {
+            CudaPagedKvCache c = attention.newCache(pool, 1000);
+            long rows = device.alloc(4L * 300 * 64 * 2);
+            refused("sequence outgrows the page pool", "KV cache pool exhausted: a sequence of 300 positions needs 3 more pages",
+                    () -> attention.append(0, List.of(c), new int[] {0}, new int[] {300}, rows, rows + 4L * 300 * 64));
+            boolean untouched = c.length(0) == 0 && c.pagesHeld() == 0 && pool.pagesInUse() == 0;
+            sink.accept(new CudaCheck.Row("kv-gpu", "refused append leaves cache and pool as they were", untouched ? 0 : 1, untouched ? 0 : 1, 0,
+                    untouched, "length " + c.length(0) + ", pages held " + c.pagesHeld() + ", pool pages in use " + pool.pagesInUse()));
+            c.release();
+            device.free(rows);
+        }
+    }
+
+    private void refused(String what, String expected, Runnable r) {
+        String message = "not refused";
+        boolean pass = false;
+        try {
+            r.run();
+        } catch (BitcapException e) {
+            message = e.getMessage();
+            pass = message.contains(expected);
+        }
+        sink.accept(new CudaCheck.Row("kv-gpu", "refuses " + what, pass ? 0 : 1, pass ? 0 : 1, 0, pass, message));
+    }
+}

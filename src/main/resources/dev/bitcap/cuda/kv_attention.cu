@@ -1,0 +1,852 @@
+// variants: -DHEAD_DIM=128 -DKV_BITS=4 -DKEY_CHANNEL=1 | -DHEAD_DIM=128 -DKV_BITS=4 -DKEY_CHANNEL=0 | -DHEAD_DIM=64 -DKV_BITS=2 -DKEY_CHANNEL=1 | -DHEAD_DIM=256 -DKV_BITS=2 -DKEY_CHANNEL=0 | -DHEAD_DIM=64 -DKV_BITS=16 -DKEY_CHANNEL=0 | -DHEAD_DIM=256 -DKV_BITS=16 -DKEY_CHANNEL=1
+// Paged fp16 / int4 / int2 KV cache on the GPU, launched by dev.bitcap.cuda.CudaPagedAttention; the layout is
+// dev.bitcap.cuda.CudaKvLayout (the Java class decodes pages with the same formulas, for the checks).
+//
+// Layout. A page holds PAGE_TOKENS positions of one sequence for every layer and KV head; one region per
+// (layer, KV head): key codes | value codes | key parameters | value parameters. Codes are stored per tile of 16
+// tokens x 16 channels in the order of the mma.m16n8k16 B fragments that read them, so that lane l of a warp
+// loads one 32-bit word (int4), half a word (int2: two channel tiles share a word) or 16 bytes (fp16) and holds
+// exactly its fragment, dequantized in registers:
+//   key tile    (QK^T, k = channel, n = token): pair p of lane (gid = l/4, tig = l%4) is token gid + 8(p/2),
+//               channels 2tig + 8(p%2) + {0, 1}
+//   value tile  (PV, k = token, n = channel):   pair p is channel gid + 8(p/2), tokens 2tig + 8(p%2) + {0, 1}
+// Element e of pair p sits at nibble p + 4e (int4), at bits 2(p + 4s) + 16e (int2, s = which tile of the two), or
+// as half 2p + e (fp16), so one shift and mask gives a pair as the two halves of a word, and OR 0x6400 makes each
+// half the fp16 number 1024 + code. Tiles are ordered [token tile][channel tile] (int2: [token tile][tile pair]).
+// Parameters (fp16 scale, fp16 minimum; value = code * scale + min):
+//   keys per channel: per (g-token block of the page, channel pair) {scale(c), scale(c+1)}, {min(c), min(c+1)}
+//   keys per token and values: per (token, channel group of cg = min(g, D) channels) one word {scale, min}
+// The newest positions (fewer than a block: g tokens, or 16 for fp16) are fp32 rows in the sequence's ring.
+//
+// Decode: grid (kvHeads, sequences, blocks of 4 warps); every warp is one split of the context: it walks its
+// range 16 tokens at a time, scores all query heads that share the KV head (rows of the MMA, up to 16) against
+// the tile on tensor cores, keeps a running max and sum per row, and accumulates P V on tensor cores; the split
+// after the last packed one takes the ring. kv_combine merges the splits (log-sum-exp, base 2).
+
+#ifndef HEAD_DIM
+#error "HEAD_DIM must be defined"
+#endif
+#ifndef KV_BITS
+#error "KV_BITS must be defined"
+#endif
+#ifndef KEY_CHANNEL
+#error "KEY_CHANNEL must be defined"
+#endif
+
+#define D HEAD_DIM
+#define CT (D / 16)
+#define PAGE_TOKENS 128
+#define CODE_BYTES (PAGE_TOKENS * D * KV_BITS / 8)
+#define NEG_INF __int_as_float(0xff800000)
+#define QSTRIDE (D + 8) // halves per query row in shared memory: fragment loads hit distinct banks
+#define FP16_MAX 65504.0f
+
+typedef unsigned int u32;
+typedef unsigned short u16;
+
+__device__ __forceinline__ u32 hsub2(u32 a, u32 b) {
+    u32 d;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
+__device__ __forceinline__ u32 hfma2(u32 a, u32 b, u32 c) {
+    u32 d;
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+/** {lo, hi} as a half2 (lo in the low 16 bits). */
+__device__ __forceinline__ u32 pack_half2(float lo, float hi) {
+    u32 d;
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+    return d;
+}
+
+__device__ __forceinline__ u16 f2h(float f) {
+    u16 h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+__device__ __forceinline__ float h2f(u16 h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ void mma16816(float* c, const u32* a, u32 b0, u32 b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/** Codes of pair p of a tile as two halves 1024 + code, minus 1024 (exact), times scale plus minimum. */
+__device__ __forceinline__ u32 dequant_pair(u32 word, int p, u32 scale2, u32 min2) {
+#if KV_BITS == 4
+    const u32 c = (word >> (4 * p)) & 0x000F000Fu;
+#else
+    const u32 c = (word >> (2 * p)) & 0x00030003u;
+#endif
+    return hfma2(hsub2(c | 0x64006400u, 0x64006400u), scale2, min2);
+}
+
+/** Bytes of the key parameters of one region. */
+__device__ __forceinline__ int key_param_bytes(int group) {
+#if KV_BITS == 16
+    return 0;
+#elif KEY_CHANNEL
+    return PAGE_TOKENS / group * D * 4;
+#else
+    return PAGE_TOKENS * (D / min(group, D)) * 4;
+#endif
+}
+
+#if KV_BITS != 16
+/** Lane's code word of tile (tt, ct) from the codes at {@code codes}; int2 words shifted to this tile's pairs. */
+__device__ __forceinline__ u32 code_word(const char* codes, int tt, int ct, int lane) {
+#if KV_BITS == 4
+    return reinterpret_cast<const u32*>(codes)[(tt * CT + ct) * 32 + lane];
+#else
+    return reinterpret_cast<const u32*>(codes)[(tt * (CT / 2) + ct / 2) * 32 + lane] >> (8 * (ct & 1));
+#endif
+}
+#endif
+
+/** The lane's B fragments (4 half2) of key tile (tt, ct) of a region. */
+__device__ __forceinline__ void key_tile(const char* region, int tt, int ct, int lane, int group, u32* kb) {
+#if KV_BITS == 16
+    const uint4 w = reinterpret_cast<const uint4*>(region)[(tt * CT + ct) * 32 + lane];
+    kb[0] = w.x; kb[1] = w.y; kb[2] = w.z; kb[3] = w.w;
+#else
+    const u32 w = code_word(region, tt, ct, lane);
+#if KEY_CHANNEL
+    const int tig = lane & 3;
+    const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES);
+    const int jb = tt * 16 / group;
+    const uint2 a = kp[jb * (D / 2) + 8 * ct + tig], b = kp[jb * (D / 2) + 8 * ct + 4 + tig];
+    kb[0] = dequant_pair(w, 0, a.x, a.y);
+    kb[1] = dequant_pair(w, 1, b.x, b.y);
+    kb[2] = dequant_pair(w, 2, a.x, a.y);
+    kb[3] = dequant_pair(w, 3, b.x, b.y);
+#else
+    const int gid = lane >> 2;
+    const int cg = min(group, D), groups = D / cg, j = ct * 16 / cg;
+    const u32* kp = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES);
+    const u32 w0 = kp[(tt * 16 + gid) * groups + j], w1 = kp[(tt * 16 + gid + 8) * groups + j];
+    const u32 s0 = __byte_perm(w0, w0, 0x1010), m0 = __byte_perm(w0, w0, 0x3232);
+    const u32 s1 = __byte_perm(w1, w1, 0x1010), m1 = __byte_perm(w1, w1, 0x3232);
+    kb[0] = dequant_pair(w, 0, s0, m0);
+    kb[1] = dequant_pair(w, 1, s0, m0);
+    kb[2] = dequant_pair(w, 2, s1, m1);
+    kb[3] = dequant_pair(w, 3, s1, m1);
+#endif
+#endif
+}
+
+/** The lane's B fragments of value tile (tt, ct) of a region. */
+__device__ __forceinline__ void value_tile(const char* region, int tt, int ct, int lane, int group, u32* vb) {
+#if KV_BITS == 16
+    const uint4 w = reinterpret_cast<const uint4*>(region + CODE_BYTES)[(tt * CT + ct) * 32 + lane];
+    vb[0] = w.x; vb[1] = w.y; vb[2] = w.z; vb[3] = w.w;
+#else
+    const u32 w = code_word(region + CODE_BYTES, tt, ct, lane);
+    const int tig = lane & 3;
+    const int cg = min(group, D), groups = D / cg, j = ct * 16 / cg;
+    const u32* vp = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES + key_param_bytes(group));
+    const int t0 = tt * 16 + 2 * tig;
+    const u32 w0 = vp[t0 * groups + j], w1 = vp[(t0 + 1) * groups + j], w2 = vp[(t0 + 8) * groups + j], w3 = vp[(t0 + 9) * groups + j];
+    const u32 sa = __byte_perm(w0, w1, 0x5410), ma = __byte_perm(w0, w1, 0x7632);
+    const u32 sb = __byte_perm(w2, w3, 0x5410), mb = __byte_perm(w2, w3, 0x7632);
+    vb[0] = dequant_pair(w, 0, sa, ma);
+    vb[1] = dequant_pair(w, 1, sb, mb);
+    vb[2] = dequant_pair(w, 2, sa, ma);
+    vb[3] = dequant_pair(w, 3, sb, mb);
+#endif
+}
+
+/** Key fragments of ring tile (tt, ct): fp32 rows [slot][kvDim] at {@code ring}, slots at or past n read as 0. */
+__device__ __forceinline__ void ring_key_tile(const float* ring, int kvDim, int n, int tt, int ct, int lane, u32* kb) {
+    const int gid = lane >> 2, tig = lane & 3;
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        const int t = tt * 16 + gid + 8 * (p >> 1), c = ct * 16 + 2 * tig + 8 * (p & 1);
+        float2 v = make_float2(0.0f, 0.0f);
+        if (t < n) v = *reinterpret_cast<const float2*>(ring + (size_t) t * kvDim + c);
+        kb[p] = pack_half2(v.x, v.y);
+    }
+}
+
+__device__ __forceinline__ void ring_value_tile(const float* ring, int kvDim, int n, int tt, int ct, int lane, u32* vb) {
+    const int gid = lane >> 2, tig = lane & 3;
+#pragma unroll
+    for (int p = 0; p < 4; p++) {
+        const int c = ct * 16 + gid + 8 * (p >> 1), t = tt * 16 + 2 * tig + 8 * (p & 1);
+        const float a = t < n ? ring[(size_t) t * kvDim + c] : 0.0f;
+        const float b = t + 1 < n ? ring[(size_t) (t + 1) * kvDim + c] : 0.0f;
+        vb[p] = pack_half2(a, b);
+    }
+}
+
+/** Per-sequence words of kv_decode's info array. */
+#define INFO_RING_K 0
+#define INFO_RING_V 1
+#define INFO_PACKED 2
+#define INFO_RING_LEN 3
+#define INFO_WORDS 4
+
+// One warp = one split: tokens [start, end) of the pages (or, with ring set, the n ring rows), all query rows.
+template <bool RING>
+__device__ __forceinline__ void attend_range(const u16* qs, const int* table, const char* pool, long long pageBytes, long long regionOffset,
+        const float* ringK, const float* ringV, int kvDim, int start, int end, int group, float scaleLog2, int lane, float* o, float* m,
+        float* l) {
+    const int gid = lane >> 2, tig = lane & 3;
+    for (int t0 = start; t0 < end; t0 += 16) {
+        const char* region = nullptr;
+        int tt = 0;
+        if (!RING) {
+            region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
+            tt = (t0 % PAGE_TOKENS) / 16;
+        } else {
+            tt = t0 / 16;
+        }
+        float s[2][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = 0.0f;
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+            u32 a[4], kb[4];
+            a[0] = *reinterpret_cast<const u32*>(qs + gid * QSTRIDE + ct * 16 + 2 * tig);
+            a[1] = *reinterpret_cast<const u32*>(qs + (gid + 8) * QSTRIDE + ct * 16 + 2 * tig);
+            a[2] = *reinterpret_cast<const u32*>(qs + gid * QSTRIDE + ct * 16 + 8 + 2 * tig);
+            a[3] = *reinterpret_cast<const u32*>(qs + (gid + 8) * QSTRIDE + ct * 16 + 8 + 2 * tig);
+            if (RING) ring_key_tile(ringK, kvDim, end, tt, ct, lane, kb);
+            else key_tile(region, tt, ct, lane, group, kb);
+            mma16816(s[0], a, kb[0], kb[1]);
+            mma16816(s[1], a, kb[2], kb[3]);
+        }
+        float mx[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float v = s[nt][i] * scaleLog2;
+                if (RING && t0 + nt * 8 + 2 * tig + (i & 1) >= end) v = NEG_INF;
+                s[nt][i] = v;
+                mx[i >> 1] = fmaxf(mx[i >> 1], v);
+            }
+        }
+        float corr[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            const float mNew = fmaxf(m[r], mx[r]); // finite: every 16-token step has a valid token
+            corr[r] = exp2f(m[r] - mNew);
+            m[r] = mNew;
+            l[r] *= corr[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float e = exp2f(s[nt][i] - m[i >> 1]);
+                s[nt][i] = e;
+                l[i >> 1] += e;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+        u32 pa[4];
+        pa[0] = pack_half2(s[0][0], s[0][1]);
+        pa[1] = pack_half2(s[0][2], s[0][3]);
+        pa[2] = pack_half2(s[1][0], s[1][1]);
+        pa[3] = pack_half2(s[1][2], s[1][3]);
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+            u32 vb[4];
+            if (RING) ring_value_tile(ringV, kvDim, end, tt, ct, lane, vb);
+            else value_tile(region, tt, ct, lane, group, vb);
+            mma16816(o + ct * 8, pa, vb[0], vb[1]);
+            mma16816(o + ct * 8 + 4, pa, vb[2], vb[3]);
+        }
+    }
+}
+
+
+#if KV_BITS != 16
+// ---- folded decode (opt-in: CudaPagedAttention.FOLDED; not yet measured on a GPU) --------------------------------
+// Same split structure and layout, but the group parameters leave the inner loop: codes go to the tensor cores as
+// exact fp16 integers (one shift-and-mask and one exact subtraction per pair), and
+//   keys per channel: the scale is folded into the query once per g-token block (A' = q * scale, per channel) and
+//                     the minimum becomes a per-row bias sum_c q_c * min_c added to the scores;
+//   keys per token:   each channel group's partial product is scaled per token, plus min * sum of q over the group;
+//   values:           the scale is folded into the softmax weights per token and channel group (P' = P * scale),
+//                     the minimum into a running per-row, per-group sum of P * min added to the output at the end.
+// All code words of a 16-token step are loaded before any is used, so a warp keeps a whole step in flight.
+#define MAXG (D / 32)
+#if KV_BITS == 4
+#define WORDS CT
+#else
+#define WORDS (CT / 2)
+#endif
+
+__device__ __forceinline__ u32 exact_codes(u32 word, int p) {
+#if KV_BITS == 4
+    const u32 c = (word >> (4 * p)) & 0x000F000Fu;
+#else
+    const u32 c = (word >> (2 * p)) & 0x00030003u;
+#endif
+    return hsub2(c | 0x64006400u, 0x64006400u);
+}
+
+__device__ __forceinline__ u32 hmul2(u32 a, u32 b) {
+    u32 d;
+    asm("mul.rn.f16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+}
+
+__device__ __forceinline__ u32 word_of(const u32* words, int ct) {
+#if KV_BITS == 4
+    return words[ct];
+#else
+    return words[ct / 2] >> (8 * (ct & 1));
+#endif
+}
+
+/** q pair (row, channels c, c+1) from the shared query rows, as half2 bits. */
+__device__ __forceinline__ u32 q_pair(const u16* qs, int row, int c) {
+    return *reinterpret_cast<const u32*>(qs + row * QSTRIDE + c);
+}
+
+__device__ __forceinline__ float lo_f(u32 h2) { return h2f((u16) (h2 & 0xFFFF)); }
+__device__ __forceinline__ float hi_f(u32 h2) { return h2f((u16) (h2 >> 16)); }
+
+__device__ void attend_folded(const u16* qs, u16* qf, const int* table, const char* pool, long long pageBytes, long long regionOffset,
+        int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l) {
+    const int gid = lane >> 2, tig = lane & 3;
+    const int cg = min(group, D), groups = D / cg, ctPerGroup = cg / 16;
+    const int kParamBytes = key_param_bytes(group);
+    float vbias[MAXG][2];
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) vbias[j][0] = vbias[j][1] = 0.0f;
+#if !KEY_CHANNEL
+    float qsum[MAXG][2]; // sum of q over each channel group, rows gid and gid + 8
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+        float a = 0.0f, b = 0.0f;
+        if (j < groups) {
+            for (int ct = j * ctPerGroup; ct < (j + 1) * ctPerGroup; ct++) {
+                const u32 p0 = q_pair(qs, gid, ct * 16 + 2 * tig), p1 = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
+                const u32 r0 = q_pair(qs, gid + 8, ct * 16 + 2 * tig), r1 = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
+                a += lo_f(p0) + hi_f(p0) + lo_f(p1) + hi_f(p1);
+                b += lo_f(r0) + hi_f(r0) + lo_f(r1) + hi_f(r1);
+            }
+        }
+        a += __shfl_xor_sync(0xffffffffu, a, 1);
+        a += __shfl_xor_sync(0xffffffffu, a, 2);
+        b += __shfl_xor_sync(0xffffffffu, b, 1);
+        b += __shfl_xor_sync(0xffffffffu, b, 2);
+        qsum[j][0] = a;
+        qsum[j][1] = b;
+    }
+#else
+    float kbias[2] = {0.0f, 0.0f};
+#endif
+    for (int t0 = start; t0 < end; t0 += 16) {
+        const char* region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
+        const int tt = (t0 % PAGE_TOKENS) / 16;
+        u32 kw[WORDS], vw[WORDS];
+        const u32* kc = reinterpret_cast<const u32*>(region) + tt * WORDS * 32 + lane;
+        const u32* vc = reinterpret_cast<const u32*>(region + CODE_BYTES) + tt * WORDS * 32 + lane;
+#pragma unroll
+        for (int i = 0; i < WORDS; i++) {
+            kw[i] = kc[i * 32];
+            vw[i] = vc[i * 32];
+        }
+#if KEY_CHANNEL
+        if (t0 == start || t0 % group == 0) {
+            // A new block of g tokens: the query times each channel's scale, and the bias sum_c q_c min_c.
+            const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt * 16 / group) * (D / 2);
+            float b0 = 0.0f, b1 = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                for (int half = 0; half < 2; half++) {
+                    const int c = ct * 16 + 8 * half + 2 * tig;
+                    const uint2 sm = kp[c / 2];
+                    const u32 q0 = q_pair(qs, gid, c), q1 = q_pair(qs, gid + 8, c);
+                    *reinterpret_cast<u32*>(qf + gid * QSTRIDE + c) = hmul2(q0, sm.x);
+                    *reinterpret_cast<u32*>(qf + (gid + 8) * QSTRIDE + c) = hmul2(q1, sm.x);
+                    b0 += lo_f(q0) * lo_f(sm.y) + hi_f(q0) * hi_f(sm.y);
+                    b1 += lo_f(q1) * lo_f(sm.y) + hi_f(q1) * hi_f(sm.y);
+                }
+            }
+            b0 += __shfl_xor_sync(0xffffffffu, b0, 1);
+            b0 += __shfl_xor_sync(0xffffffffu, b0, 2);
+            b1 += __shfl_xor_sync(0xffffffffu, b1, 1);
+            b1 += __shfl_xor_sync(0xffffffffu, b1, 2);
+            kbias[0] = b0;
+            kbias[1] = b1;
+        }
+#endif
+        // Parameters of tokens 2tig, 2tig + 1, 2tig + 8, 2tig + 9 (C columns of the scores, A columns of P).
+#if !KEY_CHANNEL
+        const u32* kpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES);
+#endif
+        const u32* vpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES + kParamBytes);
+        const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
+        float s[2][4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = 0.0f;
+#if KEY_CHANNEL
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+            u32 a[4];
+            a[0] = q_pair(qf, gid, ct * 16 + 2 * tig);
+            a[1] = q_pair(qf, gid + 8, ct * 16 + 2 * tig);
+            a[2] = q_pair(qf, gid, ct * 16 + 8 + 2 * tig);
+            a[3] = q_pair(qf, gid + 8, ct * 16 + 8 + 2 * tig);
+            const u32 w = word_of(kw, ct);
+            mma16816(s[0], a, exact_codes(w, 0), exact_codes(w, 1));
+            mma16816(s[1], a, exact_codes(w, 2), exact_codes(w, 3));
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            s[0][i] += kbias[i >> 1];
+            s[1][i] += kbias[i >> 1];
+        }
+#else
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            float part[2][4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) part[0][i] = part[1][i] = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                u32 a[4];
+                a[0] = q_pair(qs, gid, ct * 16 + 2 * tig);
+                a[1] = q_pair(qs, gid + 8, ct * 16 + 2 * tig);
+                a[2] = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
+                a[3] = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
+                const u32 w = word_of(kw, ct);
+                mma16816(part[0], a, exact_codes(w, 0), exact_codes(w, 1));
+                mma16816(part[1], a, exact_codes(w, 2), exact_codes(w, 3));
+            }
+#pragma unroll
+            for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const u32 sm = kpt[tok[2 * nt + (i & 1)] * groups + j];
+                    s[nt][i] += lo_f(sm) * part[nt][i] + hi_f(sm) * qsum[j][i >> 1];
+                }
+            }
+        }
+#endif
+        float mx[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                s[nt][i] *= scaleLog2;
+                mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
+            }
+        }
+        float corr[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            const float mNew = fmaxf(m[r], mx[r]);
+            corr[r] = exp2f(m[r] - mNew);
+            m[r] = mNew;
+            l[r] *= corr[r];
+        }
+#pragma unroll
+        for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float e = exp2f(s[nt][i] - m[i >> 1]);
+                s[nt][i] = e;
+                l[i >> 1] += e;
+            }
+        }
+#pragma unroll
+        for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            vbias[j][0] *= corr[0];
+            vbias[j][1] *= corr[1];
+        }
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            float sc[4], mn[4];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const u32 sm = vpt[tok[k] * groups + j];
+                sc[k] = lo_f(sm);
+                mn[k] = hi_f(sm);
+            }
+            // P columns: s[0][0..1] and s[0][2..3] are tokens 2tig, 2tig+1 (rows gid, gid+8); s[1][..] tokens +8.
+            vbias[j][0] += s[0][0] * mn[0] + s[0][1] * mn[1] + s[1][0] * mn[2] + s[1][1] * mn[3];
+            vbias[j][1] += s[0][2] * mn[0] + s[0][3] * mn[1] + s[1][2] * mn[2] + s[1][3] * mn[3];
+            u32 pa[4];
+            pa[0] = pack_half2(s[0][0] * sc[0], s[0][1] * sc[1]);
+            pa[1] = pack_half2(s[0][2] * sc[0], s[0][3] * sc[1]);
+            pa[2] = pack_half2(s[1][0] * sc[2], s[1][1] * sc[3]);
+            pa[3] = pack_half2(s[1][2] * sc[2], s[1][3] * sc[3]);
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                const u32 w = word_of(vw, ct);
+                mma16816(o + ct * 8, pa, exact_codes(w, 0), exact_codes(w, 1));
+                mma16816(o + ct * 8 + 4, pa, exact_codes(w, 2), exact_codes(w, 3));
+            }
+        }
+    }
+    // The per-group sums of P * min belong to every channel of their group.
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            vbias[j][r] += __shfl_xor_sync(0xffffffffu, vbias[j][r], 1);
+            vbias[j][r] += __shfl_xor_sync(0xffffffffu, vbias[j][r], 2);
+        }
+    }
+#pragma unroll
+    for (int ct = 0; ct < CT; ct++) {
+        const int j = ct / ctPerGroup;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+#pragma unroll
+            for (int jj = 0; jj < MAXG; jj++) {
+                if (jj == j) o[ct * 8 + i] += vbias[jj][(i >> 1) & 1];
+            }
+        }
+    }
+}
+#endif
+
+// Grid (kvHeads, sequences, blocks); 128 threads. partial [seq][kvHead][split][16][D], stats [..][16] x {max, sum}.
+// Queries q [seq][heads * D]; table [seq][maxPages]; info [seq][INFO_WORDS].
+template <bool FOLD>
+__device__ __forceinline__ void decode_body(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+    __shared__ __align__(16) u16 qs[16 * QSTRIDE];
+#if KV_BITS != 16
+    __shared__ __align__(16) u16 qf[FOLD ? 4 * 16 * QSTRIDE : 1]; // per warp: the query times the key scales of a block
+#endif
+    const int kvh = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gq = heads / kvHeads, kvDim = kvHeads * D;
+    for (int i = tid; i < 16 * D; i += 128) {
+        const int r = i / D, d = i % D;
+        qs[r * QSTRIDE + d] = r < gq ? f2h(q[(size_t) seq * heads * D + (size_t) (kvh * gq + r) * D + d]) : (u16) 0;
+    }
+    __syncthreads();
+    const int split = blockIdx.z * 4 + warp, splits = gridDim.z * 4;
+    const long long* in = info + (size_t) seq * INFO_WORDS;
+    const int packed = (int) in[INFO_PACKED], ringLen = (int) in[INFO_RING_LEN];
+    float o[CT * 8];
+#pragma unroll
+    for (int i = 0; i < CT * 8; i++) o[i] = 0.0f;
+    float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
+    bool any = false;
+    if (split < packedSplits) {
+        const int start = split * chunk, end = min(packed, start + chunk);
+        if (start < end) {
+            any = true;
+#if KV_BITS != 16
+            if (FOLD) {
+                attend_folded(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
+                        ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l);
+            } else
+#endif
+            attend_range<false>(qs, tables + (size_t) seq * maxPages, pool, pageBytes, ((long long) layer * kvHeads + kvh) * regionBytes,
+                    nullptr, nullptr, kvDim, start, end, group, scaleLog2, lane, o, m, l);
+        }
+    } else if (split == packedSplits && ringLen > 0) {
+        any = true;
+        const size_t ringOff = (size_t) layer * blockTokens * kvDim + (size_t) kvh * D;
+        attend_range<true>(qs, nullptr, nullptr, 0, 0, reinterpret_cast<const float*>(in[INFO_RING_K]) + ringOff,
+                reinterpret_cast<const float*>(in[INFO_RING_V]) + ringOff, kvDim, 0, ringLen, group, scaleLog2, lane, o, m, l);
+    }
+    const size_t slot = (((size_t) seq * kvHeads + kvh) * splits + split) * 16;
+    const int gid = lane >> 2, tig = lane & 3;
+    if (!any) {
+        if (lane < 16) {
+            stats[2 * (slot + lane)] = NEG_INF;
+            stats[2 * (slot + lane) + 1] = 0.0f;
+        }
+        return;
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = gid + 8 * r;
+        if (row >= gq) continue;
+        float* dst = partial + (slot + row) * D;
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+            for (int nt = 0; nt < 2; nt++) {
+                const float* f = o + ct * 8 + nt * 4 + 2 * r;
+                *reinterpret_cast<float2*>(dst + ct * 16 + nt * 8 + 2 * tig) = make_float2(f[0], f[1]);
+            }
+        }
+        if (tig == 0) {
+            stats[2 * (slot + row)] = m[r];
+            stats[2 * (slot + row) + 1] = l[r];
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+    decode_body<false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2);
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+    decode_body<true>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2);
+}
+
+// out [seq][heads * D] = merge of the splits: sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. Grid (heads, seqs).
+extern "C" __global__ void __launch_bounds__(128) kv_combine(const float* __restrict__ partial, const float* __restrict__ stats,
+        float* __restrict__ out, int heads, int kvHeads, int splits) {
+    const int h = blockIdx.x, seq = blockIdx.y, gq = heads / kvHeads, kvh = h / gq, row = h % gq;
+    const size_t base = ((size_t) seq * kvHeads + kvh) * splits;
+    float mMax = NEG_INF;
+    for (int s = 0; s < splits; s++) mMax = fmaxf(mMax, stats[2 * ((base + s) * 16 + row)]);
+    float l = 0.0f;
+    for (int s = 0; s < splits; s++) {
+        const float ms = stats[2 * ((base + s) * 16 + row)];
+        if (ms != NEG_INF) l += exp2f(ms - mMax) * stats[2 * ((base + s) * 16 + row) + 1];
+    }
+    for (int d = threadIdx.x; d < D; d += 128) {
+        float a = 0.0f;
+        for (int s = 0; s < splits; s++) {
+            const float ms = stats[2 * ((base + s) * 16 + row)];
+            if (ms != NEG_INF) a += exp2f(ms - mMax) * partial[((base + s) * 16 + row) * D + d];
+        }
+        out[(size_t) seq * heads * D + (size_t) h * D + d] = a / l;
+    }
+}
+
+// ---- packing ---------------------------------------------------------------------------------------------------
+// kv_pack quantizes and packs whole blocks (g tokens; 16 for fp16) of keys and values. A block's rows come from the
+// pass's fp32 K/V (positions at or after the pass start) or from the sequence's ring (older ones). Grid (jobs,
+// kvHeads), 256 threads; job: page address, token in page, first position, pass start, pass row of the pass start,
+// ring K and ring V of this layer.
+#define JOB_WORDS 7
+
+/** The largest fp16 not above v (clamped to the fp16 range), as dev.bitcap.kv.GroupQuantizer.fp16AtMost. */
+__device__ u16 fp16_at_most(float v) {
+    const float c = fmaxf(-FP16_MAX, fminf(FP16_MAX, v));
+    u16 h = f2h(c);
+    if (h2f(h) > c) h = (h & 0x7FFF) == 0 ? (u16) 0x8001 : (u16) ((h & 0x8000) ? h + 1 : h - 1);
+    return h;
+}
+
+__device__ u16 fp16_at_least(float v) {
+    const float c = fmaxf(0.0f, fminf(FP16_MAX, v));
+    u16 h = f2h(c);
+    if (h2f(h) < c) h++;
+    return h;
+}
+
+struct Source {
+    const float* pass;
+    const float* ring;
+    long long first, passStart, passRow;
+    int kvDim, col;
+
+    __device__ float at(int t, int c) const {
+        const long long p = first + t;
+        if (p < passStart) return ring[(size_t) t * kvDim + col + c];
+        return pass[(size_t) (passRow + p - passStart) * kvDim + col + c];
+    }
+};
+
+#if KV_BITS != 16
+/**
+ * Quantizes n values src(t0 + i*dt, c0 + i*dc) exactly as GroupQuantizer.quantize (same fp16 parameters, same codes;
+ * no fused multiply-adds), codes into codes[(t0 + i*dt) * D + c0 + i*dc]; returns {scale, min} as a word.
+ */
+__device__ u32 quantize_group(const Source& src, int t0, int c0, int dt, int dc, int n, unsigned char* codes) {
+    float lo = __int_as_float(0x7f800000), hi = __int_as_float(0xff800000);
+    for (int i = 0; i < n; i++) {
+        const float v = src.at(t0 + i * dt, c0 + i * dc);
+        lo = fminf(lo, v);
+        hi = fmaxf(hi, v);
+    }
+    const int levels = (1 << KV_BITS) - 1;
+    const u16 minBits = fp16_at_most(lo);
+    const float mn = h2f(minBits);
+    u16 scaleBits = fp16_at_least((float) (((double) hi - (double) mn) / levels));
+    while (__fadd_rn(mn, __fmul_rn((float) levels, h2f(scaleBits))) < hi && h2f(scaleBits) < FP16_MAX) scaleBits++;
+    const float scale = h2f(scaleBits);
+    for (int i = 0; i < n; i++) {
+        const int t = t0 + i * dt, c = c0 + i * dc;
+        int q = 0;
+        if (scale != 0.0f) {
+            const float x = __fdiv_rn(__fsub_rn(src.at(t, c), mn), scale);
+            const float f = floorf(x);
+            q = (int) f + (x - f >= 0.5f ? 1 : 0); // Java's Math.round: half up
+            q = max(0, min(levels, q));
+        }
+        codes[t * D + c] = (unsigned char) q;
+    }
+    return (u32) scaleBits | ((u32) minBits << 16);
+}
+#endif
+
+/** Writes the code words of one block (tiles tt0 .. tt0 + tiles) from per-element codes [t][D]; V selects the value order. */
+template <bool VALUE>
+__device__ void write_words(const unsigned char* codes, char* dst, int tt0, int tiles, int tid, int threads) {
+#if KV_BITS == 4
+    const int words = tiles * CT * 32;
+    for (int w = tid; w < words; w += threads) {
+        const int lane = w % 32, ct = (w / 32) % CT, tl = w / 32 / CT, gid = lane >> 2, tig = lane & 3;
+        u32 word = 0;
+#pragma unroll
+        for (int p = 0; p < 4; p++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int t = VALUE ? tl * 16 + 2 * tig + 8 * (p & 1) + e : tl * 16 + gid + 8 * (p >> 1);
+                const int c = VALUE ? ct * 16 + gid + 8 * (p >> 1) : ct * 16 + 2 * tig + 8 * (p & 1) + e;
+                word |= (u32) codes[t * D + c] << (4 * (p + 4 * e));
+            }
+        }
+        reinterpret_cast<u32*>(dst)[((tt0 + tl) * CT + ct) * 32 + lane] = word;
+    }
+#elif KV_BITS == 2
+    const int words = tiles * (CT / 2) * 32;
+    for (int w = tid; w < words; w += threads) {
+        const int lane = w % 32, cp = (w / 32) % (CT / 2), tl = w / 32 / (CT / 2), gid = lane >> 2, tig = lane & 3;
+        u32 word = 0;
+#pragma unroll
+        for (int s = 0; s < 2; s++) {
+            const int ct = 2 * cp + s;
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+#pragma unroll
+                for (int e = 0; e < 2; e++) {
+                    const int t = VALUE ? tl * 16 + 2 * tig + 8 * (p & 1) + e : tl * 16 + gid + 8 * (p >> 1);
+                    const int c = VALUE ? ct * 16 + gid + 8 * (p >> 1) : ct * 16 + 2 * tig + 8 * (p & 1) + e;
+                    word |= (u32) codes[t * D + c] << (2 * (p + 4 * s) + 16 * e);
+                }
+            }
+        }
+        reinterpret_cast<u32*>(dst)[((tt0 + tl) * (CT / 2) + cp) * 32 + lane] = word;
+    }
+#endif
+}
+
+#if KV_BITS == 16
+/** fp16: each lane's 8 halves of a tile, rounded to nearest, straight from the source rows. */
+template <bool VALUE>
+__device__ void write_halves(const Source& src, char* dst, int tt0, int tiles, int tid, int threads) {
+    const int words = tiles * CT * 32;
+    for (int w = tid; w < words; w += threads) {
+        const int lane = w % 32, ct = (w / 32) % CT, tl = w / 32 / CT, gid = lane >> 2, tig = lane & 3;
+        u32 pr[4];
+#pragma unroll
+        for (int p = 0; p < 4; p++) {
+            float v[2];
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int t = VALUE ? tl * 16 + 2 * tig + 8 * (p & 1) + e : tl * 16 + gid + 8 * (p >> 1);
+                const int c = VALUE ? ct * 16 + gid + 8 * (p >> 1) : ct * 16 + 2 * tig + 8 * (p & 1) + e;
+                v[e] = src.at(t, c);
+            }
+            pr[p] = (u32) f2h(v[0]) | ((u32) f2h(v[1]) << 16);
+        }
+        reinterpret_cast<uint4*>(dst)[((tt0 + tl) * CT + ct) * 32 + lane] = make_uint4(pr[0], pr[1], pr[2], pr[3]);
+    }
+}
+#endif
+
+// Dynamic shared memory: 2 * blockTokens * D bytes (codes of keys and values) for int formats, none for fp16.
+extern "C" __global__ void __launch_bounds__(256) kv_pack(const long long* __restrict__ jobs, const float* __restrict__ kPass,
+        const float* __restrict__ vPass, int kvHeads, int layer, long long regionBytes, int group, int blockTokens) {
+    extern __shared__ unsigned char codes[];
+    const long long* job = jobs + (size_t) blockIdx.x * JOB_WORDS;
+    const int kvh = blockIdx.y, tid = threadIdx.x, kvDim = kvHeads * D;
+    char* region = reinterpret_cast<char*>(job[0]) + ((long long) layer * kvHeads + kvh) * regionBytes;
+    const int tokenInPage = (int) job[1];
+    Source ks = {kPass, reinterpret_cast<const float*>(job[5]), job[2], job[3], job[4], kvDim, kvh * D};
+    Source vs = ks;
+    vs.pass = vPass;
+    vs.ring = reinterpret_cast<const float*>(job[6]);
+    const int tt0 = tokenInPage / 16, tiles = blockTokens / 16;
+#if KV_BITS == 16
+    write_halves<false>(ks, region, tt0, tiles, tid, 256);
+    write_halves<true>(vs, region + CODE_BYTES, tt0, tiles, tid, 256);
+#else
+    unsigned char* kc = codes;
+    unsigned char* vc = codes + blockTokens * D;
+    const int cg = min(group, D), groups = D / cg;
+#if KEY_CHANNEL
+    u16* kp = reinterpret_cast<u16*>(region + 2 * CODE_BYTES) + 2 * (tokenInPage / group) * D;
+    for (int c = tid; c < D; c += 256) {
+        const u32 w = quantize_group(ks, 0, c, 1, 0, blockTokens, kc);
+        kp[2 * (c & ~1) + (c & 1)] = (u16) (w & 0xFFFF);     // {scale(c), scale(c+1)} of the pair
+        kp[2 * (c & ~1) + 2 + (c & 1)] = (u16) (w >> 16);    // then {min(c), min(c+1)}
+    }
+#else
+    u32* kp = reinterpret_cast<u32*>(region + 2 * CODE_BYTES) + tokenInPage * groups;
+    for (int i = tid; i < blockTokens * groups; i += 256) kp[i] = quantize_group(ks, i / groups, (i % groups) * cg, 0, 1, cg, kc);
+#endif
+    u32* vp = reinterpret_cast<u32*>(region + 2 * CODE_BYTES + key_param_bytes(group)) + tokenInPage * groups;
+    for (int i = tid; i < blockTokens * groups; i += 256) vp[i] = quantize_group(vs, i / groups, (i % groups) * cg, 0, 1, cg, vc);
+    __syncthreads();
+    write_words<false>(kc, region, tt0, tiles, tid, 256);
+    write_words<true>(vc, region + CODE_BYTES, tt0, tiles, tid, 256);
+#endif
+}
+
+// Copies pass rows into ring slots: rows [n][3] = pass row, ring K row address, ring V row address. Grid n.
+extern "C" __global__ void __launch_bounds__(128) kv_ring_store(const long long* __restrict__ rows, const float* __restrict__ kPass,
+        const float* __restrict__ vPass, int kvDim) {
+    const long long* r = rows + 3 * (size_t) blockIdx.x;
+    float* rk = reinterpret_cast<float*>(r[1]);
+    float* rv = reinterpret_cast<float*>(r[2]);
+    for (int i = threadIdx.x; i < kvDim; i += 128) {
+        rk[i] = kPass[(size_t) r[0] * kvDim + i];
+        rv[i] = vPass[(size_t) r[0] * kvDim + i];
+    }
+}
+
+// Fills x[0 .. n) with deterministic pseudo-random numbers of mean 0 and deviation ~sigma (sum of 4 uniforms), plus
+// offset * (index % period == 0) so that some channels carry outliers, as keys do. For benchmarks and checks only.
+extern "C" __global__ void kv_fill(float* __restrict__ x, long long n, u32 seed, float sigma, int period, float offset) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        u32 h = (u32) i * 0x9E3779B1u ^ (u32) (i >> 32) * 0x85EBCA77u ^ seed;
+        float s = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            h ^= h >> 15;
+            h *= 0x2C1B3C6Du;
+            h ^= h >> 12;
+            h *= 0x297A2D39u;
+            h ^= h >> 15;
+            s += (h >> 8) * (1.0f / 16777216.0f);
+        }
+        x[i] = (s - 2.0f) * 1.7320508f * sigma + (period > 0 && i % period == 0 ? offset : 0.0f);
+    }
+}
