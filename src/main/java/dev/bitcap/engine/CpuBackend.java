@@ -121,8 +121,7 @@ public final class CpuBackend implements Backend {
         for (int p : batch.positions()) maxPos = Math.max(maxPos, p);
         rope.ensure(maxPos);
 
-        float[] x = new float[n * d];
-        for (int t = 0; t < n; t++) embed(batch.ids()[t], x, t * d);
+        float[] x = batch.embed(w.embedding(), d);
         float[] xn = new float[n * d];
         int[][] routed = new int[c.layers()][];
         for (int l = 0; l < c.layers(); l++) {
@@ -138,7 +137,7 @@ public final class CpuBackend implements Backend {
         }
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
 
-        int[] rows = allLogits ? null : lastTokenRows(tokens);
+        int[] rows = allLogits ? null : TokenBatch.lastTokenRows(tokens);
         int m = allLogits ? n : rows.length;
         float[] h = new float[m * d];
         for (int r = 0; r < m; r++) {
@@ -161,25 +160,7 @@ public final class CpuBackend implements Backend {
         for (int t = 0; t < n; t++) Ops.rmsnorm(out, t * d, x, t * d, weight, d, c.rmsEps());
     }
 
-    private void embed(int id, float[] x, int off) {
-        Tensor row = w.embedding().slice(id, 1);
-        int d = c.hiddenSize();
-        if (row.dtype() == dev.bitcap.tensor.DType.F32) {
-            java.lang.foreign.MemorySegment.copy(row.data(), Tensor.F32_LE, 0, x, off, d);
-        } else {
-            for (int i = 0; i < d; i++) x[off + i] = row.getFloat(i);
-        }
-    }
 
-    private static int[] lastTokenRows(List<int[]> tokens) {
-        int[] rows = new int[tokens.size()];
-        int end = 0;
-        for (int s = 0; s < tokens.size(); s++) {
-            end += tokens.get(s).length;
-            rows[s] = end - 1;
-        }
-        return rows;
-    }
 
     @Override
     public void close() {

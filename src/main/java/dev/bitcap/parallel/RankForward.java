@@ -51,8 +51,7 @@ final class RankForward {
         boolean tp = shard.plan().tp() > 1;
         Weights.Model w = shard.weights();
 
-        float[] x = new float[n * d];
-        for (int t = 0; t < n; t++) embed(w.embedding(), batch.ids()[t], x, t * d);
+        float[] x = batch.embed(w.embedding(), d);
         float[] xn = new float[n * d];
         int[][] routed = new int[full.layers()][];
         for (int l = 0; l < full.layers(); l++) {
@@ -87,7 +86,7 @@ final class RankForward {
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokens.get(s).length);
         if (!wantLogits) return new Result(null, routed);
 
-        int[] rows = allLogits ? null : lastTokenRows(tokens);
+        int[] rows = allLogits ? null : TokenBatch.lastTokenRows(tokens);
         int m = allLogits ? n : rows.length;
         float[] h = new float[m * d];
         for (int r = 0; r < m; r++) Ops.rmsnorm(h, r * d, x, (allLogits ? r : rows[r]) * d, w.finalNorm(), d, full.rmsEps());
@@ -107,23 +106,5 @@ final class RankForward {
         for (int t = 0; t < n; t++) Ops.rmsnorm(out, t * d, x, t * d, weight, d, full.rmsEps());
     }
 
-    private void embed(Tensor embedding, int id, float[] x, int off) {
-        Tensor row = embedding.slice(id, 1);
-        int d = full.hiddenSize();
-        if (row.dtype() == DType.F32) {
-            MemorySegment.copy(row.data(), Tensor.F32_LE, 0, x, off, d);
-        } else {
-            for (int i = 0; i < d; i++) x[off + i] = row.getFloat(i);
-        }
-    }
 
-    private static int[] lastTokenRows(List<int[]> tokens) {
-        int[] rows = new int[tokens.size()];
-        int end = 0;
-        for (int s = 0; s < tokens.size(); s++) {
-            end += tokens.get(s).length;
-            rows[s] = end - 1;
-        }
-        return rows;
-    }
 }
