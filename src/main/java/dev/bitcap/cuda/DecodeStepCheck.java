@@ -29,10 +29,19 @@ final class DecodeStepCheck {
 
     void run() {
         CudaOps ops = new CudaOps(device);
-        rmsnormRows(ops);
-        accumulateRows(ops);
-        ropeAppendRows(ops);
-        attentionRows();
+        section("rmsnorm", () -> rmsnormRows(ops));
+        section("GEMV accumulate", () -> accumulateRows(ops));
+        section("rope_append", () -> ropeAppendRows(ops));
+        section("decode attention", this::attentionRows);
+    }
+
+    /** A section that throws reports one failed row instead of ending the check. */
+    private void section(String name, Runnable rows) {
+        try {
+            rows.run();
+        } catch (RuntimeException e) {
+            sink.accept(new CudaCheck.Row("decode step", name, Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
     }
 
     private void compare(String name, float[] ref, float[] got, double tolerance, String note) {
