@@ -71,27 +71,70 @@ public final class CudaAttention {
         return buffersVersion;
     }
 
-    /** att [n, heads*headDim] = attention of q [n, heads*headDim] at the given positions, layer {@code layer}. */
+    /** Query heads per KV head that attend_gqa takes in one block (GQA_MAX in attention.cu). */
+    static final int GQA_MAX = 8;
+    /** The fewest positions attend_gqa gives one block (the context split into ranges of at least this). */
+    static final int GQA_MIN_CHUNK = 64;
+
+    /** Whether decode runs attend_gqa (query heads of one KV head per block) rather than attend. */
+    boolean groupsHeads() {
+        return heads % kvHeads == 0 && heads / kvHeads <= GQA_MAX;
+    }
+
+    /**
+     * Ranges for attend_gqa: enough blocks (KV heads x queries x ranges) for about four per multiprocessor, at most
+     * one range per {@link #GQA_MIN_CHUNK} positions of {@code maxLength}.
+     */
+    static int gqaSplits(int queries, int kvHeads, int maxLength, int multiprocessors) {
+        long blocks = (long) queries * kvHeads;
+        long target = 4L * multiprocessors;
+        if (blocks >= target) return 1;
+        int byWork = (int) ((target + blocks - 1) / blocks);
+        int byLength = Math.max(1, (maxLength + GQA_MIN_CHUNK - 1) / GQA_MIN_CHUNK);
+        return Math.max(1, Math.min(byWork, byLength));
+    }
+
+    /**
+     * att [n, heads*headDim] = attention of q [n, heads*headDim] at the given positions, layer {@code layer}; contexts
+     * up to {@code maxLength} (the split count is fixed by it, each token's ranges by its own length: attend_gqa).
+     */
     public void run(long q, long kBase, long vBase, long positions, long att, int n, int maxLength, int layer) {
+        if (groupsHeads()) {
+            int splits = gqaSplits(n, kvHeads, maxLength, device.multiprocessors());
+            if (splits > 1) splitBuffers((long) n * heads * splits * headDim);
+            module.launch("attend_gqa").ptr(q).ptr(kBase).ptr(vBase).ptr(positions).ptr(att).ptr(partial).ptr(stats)
+                    .i(heads).i(kvHeads).i(layers).i(layer).i(GQA_MIN_CHUNK).f(scale).run(kvHeads, n, splits, 128, 0);
+            if (splits > 1) {
+                module.launch("attend_combine").ptr(partial).ptr(stats).ptr(att).i(heads).i(splits).run(heads, n, 1, 128, 0);
+            }
+            return;
+        }
+        runPerHead(q, kBase, vBase, positions, att, n, maxLength, layer);
+    }
+
+    /** attend: one block per query head and range (any group size; the check compares it with attend_gqa). */
+    void runPerHead(long q, long kBase, long vBase, long positions, long att, int n, int maxLength, int layer) {
         int splits = splits(n, heads, maxLength, device.multiprocessors());
         int chunk = (maxLength + splits - 1) / splits;
-        if (splits > 1) {
-            long need = (long) n * heads * splits * headDim;
-            if (partialFloats < need) {
-                if (partial != 0) {
-                    device.free(partial);
-                    device.free(stats);
-                }
-                partialFloats = Math.max(need, 2 * partialFloats);
-                partial = device.alloc(4 * partialFloats);
-                buffersVersion++;
-                stats = device.alloc(4 * 2 * partialFloats / headDim);
-            }
-        }
+        if (splits > 1) splitBuffers((long) n * heads * splits * headDim);
         module.launch("attend").ptr(q).ptr(kBase).ptr(vBase).ptr(positions).ptr(att).ptr(partial).ptr(stats)
                 .i(heads).i(kvHeads).i(layers).i(layer).i(chunk).f(scale).run(heads, n, splits, 128, 0);
         if (splits > 1) {
             module.launch("attend_combine").ptr(partial).ptr(stats).ptr(att).i(heads).i(splits).run(heads, n, 1, 128, 0);
+        }
+    }
+
+    /** Grows the split-K scratch to {@code need} floats of partial sums (and their statistics). */
+    private void splitBuffers(long need) {
+        if (partialFloats < need) {
+            if (partial != 0) {
+                device.free(partial);
+                device.free(stats);
+            }
+            partialFloats = Math.max(need, 2 * partialFloats);
+            partial = device.alloc(4 * partialFloats);
+            buffersVersion++;
+            stats = device.alloc(4 * 2 * partialFloats / headDim);
         }
     }
 }

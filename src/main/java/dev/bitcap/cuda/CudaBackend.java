@@ -357,8 +357,7 @@ public final class CudaBackend implements Backend {
                     routed[l] = moe(layer, n);
                 }
             } else {
-                mlp(layer.mlp, act.xn, n, act.y);
-                ops.add(act.x, act.y, (long) n * d);
+                mlpAdd(layer.mlp, act.xn, n, act.x);
             }
         }
         ops.rmsnorm(act.x, finalNorm, act.h, m, d, c.rmsEps(), allLogits ? 0 : act.lastRows);
@@ -402,15 +401,14 @@ public final class CudaBackend implements Backend {
         }
         if (seerPass) seerPrefill.gateInputs(act.q, act.k, n);
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
-        ops.rope(act.q, act.pos, invFreq, n, c.heads(), hd, qDim, rotateHalf);
-        ops.rope(act.k, act.pos, invFreq, n, c.kvHeads(), hd, kvDim, rotateHalf);
+        // rope of q and k, and with the f32 cache the append of k and v, in one launch (the paged cache appends itself)
+        ops.ropeAppend(act.q, act.k, act.v, act.pos, invFreq, n, c.heads(), c.kvHeads(), hd, rotateHalf, paged != null ? 0 : act.kBase,
+                paged != null ? 0 : act.vBase, c.layers(), l);
         if (paged != null) { // paged fp16 / int KV cache: append and attend there
             paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
-            mm.matmul(w.o, act.att, act.o, n);
-            ops.add(act.x, act.o, (long) n * c.hiddenSize());
+            mm.matmulAdd(w.o, act.att, act.x, n, act.o);
             return;
         }
-        ops.kvAppend(act.k, act.v, act.kBase, act.vBase, act.pos, n, kvDim, c.layers(), l);
         if (seerPass) {
             seerPrefill.attend(l, act.q, act.k, act.v, act.att, n);
         } else if (prefill && act.tileCount > 0) {
@@ -418,8 +416,7 @@ public final class CudaBackend implements Backend {
         } else {
             attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
         }
-        mm.matmul(w.o, act.att, act.o, n);
-        ops.add(act.x, act.o, (long) n * c.hiddenSize());
+        mm.matmulAdd(w.o, act.att, act.x, n, act.o); // x += o_proj(att): the residual add in the GEMV's final write
     }
 
     /** out [n, hidden] = down(silu(gate x) * up x) for n rows of x. */
@@ -429,6 +426,15 @@ public final class CudaBackend implements Backend {
         mm.matmul(w.up, x, act.u, n);
         ops.swiglu(act.g, act.u, (long) n * f);
         mm.matmul(w.down, act.g, out, n);
+    }
+
+    /** residual [n, hidden] += down(silu(gate x) * up x): the add fused into the down projection (act.y is its scratch). */
+    private void mlpAdd(Mlp w, long x, int n, long residual) {
+        int f = w.gate.rows();
+        mm.matmul(w.gate, x, act.g, n);
+        mm.matmul(w.up, x, act.u, n);
+        ops.swiglu(act.g, act.u, (long) n * f);
+        mm.matmulAdd(w.down, act.g, residual, n, act.y);
     }
 
     /** Routes the n tokens on the host (as the CPU backend does), then runs each chosen expert once over its tokens. */

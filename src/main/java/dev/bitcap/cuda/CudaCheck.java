@@ -101,6 +101,7 @@ public final class CudaCheck {
         for (String f : FIXTURES) fixture(f);
         stories();
         new PrefillAttentionCheck(device, this::add).run();
+        new DecodeStepCheck(device, this::add).run();
         return rows;
     }
 

@@ -19,7 +19,7 @@ public final class CudaMatMul {
 
     private final CudaDevice device;
     private final CudaOps ops;
-    private final CudaModule[] modules = new CudaModule[5];
+    private final CudaModule[] modules = new CudaModule[10]; // per WTYPE, then the same with ACCUMULATE
     private final java.util.Map<String, CudaModule> packedModules = new java.util.HashMap<>();
     private long scratch;
     private long scratchBytes;
@@ -56,6 +56,35 @@ public final class CudaMatMul {
         }
     }
 
+    /**
+     * y [n, rows] += X · Wᵀ: the GEMV kernels add their sums into y in their final write (ACCUMULATE), one write per
+     * element, so the result is what matmul into a scratch row and {@link CudaOps#add} give, bit for bit; the cuBLAS
+     * path (n &gt;= {@link #CUBLAS_MIN_ROWS}) runs exactly that, through {@code scratch} ([n, rows] floats).
+     */
+    public void matmulAdd(DeviceMatrix w, long x, long y, int n, long scratch) {
+        if (useCublas && n >= CUBLAS_MIN_ROWS && (w.type().isFloat() || w.packed() != null || w.binary() != null)) {
+            cublas(w, x, scratch, n);
+            ops.add(y, scratch, (long) n * w.rows());
+            return;
+        }
+        accumulate = true;
+        try {
+            gemv(w, x, y, n);
+        } finally {
+            accumulate = false;
+        }
+    }
+
+    /** Set while {@link #matmulAdd} runs a GEMV: the modules compiled with ACCUMULATE are used. */
+    private boolean accumulate;
+
+    private List<String> withAccumulate(List<String> defines) {
+        if (!accumulate) return defines;
+        List<String> all = new java.util.ArrayList<>(defines);
+        all.add("ACCUMULATE=1");
+        return all;
+    }
+
     /** The GEMV kernel, whatever n. */
     public void gemv(DeviceMatrix w, long x, long y, int n) {
         if (w.packed() != null) {
@@ -67,8 +96,9 @@ public final class CudaMatMul {
             return;
         }
         int wt = weightType(w.type());
-        CudaModule m = modules[wt];
-        if (m == null) m = modules[wt] = device.module("gemv.cu", List.of("WTYPE=" + wt));
+        int slot = wt + (accumulate ? 5 : 0);
+        CudaModule m = modules[slot];
+        if (m == null) m = modules[slot] = device.module("gemv.cu", withAccumulate(List.of("WTYPE=" + wt)));
         if ((w.type() == DType.Q8_0 || w.type() == DType.Q4_0) && tuning.staged() && w.cols() % 256 == 0 && n <= 4) {
             stagedGgml(m, w, x, y, n);
             return;
@@ -110,14 +140,14 @@ public final class CudaMatMul {
 
     private CudaModule packedModule(DeviceMatrix.Packed p) {
         String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1() + " "
-                + tuning.asyncStages();
+                + tuning.asyncStages() + (accumulate ? " accumulate" : "");
         CudaModule m = packedModules.get(key);
         if (m == null) {
             List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
                     "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
             if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
             if (tuning.asyncStages() > 0) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
-            m = device.module("gemv_packed.cu", defines);
+            m = device.module("gemv_packed.cu", withAccumulate(defines));
             packedModules.put(key, m);
         }
         return m;
@@ -250,10 +280,11 @@ public final class CudaMatMul {
     }
 
     private CudaModule binaryModule(DeviceMatrix.Binary b) {
-        String key = "binary " + b.stateBits() + " " + b.regions() + " " + (b.keptPer8() < 8);
+        String key = "binary " + b.stateBits() + " " + b.regions() + " " + (b.keptPer8() < 8) + (accumulate ? " accumulate" : "");
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            m = device.module("gemv_binary.cu", List.of("STATE_BITS=" + b.stateBits(), "REGIONS=" + b.regions(), "PRUNED=" + (b.keptPer8() < 8 ? 1 : 0)));
+            m = device.module("gemv_binary.cu", withAccumulate(List.of("STATE_BITS=" + b.stateBits(), "REGIONS=" + b.regions(),
+                    "PRUNED=" + (b.keptPer8() < 8 ? 1 : 0))));
             packedModules.put(key, m);
         }
         return m;

@@ -45,6 +45,26 @@ public final class CudaOps {
 
     /** {@code rows} rows of {@code d}: out[r] = rmsnorm(x[inRows[r]]) (inRows 0: row r itself). */
     public void rmsnorm(long x, long weight, long out, int rows, int d, float eps, long inRows) {
+        if (vec4Rows(x, weight, out, d)) {
+            rmsnormVec4(x, weight, out, rows, d, eps, inRows);
+        } else {
+            rmsnormScalar(x, weight, out, rows, d, eps, inRows);
+        }
+    }
+
+    /** Whether rmsnorm_vec4 can read rows of d floats at these addresses: d a multiple of 4, everything 16-byte aligned. */
+    static boolean vec4Rows(long x, long weight, long out, int d) {
+        return d % 4 == 0 && ((x | weight | out) & 15) == 0;
+    }
+
+    /** rmsnorm_vec4: about d/16 threads, so that each holds four float4s (RMS_HELD in ops.cu). */
+    void rmsnormVec4(long x, long weight, long out, int rows, int d, float eps, long inRows) {
+        int threads = Math.min(1024, Math.max(32, (d / 16 + 31) / 32 * 32));
+        m().launch("rmsnorm_vec4").ptr(x).ptr(weight).ptr(out).i(d).f(eps).ptr(inRows).run(rows, 1, 1, threads, 0);
+    }
+
+    /** The one-float-per-thread rmsnorm (any d, any alignment). */
+    void rmsnormScalar(long x, long weight, long out, int rows, int d, float eps, long inRows) {
         m().launch("rmsnorm").ptr(x).ptr(weight).ptr(out).i(d).f(eps).ptr(inRows).run(rows, 1, 1, rowThreads(d), 0);
     }
 
@@ -63,6 +83,17 @@ public final class CudaOps {
     public void rope(long x, long positions, long invFreq, int n, int heads, int headDim, int rowStride, boolean rotateHalf) {
         m().launch("rope").ptr(x).ptr(positions).ptr(invFreq).i(heads).i(headDim).i(rowStride).i(rotateHalf ? 1 : 0)
                 .run(n, heads, 1, Math.min(1024, Math.max(32, headDim / 2)), 0);
+    }
+
+    /**
+     * rope of q [n, heads*headDim] and k [n, kvHeads*headDim] in place, and with kBase non-zero the rotated keys and the
+     * values v stored at their positions of layer {@code layer} of the f32 caches, in one launch (rope twice, then
+     * kvAppend, as one kernel).
+     */
+    public void ropeAppend(long q, long k, long v, long positions, long invFreq, int n, int heads, int kvHeads, int headDim,
+                           boolean rotateHalf, long kBase, long vBase, int layers, int layer) {
+        m().launch("rope_append").ptr(q).ptr(k).ptr(v).ptr(positions).ptr(invFreq).i(heads).i(kvHeads).i(headDim).i(rotateHalf ? 1 : 0)
+                .ptr(kBase).ptr(vBase).i(layers).i(layer).run(n, heads + kvHeads, 1, Math.min(1024, Math.max(32, headDim / 2)), 0);
     }
 
     public void kvAppend(long k, long v, long kBase, long vBase, long positions, int n, int kvDim, int layers, int layer) {

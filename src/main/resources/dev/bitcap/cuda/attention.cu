@@ -242,3 +242,136 @@ extern "C" __global__ void __launch_bounds__(THREADS) attend_prefill(const float
         }
     }
 }
+
+// ---- decode: the query heads of one KV head in one block ---------------------------------------------------------
+// attend reads each KV head's keys and values once per query head (group times with GQA). attend_gqa takes one KV
+// head, one query token and one range of its context per block, with all `group` query heads that share the KV head
+// (group <= GQA_MAX): each key row is read once by one warp (lane i: dims i, i+32, ...) and scored against every
+// query head of the group, and each value element once by one thread for every head. The ranges are sized from the
+// token's own length on the device (at least minChunk positions each), so a graph captured with `splits` ranges for
+// the longest capacity spreads a short context over few blocks and the others return at once. Partial results and
+// statistics have attend's layout, so attend_combine merges them.
+#define GQA_MAX 8
+#define GQA_TILE 64 // two scores per lane in the softmax step
+#define GQA_DPL ((HEAD_DIM + 31) / 32)
+
+extern "C" __global__ void __launch_bounds__(THREADS) attend_gqa(const float* __restrict__ q, const unsigned long long* __restrict__ kBase,
+        const unsigned long long* __restrict__ vBase, const int* __restrict__ pos, float* __restrict__ out, float* __restrict__ partial,
+        float* __restrict__ stats, int heads, int kvHeads, int layers, int layer, int minChunk, float scale) {
+    const int kvh = blockIdx.x, t = blockIdx.y, s = blockIdx.z, splits = gridDim.z;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int group = heads / kvHeads;
+    const int kvDim = kvHeads * HEAD_DIM;
+    const int len = pos[t] + 1;
+    const int chunk = max(minChunk, (len + splits - 1) / splits);
+    const int start = s * chunk, end = min(len, start + chunk);
+
+    __shared__ float qs[GQA_MAX][HEAD_DIM];
+    __shared__ float sc[GQA_MAX][GQA_TILE];
+    __shared__ float mS[GQA_MAX], lS[GQA_MAX], corrS[GQA_MAX];
+    for (int i = tid; i < group * HEAD_DIM; i += THREADS) {
+        qs[i / HEAD_DIM][i % HEAD_DIM] = q[(size_t) t * heads * HEAD_DIM + (size_t) (kvh * group) * HEAD_DIM + i];
+    }
+    if (tid < GQA_MAX) {
+        mS[tid] = NEG_INF;
+        lS[tid] = 0.0f;
+    }
+    __syncthreads();
+
+    const float* kc = reinterpret_cast<const float*>(kBase[t]) + (size_t) layer * kvDim + (size_t) kvh * HEAD_DIM;
+    const float* vc = reinterpret_cast<const float*>(vBase[t]) + (size_t) layer * kvDim + (size_t) kvh * HEAD_DIM;
+    const size_t rowStride = (size_t) layers * kvDim;
+
+    float acc[GQA_MAX][PER_THREAD];
+#pragma unroll
+    for (int g = 0; g < GQA_MAX; g++) {
+#pragma unroll
+        for (int i = 0; i < PER_THREAD; i++) acc[g][i] = 0.0f;
+    }
+
+    for (int p0 = start; p0 < end; p0 += GQA_TILE) {
+        const int cnt = min(GQA_TILE, end - p0);
+        for (int j = warp; j < cnt; j += WARPS) {
+            const float* k = kc + (size_t) (p0 + j) * rowStride;
+            float kr[GQA_DPL];
+#pragma unroll
+            for (int i = 0; i < GQA_DPL; i++) {
+                const int d = lane + 32 * i;
+                kr[i] = d < HEAD_DIM ? k[d] : 0.0f;
+            }
+#pragma unroll
+            for (int g = 0; g < GQA_MAX; g++) {
+                if (g < group) {
+                    float dot = 0.0f;
+#pragma unroll
+                    for (int i = 0; i < GQA_DPL; i++) {
+                        const int d = lane + 32 * i;
+                        if (d < HEAD_DIM) dot += qs[g][d] * kr[i];
+                    }
+                    for (int o = 16; o > 0; o >>= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+                    if (lane == 0) sc[g][j] = dot * scale;
+                }
+            }
+        }
+        __syncthreads();
+        // Online softmax of each head's tile: warp w takes heads w, w + WARPS, ...
+        for (int g = warp; g < group; g += WARPS) {
+            const float s0 = lane < cnt ? sc[g][lane] : NEG_INF;
+            const float s1 = lane + 32 < cnt ? sc[g][lane + 32] : NEG_INF;
+            float tm = fmaxf(s0, s1);
+            for (int o = 16; o > 0; o >>= 1) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, o));
+            const float mOld = mS[g], mNew = fmaxf(mOld, tm);
+            const float e0 = lane < cnt ? expf(s0 - mNew) : 0.0f;
+            const float e1 = lane + 32 < cnt ? expf(s1 - mNew) : 0.0f;
+            if (lane < cnt) sc[g][lane] = e0;
+            if (lane + 32 < cnt) sc[g][lane + 32] = e1;
+            float sum = e0 + e1;
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            if (lane == 0) {
+                const float corr = expf(mOld - mNew); // 0 on the first tile (mOld = -inf)
+                corrS[g] = corr;
+                lS[g] = lS[g] * corr + sum;
+                mS[g] = mNew;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < PER_THREAD; i++) {
+            const int d = tid + i * THREADS;
+            if (d < HEAD_DIM) {
+#pragma unroll
+                for (int g = 0; g < GQA_MAX; g++) acc[g][i] *= g < group ? corrS[g] : 0.0f;
+                for (int j = 0; j < cnt; j++) {
+                    const float v = vc[(size_t) (p0 + j) * rowStride + d];
+#pragma unroll
+                    for (int g = 0; g < GQA_MAX; g++) {
+                        if (g < group) acc[g][i] += sc[g][j] * v;
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int g = 0; g < GQA_MAX; g++) {
+        if (g >= group) break;
+        const int h = kvh * group + g;
+        const size_t slot = ((size_t) t * heads + h) * splits + s;
+#pragma unroll
+        for (int i = 0; i < PER_THREAD; i++) {
+            const int d = tid + i * THREADS;
+            if (d < HEAD_DIM) {
+                if (splits == 1) {
+                    out[(size_t) t * heads * HEAD_DIM + (size_t) h * HEAD_DIM + d] = acc[g][i] / lS[g];
+                } else {
+                    partial[slot * HEAD_DIM + d] = acc[g][i];
+                }
+            }
+        }
+        if (splits > 1 && tid == 0) {
+            stats[2 * slot] = mS[g]; // -inf with l = 0 for a range past this token's context
+            stats[2 * slot + 1] = lS[g];
+        }
+    }
+}

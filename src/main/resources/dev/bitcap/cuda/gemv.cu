@@ -1,4 +1,4 @@
-// variants: -DWTYPE=0 | -DWTYPE=1 | -DWTYPE=2 | -DWTYPE=3 | -DWTYPE=4
+// variants: -DWTYPE=0 | -DWTYPE=1 | -DWTYPE=2 | -DWTYPE=3 | -DWTYPE=4 | -DWTYPE=2 -DACCUMULATE=1 | -DWTYPE=3 -DACCUMULATE=1
 // GEMV / small-batch GEMM launched by dev.bitcap.cuda.CudaMatMul: y[t][r] = sum_c W[r][c] * x[t][c] for
 // n activation rows t. W is stored row-major in one of the weight types below, read in place (the bytes the
 // loader mapped, uploaded once); x and y are fp32. One warp owns one weight row and reads it once for NT
@@ -10,6 +10,16 @@
 #error "WTYPE must be defined"
 #endif
 #define NT 4
+#ifndef ACCUMULATE
+#define ACCUMULATE 0
+#endif
+// The final write of y: y = W x, or with ACCUMULATE y += W x (the residual add of o_proj / down_proj fused into the
+// product; each element is still written by one thread once, so the sums keep their order from launch to launch).
+#if ACCUMULATE
+#define STORE_Y(dst, v) ((dst) += (v))
+#else
+#define STORE_Y(dst, v) ((dst) = (v))
+#endif
 #define WARPS 8
 
 __device__ __forceinline__ float half_to_float(unsigned short h) {
@@ -150,7 +160,7 @@ extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv(const unsigned cha
 #pragma unroll
     for (int t = 0; t < NT; t++) {
         const float s = warp_sum(acc[t]);
-        if (lane == 0 && t < nt) y[(size_t) (t0 + t) * rows + r] = s;
+        if (lane == 0 && t < nt) STORE_Y(y[(size_t) (t0 + t) * rows + r], s);
     }
 }
 
@@ -271,7 +281,7 @@ __device__ __forceinline__ void ggml_staged(const unsigned char* __restrict__ w,
         for (int t = 0; t < NA; t++) {
             const float s = warp_sum(acc[i][t]);
             if (lane == 0 && t < nt && r0 + i < rows) {
-                if (gridDim.y == 1) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+                if (gridDim.y == 1) STORE_Y(y[(size_t) (t0 + t) * rows + r0 + i], s);
                 else partial[((size_t) blockIdx.y * n + t0 + t) * rows + r0 + i] = s;
             }
         }
@@ -295,7 +305,7 @@ __device__ __forceinline__ void ggml_staged(const unsigned char* __restrict__ w,
         if (rr >= rows || tt >= n) continue;
         float s = 0.0f;
         for (int sl = 0; sl < gridDim.y; sl++) s += __ldcg(partial + ((size_t) sl * n + tt) * rows + rr);
-        y[(size_t) tt * rows + rr] = s;
+        STORE_Y(y[(size_t) tt * rows + rr], s);
     }
 }
 

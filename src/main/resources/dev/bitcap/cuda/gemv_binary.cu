@@ -1,4 +1,4 @@
-// variants: -DSTATE_BITS=1 -DREGIONS=2 -DPRUNED=0 | -DSTATE_BITS=2 -DREGIONS=2 -DPRUNED=1 | -DSTATE_BITS=2 -DREGIONS=3 -DPRUNED=0 | -DSTATE_BITS=2 -DREGIONS=3 -DPRUNED=1
+// variants: -DSTATE_BITS=1 -DREGIONS=2 -DPRUNED=0 | -DSTATE_BITS=2 -DREGIONS=2 -DPRUNED=1 | -DSTATE_BITS=2 -DREGIONS=3 -DPRUNED=0 | -DSTATE_BITS=2 -DREGIONS=3 -DPRUNED=1 | -DSTATE_BITS=2 -DREGIONS=3 -DPRUNED=1 -DACCUMULATE=1
 // Fused GEMV over the binary (BiLLM / STBLLM) matrices of dev.bitcap.quant, read as quant/BinaryLayout.java stores
 // them: per row a sign plane (bit i of word u: column 32u + i), a state plane (STATE_BITS per column, word(s) of unit
 // u at byte 4·STATE_BITS·u), fp16 parameters per row and block of 128 columns (μ, α per region, then μ_s, α_1, α_2),
@@ -11,6 +11,16 @@
 #error "STATE_BITS must be defined"
 #endif
 #define PARAMS_PER_BLOCK (2 * REGIONS + 3)
+#ifndef ACCUMULATE
+#define ACCUMULATE 0
+#endif
+// The final write of y: y = W x, or with ACCUMULATE y += W x (the residual add of o_proj / down_proj fused into the
+// product; each element is still written by one thread once, so the sums keep their order from launch to launch).
+#if ACCUMULATE
+#define STORE_Y(dst, v) ((dst) += (v))
+#else
+#define STORE_Y(dst, v) ((dst) = (v))
+#endif
 #define UNITS_PER_BLOCK 4 // BinaryLayout.BLOCK / 32
 #define THREADS 128
 #define WARPS (THREADS / 32)
@@ -176,7 +186,7 @@ __device__ __forceinline__ void gemv_rows(const unsigned int* __restrict__ signs
 #pragma unroll
         for (int k = 0; k < WARPS; k++) s += partial[k][tid];
         const int i = tid / NT, t = tid % NT;
-        if (t < nt && r0 + i < rows) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+        if (t < nt && r0 + i < rows) STORE_Y(y[(size_t) (t0 + t) * rows + r0 + i], s);
     }
 }
 

@@ -1,4 +1,4 @@
-// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2
+// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DACCUMULATE=1
 // Fused dequantize-GEMV over the packed quantized matrices of dev.bitcap.quant (layout: quant/PackedCodes.java),
 // launched by dev.bitcap.cuda.CudaMatMul, and the dequantization to fp16 that feeds cuBLAS for prefill.
 // A row is units of 32 codes in 4*BITS bytes (BITS 8: byte j = c_j; 4: byte k = c_k | c_{k+16} << 4; 2: byte k
@@ -16,6 +16,16 @@
 #error "ZERO_POINT must be defined"
 #endif
 #define CODES (1 << BITS)
+#ifndef ACCUMULATE
+#define ACCUMULATE 0
+#endif
+// The final write of y: y = W x, or with ACCUMULATE y += W x (the residual add of o_proj / down_proj fused into the
+// product; each element is still written by one thread once, so the sums keep their order from launch to launch).
+#if ACCUMULATE
+#define STORE_Y(dst, v) ((dst) += (v))
+#else
+#define STORE_Y(dst, v) ((dst) = (v))
+#endif
 #define UNIT_BYTES (4 * BITS)
 
 __device__ __forceinline__ float half_to_float(unsigned short h) {
@@ -368,7 +378,7 @@ __device__ __forceinline__ void gemv_rows(const unsigned char* __restrict__ code
 #pragma unroll
         for (int k = 0; k < WARPS; k++) s += partial[k][tid];
         const int i = tid / NT, t = tid % NT;
-        if (t < nt && r0 + i < rows) y[(size_t) (t0 + t) * rows + r0 + i] = s;
+        if (t < nt && r0 + i < rows) STORE_Y(y[(size_t) (t0 + t) * rows + r0 + i], s);
     }
 }
 
@@ -639,7 +649,7 @@ __device__ __forceinline__ void gemv_staged(const unsigned char* __restrict__ co
     const int i = idx / NT, t = idx % NT;
     const bool owner = (lane & (32 / V - 1)) == 0 && t < nt && r0 + i < rows;
     if (gridDim.y == 1) {
-        if (owner) y[(size_t) (t0 + t) * rows + r0 + i] = acc[0];
+        if (owner) STORE_Y(y[(size_t) (t0 + t) * rows + r0 + i], acc[0]);
         return;
     }
     if (owner) partial[((size_t) blockIdx.y * n + t0 + t) * rows + r0 + i] = acc[0];
@@ -661,7 +671,7 @@ __device__ __forceinline__ void gemv_staged(const unsigned char* __restrict__ co
         if (rr >= rows || tt >= n) continue;
         float s = 0.0f;
         for (int sl = 0; sl < gridDim.y; sl++) s += __ldcg(partial + ((size_t) sl * n + tt) * rows + rr);
-        y[(size_t) tt * rows + rr] = s;
+        STORE_Y(y[(size_t) tt * rows + rr], s);
     }
 }
 
@@ -829,7 +839,7 @@ __device__ __forceinline__ void gemv_async(const unsigned char* __restrict__ cod
     const int i = transpose_index<R>(lane);
     const bool owner = (lane & (32 / R - 1)) == 0 && r0 + i < rows;
     if (gridDim.y == 1) {
-        if (owner) y[r0 + i] = acc[0];
+        if (owner) STORE_Y(y[r0 + i], acc[0]);
         return;
     }
     if (owner) partial[(size_t) blockIdx.y * rows + r0 + i] = acc[0];
@@ -850,7 +860,7 @@ __device__ __forceinline__ void gemv_async(const unsigned char* __restrict__ cod
         if (rr >= rows) continue;
         float sum = 0.0f;
         for (int sl = 0; sl < gridDim.y; sl++) sum += __ldcg(partial + (size_t) sl * rows + rr);
-        y[rr] = sum;
+        STORE_Y(y[rr], sum);
     }
 }
 

@@ -76,6 +76,64 @@ extern "C" __global__ void rmsnorm(const float* x, const float* __restrict__ w, 
     for (int i = threadIdx.x; i < d; i += blockDim.x) o[i] = xr[i] * inv * w[i];
 }
 
+// Sum over the block in two shuffle levels (within each warp, then the warps' sums in warp 0); every thread gets
+// the result. blockDim.x a multiple of 32, at most 1024.
+__device__ float block_sum_shuffle(float v) {
+    __shared__ float partial[32];
+    __shared__ float total;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (lane == 0) partial[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float s = lane < (int) (blockDim.x >> 5) ? partial[lane] : 0.0f;
+        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    return total;
+}
+
+#define RMS_HELD 4 // float4s per thread kept in registers between the two passes
+
+// rmsnorm for rows of d floats, d a multiple of 4 and every row 16-byte aligned: one block per row, 16-byte loads
+// held in registers between the sum of squares and the scaling (x is read once), two-level shuffle reduction.
+// Launched with about d / 16 threads so that each thread holds RMS_HELD float4s; a longer row re-reads the rest.
+// In place allowed: each thread writes only the elements it read itself, after the block's sum.
+extern "C" __global__ void rmsnorm_vec4(const float* x, const float* __restrict__ w, float* out, int d, float eps,
+        const int* __restrict__ inRows) {
+    const int r = blockIdx.x, d4 = d >> 2;
+    const float4* xr = reinterpret_cast<const float4*>(x + (size_t) (inRows ? inRows[r] : r) * d);
+    const float4* w4 = reinterpret_cast<const float4*>(w);
+    float4* o = reinterpret_cast<float4*>(out + (size_t) r * d);
+    float4 held[RMS_HELD];
+    float ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < RMS_HELD; k++) {
+        const int i = threadIdx.x + k * blockDim.x;
+        held[k] = i < d4 ? xr[i] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        ss += held[k].x * held[k].x + held[k].y * held[k].y + held[k].z * held[k].z + held[k].w * held[k].w;
+    }
+    for (int i = threadIdx.x + RMS_HELD * blockDim.x; i < d4; i += blockDim.x) {
+        const float4 v = xr[i];
+        ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+    }
+    ss = block_sum_shuffle(ss);
+    const float inv = (float) (1.0 / sqrt((double) (ss / d + eps)));
+#pragma unroll
+    for (int k = 0; k < RMS_HELD; k++) {
+        const int i = threadIdx.x + k * blockDim.x;
+        if (i < d4) {
+            const float4 g = w4[i];
+            o[i] = make_float4(held[k].x * inv * g.x, held[k].y * inv * g.y, held[k].z * inv * g.z, held[k].w * inv * g.w);
+        }
+    }
+    for (int i = threadIdx.x + RMS_HELD * blockDim.x; i < d4; i += blockDim.x) {
+        const float4 v = xr[i], g = w4[i];
+        o[i] = make_float4(v.x * inv * g.x, v.y * inv * g.y, v.z * inv * g.z, v.w * inv * g.w);
+    }
+}
+
 // x[t][i] += b[i] for n rows of d.
 extern "C" __global__ void add_bias(float* __restrict__ x, const float* __restrict__ b, int n, int d) {
     const long long total = (long long) n * d;
@@ -127,6 +185,44 @@ extern "C" __global__ void kv_append(const float* __restrict__ k, const float* _
     for (int i = threadIdx.x; i < kvDim; i += blockDim.x) {
         kc[i] = k[(size_t) t * kvDim + i];
         vc[i] = v[(size_t) t * kvDim + i];
+    }
+}
+
+// rope of the query and key heads of n tokens, then (kBase non-null) the rotated key row and the value row stored in
+// the caches as kv_append does, in one launch: block (t, h) rotates query head h < heads, or key head h - heads, which
+// it also writes to the cache with the matching value head. The same arithmetic as rope and kv_append (the check
+// compares them bit for bit). Grid: tokens x (heads + kvHeads); block: headDim/2 threads (at most 1024).
+extern "C" __global__ void rope_append(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v,
+        const int* __restrict__ pos, const float* __restrict__ invFreq, int heads, int kvHeads, int headDim, int style,
+        const unsigned long long* __restrict__ kBase, const unsigned long long* __restrict__ vBase, int layers, int layer) {
+    const int t = blockIdx.x, hh = blockIdx.y, half = headDim / 2;
+    const bool isKey = hh >= heads;
+    const int h = isKey ? hh - heads : hh;
+    const int kvDim = kvHeads * headDim;
+    float* base = isKey ? k + (size_t) t * kvDim + (size_t) h * headDim : q + (size_t) t * heads * headDim + (size_t) h * headDim;
+    float* kc = nullptr;
+    float* vc = nullptr;
+    if (isKey && kBase) {
+        const size_t off = ((size_t) pos[t] * layers + layer) * kvDim + (size_t) h * headDim;
+        kc = reinterpret_cast<float*>(kBase[t]) + off;
+        vc = reinterpret_cast<float*>(vBase[t]) + off;
+    }
+    for (int j = threadIdx.x; j < half; j += blockDim.x) {
+        const double angle = (double) pos[t] * (double) invFreq[j];
+        const float c = (float) cos(angle), s = (float) sin(angle);
+        const int a = style == 0 ? 2 * j : j;
+        const int b = style == 0 ? 2 * j + 1 : j + half;
+        const float x0 = base[a], x1 = base[b];
+        const float r0 = x0 * c - x1 * s, r1 = x0 * s + x1 * c;
+        base[a] = r0;
+        base[b] = r1;
+        if (kc) {
+            kc[a] = r0;
+            kc[b] = r1;
+            const float* vr = v + (size_t) t * kvDim + (size_t) h * headDim;
+            vc[a] = vr[a];
+            vc[b] = vr[b];
+        }
     }
 }
 

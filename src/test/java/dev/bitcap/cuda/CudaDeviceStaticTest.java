@@ -1,6 +1,7 @@
 package dev.bitcap.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
@@ -82,6 +83,22 @@ class CudaDeviceStaticTest {
         assertEquals(16, decode, "4096 positions in 256-position ranges");
         assertEquals(17, CudaAttention.splits(1, 32, 128 * 1024, 132), "enough blocks for 4 per SM");
         assertEquals(1, CudaAttention.splits(1, 32, 100, 132), "a short context stays whole");
+    }
+
+    @Test
+    void groupedDecodeSplitsByKvHeadsInRangesOfAtLeast64() {
+        assertEquals(32, CudaAttention.gqaSplits(1, 8, 2048, 132), "2048 positions in 64-position ranges");
+        assertEquals(66, CudaAttention.gqaSplits(1, 8, 128 * 1024, 132), "8 KV heads x 66 ranges: 4 blocks per SM");
+        assertEquals(1, CudaAttention.gqaSplits(1, 8, 40, 132), "a short context stays whole");
+        assertEquals(1, CudaAttention.gqaSplits(2048, 8, 2048, 132), "many queries fill the GPU alone");
+    }
+
+    @Test
+    void vectorRmsnormNeedsWidthsOfFourAndAlignedRows() {
+        assertTrue(CudaOps.vec4Rows(0x1000, 0x2000, 0x3000, 4096));
+        assertFalse(CudaOps.vec4Rows(0x1000, 0x2000, 0x3000, 1002), "1002 floats are not whole float4s");
+        assertFalse(CudaOps.vec4Rows(0x1004, 0x2000, 0x3000, 4096), "a row 4 bytes off 16");
+        assertFalse(CudaOps.vec4Rows(0x1000, 0x2000, 0x3008, 4096), "an output 8 bytes off 16");
     }
 
     @Test

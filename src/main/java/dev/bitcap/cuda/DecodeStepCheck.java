@@ -1,0 +1,308 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.quant.BinaryTensor;
+import dev.bitcap.quant.QuantFormats;
+import dev.bitcap.quant.QuantizedTensor;
+import dev.bitcap.quant.RtnQuantizer;
+import dev.bitcap.tensor.DType;
+import dev.bitcap.tensor.Ops;
+import dev.bitcap.tensor.WeightMatrix;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import java.util.function.Consumer;
+
+/**
+ * Check rows of the decode-step kernels against what they replace: rmsnorm_vec4 against the CPU rmsnorm, the GEMVs'
+ * accumulate mode (y += W x) against matmul then add (bit for bit), rope_append against rope, rope and kv_append, and
+ * attend_gqa (query heads of one KV head per block) against causal attention in double on the CPU and against attend.
+ * The whole-model rows of {@link CudaCheck} (fixture logits, stories260K greedy with and without graphs) run them too.
+ */
+final class DecodeStepCheck {
+    private final CudaDevice device;
+    private final Consumer<CudaCheck.Row> sink;
+    private final Random rnd = new Random(23);
+
+    DecodeStepCheck(CudaDevice device, Consumer<CudaCheck.Row> sink) {
+        this.device = device;
+        this.sink = sink;
+    }
+
+    void run() {
+        CudaOps ops = new CudaOps(device);
+        section("rmsnorm", () -> rmsnormRows(ops));
+        section("GEMV accumulate", () -> accumulateRows(ops));
+        section("rope_append", () -> ropeAppendRows(ops));
+        section("decode attention", this::attentionRows);
+    }
+
+    /** A section that throws reports one failed row instead of ending the check. */
+    private void section(String name, Runnable rows) {
+        try {
+            rows.run();
+        } catch (RuntimeException e) {
+            sink.accept(new CudaCheck.Row("decode step", name, Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
+    }
+
+    private void compare(String name, float[] ref, float[] got, double tolerance, String note) {
+        double abs = 0, mag = 0;
+        boolean finite = ref.length == got.length;
+        for (int i = 0; finite && i < ref.length; i++) {
+            if (!Float.isFinite(got[i])) finite = false;
+            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
+            mag = Math.max(mag, Math.abs(ref[i]));
+        }
+        double rel = mag == 0 ? abs : abs / mag;
+        sink.accept(new CudaCheck.Row("decode step", name, abs, rel, tolerance, finite && rel <= tolerance,
+                finite ? note : "non-finite or missing output"));
+    }
+
+    private float[] gaussian(int count, double scale) {
+        float[] v = new float[count];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (rnd.nextGaussian() * scale);
+        return v;
+    }
+
+    private long upload(float[] v) {
+        long p = device.alloc(4L * Math.max(1, v.length));
+        device.upload(p, v, 0, v.length);
+        return p;
+    }
+
+    private float[] download(long p, int count) {
+        float[] v = new float[count];
+        device.download(v, 0, p, count);
+        return v;
+    }
+
+    // ---- rmsnorm ---------------------------------------------------------------------------------------------
+
+    /**
+     * fp32 sums of squares in another order than the CPU's vector lanes: relative error of the norm far under 1e-5.
+     * Widths: a Llama hidden size, a head (q/k norm), 8192, 20480 (past the four float4s a thread holds), 1000 (a
+     * partial last warp), 1002 (not a multiple of 4: the dispatch takes the scalar kernel); picked rows (the final norm),
+     * and in place.
+     */
+    private void rmsnormRows(CudaOps ops) {
+        float eps = 1e-5f;
+        for (int[] shape : new int[][] {{1, 4096}, {3, 4096}, {40, 128}, {2, 8192}, {2, 20480}, {3, 1000}, {2, 1002}}) {
+            int rows = shape[0], d = shape[1];
+            float[] x = gaussian(rows * d, 2.0), w = gaussian(d, 1.0);
+            float[] ref = new float[rows * d];
+            for (int r = 0; r < rows; r++) Ops.rmsnorm(ref, r * d, x, r * d, w, d, eps);
+            long dx = upload(x), dw = upload(w), dout = device.alloc(4L * ref.length);
+            String shapeName = rows + "x" + d;
+            if (d % 4 == 0) {
+                ops.rmsnormVec4(dx, dw, dout, rows, d, eps, 0);
+                compare("rmsnorm_vec4 " + shapeName + " vs cpu", ref, download(dout, ref.length), CudaCheck.FP32_GEMV, "");
+            }
+            ops.rmsnorm(dx, dw, dx, rows, d, eps, 0);
+            compare("rmsnorm (dispatch) in place " + shapeName + " vs cpu", ref, download(dx, ref.length), CudaCheck.FP32_GEMV, "");
+            device.free(dx);
+            device.free(dw);
+            device.free(dout);
+        }
+        // picked rows: out[r] = rmsnorm(x[inRows[r]])
+        int rows = 5, d = 2048;
+        int[] picked = {4, 0, 2};
+        float[] x = gaussian(rows * d, 1.0), w = gaussian(d, 1.0);
+        float[] ref = new float[picked.length * d];
+        for (int r = 0; r < picked.length; r++) Ops.rmsnorm(ref, r * d, x, picked[r] * d, w, d, eps);
+        long dx = upload(x), dw = upload(w), dout = device.alloc(4L * ref.length), dRows = device.alloc(4L * picked.length);
+        device.upload(dRows, picked, 0, picked.length);
+        ops.rmsnorm(dx, dw, dout, picked.length, d, eps, dRows);
+        compare("rmsnorm_vec4 of picked rows 3 of 5 x2048 vs cpu", ref, download(dout, ref.length), CudaCheck.FP32_GEMV, "");
+        for (long p : new long[] {dx, dw, dout, dRows}) device.free(p);
+    }
+
+    // ---- GEMV accumulate mode --------------------------------------------------------------------------------
+
+    /**
+     * matmulAdd against matmul into a scratch then add, for every GEMV family (dense F32 / BF16, staged Q8_0 / Q4_0,
+     * the generic Q8_0 kernel, packed int4-asym over one and several column slabs, binary) and the cuBLAS path: the same
+     * float additions in the same order, so the results must be equal bit for bit (tolerance 0).
+     */
+    private void accumulateRows(CudaOps ops) {
+        CudaMatMul mm = new CudaMatMul(device, ops);
+        try (Arena arena = Arena.ofShared()) {
+            for (DType type : new DType[] {DType.F32, DType.BF16, DType.Q8_0, DType.Q4_0}) {
+                accumulateCase(mm, ops, CudaCheck.randomMatrix(arena, type, 1024, 4096, rnd), type + " 1024x4096", new int[] {1, 3, 5, 16});
+            }
+            accumulateCase(mm, ops, CudaCheck.randomMatrix(arena, DType.Q8_0, 300, 96, rnd), "Q8_0 300x96 (generic gemv)", new int[] {1, 3});
+            for (int[] shape : new int[][] {{1024, 4096, 128}, {200, 2100, 64}}) {
+                float[] wv = gaussian(shape[0] * shape[1], 0.05);
+                QuantizedTensor q = QuantizedTensor.pack(RtnQuantizer.quantize(QuantFormats.byName("int4-asym"), wv, shape[0], shape[1], shape[2]),
+                        null, arena);
+                accumulateCase(mm, ops, q, "int4-asym g" + shape[2] + " " + shape[0] + "x" + shape[1], new int[] {1, 3, 5, 16});
+            }
+            BinaryTensor b = BinaryTensor.pack(CudaCheck.randomBinary(rnd, 300, 512, 4, 3), arena);
+            accumulateCase(mm, ops, b, b.storage() + " 300x512", new int[] {1, 5});
+        }
+    }
+
+    private void accumulateCase(CudaMatMul mm, CudaOps ops, WeightMatrix w, String label, int[] ns) {
+        DeviceMatrix dw = DeviceMatrix.upload(device, w);
+        int rows = dw.rows(), cols = dw.cols();
+        for (int n : ns) {
+            float[] x = gaussian(n * cols, 1.0), residual = gaussian(n * rows, 1.0);
+            long dx = upload(x), dRef = upload(residual), dGot = upload(residual), scratch = device.alloc(4L * n * rows);
+            mm.matmul(dw, dx, scratch, n);
+            ops.add(dRef, scratch, (long) n * rows);
+            device.zero(scratch, 4L * n * rows);
+            mm.matmulAdd(dw, dx, dGot, n, scratch);
+            boolean cublas = n >= CudaMatMul.CUBLAS_MIN_ROWS && (dw.type().isFloat() || dw.packed() != null || dw.binary() != null);
+            String path = cublas ? "cublas" : "gemv";
+            compare("matmulAdd " + label + " n=" + n + " (" + path + ") vs matmul + add", download(dRef, n * rows), download(dGot, n * rows), 0,
+                    "bit for bit");
+            for (long p : new long[] {dx, dRef, dGot, scratch}) device.free(p);
+        }
+        dw.free(device);
+    }
+
+    // ---- rope + kv_append ------------------------------------------------------------------------------------
+
+    /**
+     * rope_append against rope (q), rope (k) and kv_append: q, k and both caches after each, for both RoPE styles,
+     * with the append and without (paged caches). The same expressions in two kernels; the 1e-6 allows NVRTC to
+     * contract x0·c - x1·s into an fma in one and not the other (one rounding of a product of values below ~10).
+     */
+    private void ropeAppendRows(CudaOps ops) {
+        int n = 3, heads = 8, kvHeads = 2, hd = 64, layers = 3, layer = 1, capacity = 40;
+        int qDim = heads * hd, kvDim = kvHeads * hd;
+        int[] positions = {0, 17, 39};
+        float[] invFreq = new float[hd / 2];
+        for (int j = 0; j < invFreq.length; j++) invFreq[j] = (float) Math.pow(10000.0, -2.0 * j / hd);
+        long dFreq = upload(invFreq), dPos = device.alloc(4L * n);
+        device.upload(dPos, positions, 0, n);
+        for (boolean rotateHalf : new boolean[] {false, true}) {
+            for (boolean append : new boolean[] {true, false}) {
+                float[] q = gaussian(n * qDim, 1.0), k = gaussian(n * kvDim, 1.0), v = gaussian(n * kvDim, 1.0);
+                int cacheFloats = capacity * layers * kvDim;
+                // two sequences: tokens 0 and 2 share one cache, token 1 has its own
+                long[] caches = new long[8];
+                for (int i = 0; i < caches.length; i++) {
+                    caches[i] = device.alloc(4L * cacheFloats);
+                    device.zero(caches[i], 4L * cacheFloats);
+                }
+                long[][] bases = {{caches[0], caches[1], caches[0]}, {caches[2], caches[3], caches[2]}, // reference k, v
+                        {caches[4], caches[5], caches[4]}, {caches[6], caches[7], caches[6]}}; // fused k, v
+                long[] dBase = new long[4];
+                for (int i = 0; i < 4; i++) {
+                    dBase[i] = device.alloc(8L * n);
+                    device.upload(dBase[i], bases[i]);
+                }
+                long rq = upload(q), rk = upload(k), fq = upload(q), fk = upload(k), dv = upload(v);
+                ops.rope(rq, dPos, dFreq, n, heads, hd, qDim, rotateHalf);
+                ops.rope(rk, dPos, dFreq, n, kvHeads, hd, kvDim, rotateHalf);
+                if (append) ops.kvAppend(rk, dv, dBase[0], dBase[1], dPos, n, kvDim, layers, layer);
+                ops.ropeAppend(fq, fk, dv, dPos, dFreq, n, heads, kvHeads, hd, rotateHalf, append ? dBase[2] : 0, append ? dBase[3] : 0, layers, layer);
+                String label = "rope_append " + (rotateHalf ? "rotate-half" : "interleaved") + (append ? "" : " (no append)");
+                compare(label + " q vs rope", download(rq, n * qDim), download(fq, n * qDim), 1e-6, "");
+                compare(label + " k vs rope", download(rk, n * kvDim), download(fk, n * kvDim), 1e-6, "");
+                if (append) {
+                    float[] refCache = concat(download(caches[0], cacheFloats), download(caches[1], cacheFloats),
+                            download(caches[2], cacheFloats), download(caches[3], cacheFloats));
+                    float[] gotCache = concat(download(caches[4], cacheFloats), download(caches[5], cacheFloats),
+                            download(caches[6], cacheFloats), download(caches[7], cacheFloats));
+                    compare(label + " key and value caches vs rope + kv_append", refCache, gotCache, 1e-6, "");
+                } else {
+                    float[] untouched = download(caches[6], cacheFloats);
+                    compare(label + " leaves the caches alone", new float[cacheFloats], untouched, 0, "");
+                }
+                for (long p : caches) device.free(p);
+                for (long p : dBase) device.free(p);
+                for (long p : new long[] {rq, rk, fq, fk, dv}) device.free(p);
+            }
+        }
+        device.free(dFreq);
+        device.free(dPos);
+    }
+
+    private static float[] concat(float[]... parts) {
+        int total = 0;
+        for (float[] p : parts) total += p.length;
+        float[] out = new float[total];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
+    }
+
+    // ---- decode attention ------------------------------------------------------------------------------------
+
+    /**
+     * attend_gqa against causal attention in double and against attend: {heads, kvHeads, headDim} with groups of 4
+     * (Llama 3), 1, 6, 8, 4 and 12 (over GQA_MAX: attend), head dims 16..256; three query tokens at positions 0, 37 and 700 of their own caches
+     * (one range, several, some empty), the split count fixed by a capacity of 1024 (as a captured graph) and by the
+     * pass's own longest context. fp32 sums of up to 701 terms in another order: relative error far under 1e-5.
+     */
+    private void attentionRows() {
+        int[][] configs = {{32, 8, 128}, {8, 8, 64}, {12, 2, 64}, {16, 2, 256}, {4, 1, 16}, {12, 1, 64}};
+        int[] positions = {0, 37, 700};
+        int layers = 2, layer = 1, capacity = 1024;
+        for (int[] cfg : configs) {
+            int heads = cfg[0], kvHeads = cfg[1], hd = cfg[2], n = positions.length;
+            int qDim = heads * hd, kvDim = kvHeads * hd;
+            CudaAttention attention = new CudaAttention(device, heads, kvHeads, hd, layers);
+            float[] q = gaussian(n * qDim, 1.0);
+            float[][] kc = new float[n][], vc = new float[n][];
+            long[] kPtr = new long[n], vPtr = new long[n];
+            for (int t = 0; t < n; t++) {
+                kc[t] = gaussian(capacity * layers * kvDim, 1.0);
+                vc[t] = gaussian(capacity * layers * kvDim, 1.0);
+                kPtr[t] = upload(kc[t]);
+                vPtr[t] = upload(vc[t]);
+            }
+            float[] ref = reference(q, kc, vc, positions, heads, kvHeads, hd, layers, layer);
+            long dq = upload(q), dPos = device.alloc(4L * n), dk = device.alloc(8L * n), dvb = device.alloc(8L * n), out = device.alloc(4L * n * qDim);
+            device.upload(dPos, positions, 0, n);
+            device.upload(dk, kPtr);
+            device.upload(dvb, vPtr);
+            String shape = heads + "/" + kvHeads + " heads, dim " + hd;
+            String kernel = attention.groupsHeads() ? "attend_gqa" : "attend (group over " + CudaAttention.GQA_MAX + ")";
+            for (int maxLength : new int[] {capacity, positions[n - 1] + 1}) {
+                device.zero(out, 4L * n * qDim);
+                attention.run(dq, dk, dvb, dPos, out, n, maxLength, layer);
+                float[] got = download(out, n * qDim);
+                compare(kernel + " " + shape + ", split for " + maxLength + " vs cpu (double)", ref, got, CudaCheck.FP32_GEMV, "");
+            }
+            device.zero(out, 4L * n * qDim);
+            attention.runPerHead(dq, dk, dvb, dPos, out, n, capacity, layer);
+            compare("attend " + shape + " vs cpu (double)", ref, download(out, n * qDim), CudaCheck.FP32_GEMV, "");
+            for (long p : kPtr) device.free(p);
+            for (long p : vPtr) device.free(p);
+            for (long p : new long[] {dq, dPos, dk, dvb, out}) device.free(p);
+        }
+    }
+
+    /** out [n, heads*hd]: token t, head h attends positions 0..pos[t] of its caches ([position][layer][kvDim]). */
+    private static float[] reference(float[] q, float[][] kc, float[][] vc, int[] pos, int heads, int kvHeads, int hd, int layers, int layer) {
+        int n = pos.length, kvDim = kvHeads * hd, group = heads / kvHeads;
+        float[] out = new float[n * heads * hd];
+        double scale = 1.0 / Math.sqrt(hd);
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < heads; h++) {
+                int kvh = h / group, len = pos[t] + 1;
+                double[] w = new double[len];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int p = 0; p < len; p++) {
+                    int base = (p * layers + layer) * kvDim + kvh * hd;
+                    double dot = 0;
+                    for (int d = 0; d < hd; d++) dot += (double) q[(t * heads + h) * hd + d] * kc[t][base + d];
+                    w[p] = dot * scale;
+                    max = Math.max(max, w[p]);
+                }
+                double sum = 0;
+                for (int p = 0; p < len; p++) sum += w[p] = Math.exp(w[p] - max);
+                for (int d = 0; d < hd; d++) {
+                    double a = 0;
+                    for (int p = 0; p < len; p++) a += w[p] * vc[t][(p * layers + layer) * kvDim + kvh * hd + d];
+                    out[(t * heads + h) * hd + d] = (float) (a / sum);
+                }
+            }
+        }
+        return out;
+    }
+}
