@@ -275,7 +275,7 @@ __device__ __forceinline__ void attend_range(const u16* qs, const int* table, co
 
 
 #if KV_BITS != 16
-// ---- folded decode (opt-in: CudaPagedAttention.FOLDED; not yet measured on a GPU) --------------------------------
+// ---- folded decode (the default for int formats since it passed every check row on the H200, 2026-12-02) ---------
 // Same split structure and layout, but the group parameters leave the inner loop: codes go to the tensor cores as
 // exact fp16 integers (one shift-and-mask and one exact subtraction per pair), and
 //   keys per channel: the scale is folded into the query once per g-token block (A' = q * scale, per channel) and
@@ -651,7 +651,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_combine(const float* __rest
 // kv_pack quantizes and packs whole blocks (g tokens; 16 for fp16) of keys and values. A block's rows come from the
 // pass's fp32 K/V (positions at or after the pass start) or from the sequence's ring (older ones). Grid (jobs,
 // kvHeads), 256 threads; job: page address, token in page, first position, pass start, pass row of the pass start,
-// ring K and ring V of this layer.
+// ring K and ring V of layer 0 (the kernel adds the layer's offset, so one job list serves every layer of a pass).
 #define JOB_WORDS 7
 
 /** The largest fp16 not above v (clamped to the fp16 range), as dev.bitcap.kv.GroupQuantizer.fp16AtMost. */
@@ -789,10 +789,11 @@ extern "C" __global__ void __launch_bounds__(256) kv_pack(const long long* __res
     const int kvh = blockIdx.y, tid = threadIdx.x, kvDim = kvHeads * D;
     char* region = reinterpret_cast<char*>(job[0]) + ((long long) layer * kvHeads + kvh) * regionBytes;
     const int tokenInPage = (int) job[1];
-    Source ks = {kPass, reinterpret_cast<const float*>(job[5]), job[2], job[3], job[4], kvDim, kvh * D};
+    const size_t ringLayer = (size_t) layer * blockTokens * kvDim;
+    Source ks = {kPass, reinterpret_cast<const float*>(job[5]) + ringLayer, job[2], job[3], job[4], kvDim, kvh * D};
     Source vs = ks;
     vs.pass = vPass;
-    vs.ring = reinterpret_cast<const float*>(job[6]);
+    vs.ring = reinterpret_cast<const float*>(job[6]) + ringLayer;
     const int tt0 = tokenInPage / 16, tiles = blockTokens / 16;
 #if KV_BITS == 16
     write_halves<false>(ks, region, tt0, tiles, tid, 256);
@@ -820,12 +821,14 @@ extern "C" __global__ void __launch_bounds__(256) kv_pack(const long long* __res
 #endif
 }
 
-// Copies pass rows into ring slots: rows [n][3] = pass row, ring K row address, ring V row address. Grid n.
+// Copies pass rows into ring slots: rows [n][3] = pass row, ring K row address, ring V row address, both in layer
+// 0's ring (the kernel adds the layer's offset). Grid n.
 extern "C" __global__ void __launch_bounds__(128) kv_ring_store(const long long* __restrict__ rows, const float* __restrict__ kPass,
-        const float* __restrict__ vPass, int kvDim) {
+        const float* __restrict__ vPass, int kvDim, int layer, int blockTokens) {
     const long long* r = rows + 3 * (size_t) blockIdx.x;
-    float* rk = reinterpret_cast<float*>(r[1]);
-    float* rv = reinterpret_cast<float*>(r[2]);
+    const size_t ringLayer = (size_t) layer * blockTokens * kvDim;
+    float* rk = reinterpret_cast<float*>(r[1]) + ringLayer;
+    float* rv = reinterpret_cast<float*>(r[2]) + ringLayer;
     for (int i = threadIdx.x; i < kvDim; i += 128) {
         rk[i] = kPass[(size_t) r[0] * kvDim + i];
         rv[i] = vPass[(size_t) r[0] * kvDim + i];
