@@ -52,11 +52,12 @@ public final class CudaPagedAttention {
 
     /**
      * The decode kernels: for int formats FOLDED (group parameters folded out of the inner loop; the default since
-     * it passed every check row on the H200) and PER_ELEMENT (each code dequantized with its scale and minimum, the
-     * first kernel, kept for the check and the bench); fp16 has the one kernel (PER_ELEMENT's code path).
+     * it passed every check row on the H200), FOLDED_32 (the same, 32 tokens per step: one max, rescale and set of
+     * shuffles per two tiles; not yet run on a GPU) and PER_ELEMENT (each code dequantized with its scale and
+     * minimum, the first kernel); fp16 has the one kernel (PER_ELEMENT's code path). All are checked and timed.
      */
     public enum DecodeKernel {
-        FOLDED("kv_decode_folded"), PER_ELEMENT("kv_decode");
+        FOLDED("kv_decode_folded"), FOLDED_32("kv_decode_folded32"), PER_ELEMENT("kv_decode");
 
         final String function;
 
@@ -67,7 +68,7 @@ public final class CudaPagedAttention {
 
     /** The kernels this format can decode with, the default first. */
     public List<DecodeKernel> kernels() {
-        return layout.spec().format().quantized() ? List.of(DecodeKernel.FOLDED, DecodeKernel.PER_ELEMENT) : List.of(DecodeKernel.PER_ELEMENT);
+        return layout.spec().format().quantized() ? List.of(DecodeKernel.FOLDED, DecodeKernel.FOLDED_32, DecodeKernel.PER_ELEMENT) : List.of(DecodeKernel.PER_ELEMENT);
     }
 
     /** Decode with {@code k} from now on (one of {@link #kernels}). */
@@ -343,7 +344,9 @@ public final class CudaPagedAttention {
             long pairs = (long) sequences * kvHeads;
             int warps = (int) Math.max(1, Math.min((16L * device.multiprocessors() + pairs - 1) / pairs, (maxPacked + 255) / 256));
             int ch = (maxPacked + warps - 1) / warps;
-            chunk = Math.max(16, (ch + 15) / 16 * 16);
+            // Whole 16-token tiles; int formats whole 32-token steps (FOLDED_32), which packed lengths (multiples of g >= 32) keep.
+            int align = layout.spec().format().quantized() ? 32 : 16;
+            chunk = Math.max(align, (ch + align - 1) / align * align);
             packedSplits = maxPacked == 0 ? 0 : (maxPacked + chunk - 1) / chunk;
             splits = 4 * ((packedSplits + 1 + 3) / 4);
             long rows = pairs * splits * 16;
