@@ -109,7 +109,9 @@ final class BenchCommand implements Callable<Integer> {
             fillPositions = fill;
             WeightTraffic traffic = new WeightTraffic(model, modelOptions.kvSpec());
             // warm-up: JIT, page cache, and on a GPU the kernels (compiled, or read from the disk cache) and cuBLAS
+            warmingUp = true;
             Run first = once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model);
+            warmingUp = false;
             Run best = null;
             for (int r = 0; r < repeat; r++) {
                 Run run = once(backend, recorder, traffic, promptLen, gen, model);
@@ -131,7 +133,7 @@ final class BenchCommand implements Callable<Integer> {
                 res.put("prompt_tokens", promptLen);
             }
             res.put("decode_steps", gen);
-            res.put("prefill_tokens_per_s", prefillTps);
+            res.put(fillPositions > 0 ? "kv_fill_positions_per_s_all_layers" : "prefill_tokens_per_s", prefillTps);
             res.put("decode_tokens_per_s", decodeTps);
             res.put("time_per_output_token_ms", stepSeconds * 1e3);
             res.put("ttft_ms", best.prefillSeconds() * 1e3);
@@ -178,11 +180,12 @@ final class BenchCommand implements Callable<Integer> {
 
     /** Positions each sequence's cache is filled with in place of a prompt (--kv-fill); 0: a prompt. */
     private int fillPositions;
+    private boolean warmingUp;
 
-    /** --kv-fill max: the most positions per sequence whole pages of the pool give, less the decode steps. */
+    /** --kv-fill max: the most positions per sequence whole pages of the pool give, less the first token and the decode steps. */
     private int maxFill(dev.bitcap.cuda.CudaBackend cuda) {
         long positions = (long) (cuda.kvPool().maxPages() / batch) * dev.bitcap.cuda.CudaKvLayout.PAGE_TOKENS;
-        positions = Math.min(positions, Integer.MAX_VALUE - 1024L) - gen;
+        positions = Math.min(positions, Integer.MAX_VALUE - 1024L) - gen - 1;
         if (positions < 1) throw new BitcapException("--kv-fill max: the KV pool of " + cuda.kvPool().maxPages() + " pages holds no context for "
                 + batch + " sequences and " + gen + " steps");
         return (int) positions;
@@ -222,7 +225,7 @@ final class BenchCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         if (fillPositions > 0) {
             // The warm-up (fewer steps) fills a short context; measured runs fill the whole --kv-fill.
-            int positions = steps < gen ? Math.min(fillPositions, 4096) : fillPositions;
+            int positions = warmingUp ? Math.min(fillPositions, 4096) : fillPositions;
             dev.bitcap.cuda.CudaBackend cuda = (dev.bitcap.cuda.CudaBackend) backend;
             for (int b = 0; b < batch; b++) seqs.add(cuda.filledSequence(positions, steps + 1, 11 + b));
             List<int[]> first = new ArrayList<>();
