@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 
 /**
  * Times one layer's decode attention over the paged GPU cache (kernel + split merge) at Llama-3.1-8B head shapes
- * (32 query heads over 8 KV heads, and 32 over 32; head dim 128), batch 1 / 8 / 32, context 4K / 32K / 128K, for
+ * (32 query heads over 8 KV heads, and 32 over 32; head dim 128), batch 1 / 8 / 32, context 4K / 32K / 128K (and 1M
+ * at batch 1), for
  * fp16, int4 and int2 (g128, keys per channel): CUDA events, median of 30 launches, bytes of cache read over that
  * time next to a device copy measured in the same run. Caches are filled by the pack kernel from random rows.
  * Sizes whose pool does not fit the free memory are skipped with a line that says so. Int formats are timed with
@@ -35,8 +36,8 @@ public final class KvDecodeBench {
         out.add(c);
         sink.accept(c);
         for (int[] h : new int[][] {{32, 8}, {32, 32}}) {
-            for (int length : new int[] {4096, 32768, 131072}) {
-                for (int batch : new int[] {1, 8, 32}) {
+            for (int length : new int[] {4096, 32768, 131072, 1 << 20}) {
+                for (int batch : length > 131072 ? new int[] {1} : new int[] {1, 8, 32}) {
                     for (KvFormat f : new KvFormat[] {KvFormat.INT4, KvFormat.INT2, KvFormat.FP16}) {
                         Result r = one(new KvSpec(f, 128, KeyGrouping.CHANNEL), h[0], h[1], batch, length, copy);
                         out.add(r);
