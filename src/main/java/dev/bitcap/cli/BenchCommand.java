@@ -49,7 +49,40 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
+    @Option(names = "--kv-fill", paramLabel = "N",
+            description = {"cuda with --kv fp16/int4/int2: instead of a prompt, fill each sequence's cache with N positions of synthetic "
+                    + "keys and values (every layer, through the pack kernel; N may end in K or M, or be 'max': the most the pool "
+                    + "holds), then time --gen decode steps there. May pass the model's trained context (timing only)."})
+    String kvFill;
+
+    @Option(names = "--kv-capacity", description = {"cuda: print, per KV format, bytes per position and the longest context per "
+            + "sequence (of --batch) that fits the device memory free after the weights, then exit"})
+    boolean kvCapacity;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    /**
+     * Positions of {@code --kv-fill}: a count, with an optional K (x1024) or M (x1048576) suffix; -1 for "max".
+     * Refuses anything else, and counts below 1 or past the largest int, with a one-line message.
+     */
+    static int parseFill(String text) {
+        String t = text.trim();
+        if (t.equalsIgnoreCase("max")) return -1;
+        long unit = 1;
+        if (t.endsWith("K") || t.endsWith("k")) unit = 1024;
+        else if (t.endsWith("M") || t.endsWith("m")) unit = 1024 * 1024;
+        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
+        long n;
+        try {
+            n = Long.parseLong(digits);
+        } catch (NumberFormatException e) {
+            throw new BitcapException("--kv-fill takes a number of positions (e.g. 131072, 128K, 1M) or 'max', got '" + text + "'");
+        }
+        if (n < 1 || n * unit > Integer.MAX_VALUE - 1024) {
+            throw new BitcapException("--kv-fill must be between 1 and " + (Integer.MAX_VALUE - 1024) + " positions, got '" + text + "'");
+        }
+        return (int) (n * unit);
+    }
 
     /** @param firstTokenNanos System.nanoTime() when the prompt's logits (the first token) were back */
     private record Run(double prefillSeconds, double decodeSeconds, double decodeBytesPerStep, long firstTokenNanos) {}
@@ -60,19 +93,31 @@ final class BenchCommand implements Callable<Integer> {
             throw new BitcapException("--prompt-len, --gen, --batch and --repeat must be >= 1");
         }
         PrintWriter out = spec.commandLine().getOut();
+        int fill = kvFill == null ? 0 : parseFill(kvFill);
         PassRecorder recorder = new PassRecorder();
         try (LoadedModel model = modelOptions.load(); Backend backend = modelOptions.backend(model, recorder, parallelOptions)) {
+            if (kvCapacity) return capacity(out, model, backend);
             int ctx = model.config().maxContext();
-            if (promptLen + gen > ctx) throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
+            if (fill != 0) {
+                if (!(backend instanceof dev.bitcap.cuda.CudaBackend cuda) || cuda.kvPool() == null) {
+                    throw new BitcapException("--kv-fill runs on --device cuda with --kv fp16, int4 or int2");
+                }
+                if (fill < 0) fill = maxFill(cuda);
+            } else if (promptLen + gen > ctx) {
+                throw new BitcapException("--prompt-len + --gen = " + (promptLen + gen) + " exceeds the context of " + ctx);
+            }
+            fillPositions = fill;
             WeightTraffic traffic = new WeightTraffic(model, modelOptions.kvSpec());
             // warm-up: JIT, page cache, and on a GPU the kernels (compiled, or read from the disk cache) and cuBLAS
+            warmingUp = true;
             Run first = once(backend, recorder, traffic, Math.min(promptLen, 16), Math.min(gen, 4), model);
+            warmingUp = false;
             Run best = null;
             for (int r = 0; r < repeat; r++) {
                 Run run = once(backend, recorder, traffic, promptLen, gen, model);
                 if (best == null || run.decodeSeconds() < best.decodeSeconds()) best = run;
             }
-            double prefillTps = (double) batch * promptLen / best.prefillSeconds();
+            double prefillTps = (double) batch * (fillPositions > 0 ? fillPositions : promptLen) / best.prefillSeconds();
             double decodeTps = (double) batch * gen / best.decodeSeconds();
             double stepSeconds = best.decodeSeconds() / gen;
             double achieved = best.decodeBytesPerStep() / stepSeconds;
@@ -81,9 +126,14 @@ final class BenchCommand implements Callable<Integer> {
             res.put("device", backend.name());
             res.put("threads", Parallel.threads());
             res.put("batch", batch);
-            res.put("prompt_tokens", promptLen);
+            if (fillPositions > 0) {
+                res.put("kv_fill_positions", fillPositions);
+                res.put("kv_fill_seconds_in_place_of_prefill", best.prefillSeconds());
+            } else {
+                res.put("prompt_tokens", promptLen);
+            }
             res.put("decode_steps", gen);
-            res.put("prefill_tokens_per_s", prefillTps);
+            res.put(fillPositions > 0 ? "kv_fill_positions_per_s_all_layers" : "prefill_tokens_per_s", prefillTps);
             res.put("decode_tokens_per_s", decodeTps);
             res.put("time_per_output_token_ms", stepSeconds * 1e3);
             res.put("ttft_ms", best.prefillSeconds() * 1e3);
@@ -102,7 +152,11 @@ final class BenchCommand implements Callable<Integer> {
                 res.put("kernel_cache_dir", cache.dir().toString());
             }
             res.put("kv_cache", modelOptions.kvSpec().describe(model.config().headDim()));
-            res.put("kv_bytes_per_sequence_at_end", traffic.kvBytes(promptLen + gen));
+            res.put("kv_bytes_per_sequence_at_end", traffic.kvBytes((fillPositions > 0 ? fillPositions : promptLen) + gen));
+            if (backend instanceof dev.bitcap.cuda.CudaBackend cuda && cuda.kvPool() != null) {
+                res.put("kv_pool_pages_in_use_after_runs", cuda.kvPool().pagesInUse());
+                res.put("kv_pool_pages", cuda.kvPool().maxPages());
+            }
             res.put("decode_bytes_per_step", best.decodeBytesPerStep());
             res.put("decode_bandwidth_gb_per_s", achieved / 1e9);
             if (bound) {
@@ -124,17 +178,68 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** Positions each sequence's cache is filled with in place of a prompt (--kv-fill); 0: a prompt. */
+    private int fillPositions;
+    private boolean warmingUp;
+
+    /** --kv-fill max: the most positions per sequence whole pages of the pool give, less the first token and the decode steps. */
+    private int maxFill(dev.bitcap.cuda.CudaBackend cuda) {
+        long positions = (long) (cuda.kvPool().maxPages() / batch) * dev.bitcap.cuda.CudaKvLayout.PAGE_TOKENS;
+        positions = Math.min(positions, Integer.MAX_VALUE - 1024L) - gen - 1;
+        if (positions < 1) throw new BitcapException("--kv-fill max: the KV pool of " + cuda.kvPool().maxPages() + " pages holds no context for "
+                + batch + " sequences and " + gen + " steps");
+        return (int) positions;
+    }
+
+    private int capacity(PrintWriter out, LoadedModel model, Backend backend) throws Exception {
+        if (!(backend instanceof dev.bitcap.cuda.CudaBackend cuda)) throw new BitcapException("--kv-capacity runs on --device cuda");
+        var c = model.config();
+        long free = cuda.device().memoryInfo()[0];
+        long pool = cuda.kvPool() == null ? 0 : cuda.kvPool().bytesReserved();
+        var spec = modelOptions.kvSpec();
+        var limits = dev.bitcap.cuda.CudaKvCapacity.all(spec.group(), spec.keys(), c.layers(), c.kvHeads(), c.headDim(), free + pool, batch);
+        Map<String, Object> res = new LinkedHashMap<>();
+        res.put("model", modelOptions.describe());
+        res.put("device", cuda.device().name());
+        res.put("free_bytes_after_weights", free + pool);
+        res.put("headroom_bytes", dev.bitcap.cuda.CudaKvCapacity.HEADROOM_BYTES);
+        res.put("sequences", batch);
+        res.put("model_trained_context", c.maxContext());
+        for (var l : limits) {
+            String k = "kv_" + l.format() + "_";
+            res.put(k + "bytes_per_position", l.bytesPerPosition());
+            res.put(k + "longest_context_per_sequence", l.positionsPerSequence());
+            res.put(k + "pool_mb", l.poolBytes() >> 20);
+        }
+        if (json) out.println(new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(res));
+        else res.forEach((k, v) -> out.printf("%-40s %s%n", k.replace('_', ' '), v instanceof Double d ? String.format("%.4g", d) : v));
+        return 0;
+    }
+
     private Run once(Backend backend, PassRecorder recorder, WeightTraffic traffic, int promptTokens, int steps, LoadedModel model) {
         SplittableRandom rnd = new SplittableRandom(7);
         int vocab = model.config().vocabSize();
         List<Sequence> seqs = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            seqs.add(backend.newSequence(promptTokens + steps));
-            prompts.add(rnd.ints(promptTokens, 0, vocab).toArray());
-        }
+        float[] logits;
         long t0 = System.nanoTime();
-        float[] logits = backend.forward(seqs, prompts, false);
+        if (fillPositions > 0) {
+            // The warm-up (fewer steps) fills a short context; measured runs fill the whole --kv-fill.
+            int positions = warmingUp ? Math.min(fillPositions, 4096) : fillPositions;
+            dev.bitcap.cuda.CudaBackend cuda = (dev.bitcap.cuda.CudaBackend) backend;
+            for (int b = 0; b < batch; b++) seqs.add(cuda.filledSequence(positions, steps + 1, 11 + b));
+            List<int[]> first = new ArrayList<>();
+            for (int b = 0; b < batch; b++) first.add(new int[] {rnd.nextInt(vocab)});
+            // the fill (timed from t0) and the first token stand in for the prefill
+            logits = backend.forward(seqs, first, false);
+        } else {
+            for (int b = 0; b < batch; b++) {
+                seqs.add(backend.newSequence(promptTokens + steps));
+                prompts.add(rnd.ints(promptTokens, 0, vocab).toArray());
+            }
+            t0 = System.nanoTime();
+            logits = backend.forward(seqs, prompts, false);
+        }
         long t1 = System.nanoTime();
         recorder.clear();
         for (int s = 0; s < steps; s++) {
@@ -145,6 +250,7 @@ final class BenchCommand implements Callable<Integer> {
         long t2 = System.nanoTime();
         double bytes = recorder.records().stream().filter(r -> r.mode() == PassRecord.Mode.DECODE)
                 .mapToLong(traffic::bytes).average().orElse(0);
+        if (fillPositions > 0) for (Sequence s : seqs) s.cache().release(); // the pool's pages back before the next run fills
         return new Run((t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes, t1);
     }
 

@@ -226,6 +226,33 @@ public final class CudaBackend implements Backend {
         return s;
     }
 
+    /**
+     * A sequence whose paged cache already holds {@code positions} positions of synthetic keys and values in every
+     * layer ({@link CudaKvFill}), with room for {@code extra} more: long-context decode timed without a prefill. It
+     * may pass the model's trained context (RoPE angles are computed per position, not tabled); the outputs are
+     * noise, the timing is real. A fill beyond the pool is the pool's refusal.
+     */
+    public Sequence filledSequence(int positions, int extra, int seed) {
+        if (paged == null) throw new BitcapException("--kv-fill needs a paged KV cache (--kv fp16, int4 or int2)");
+        if (positions < 1 || extra < 0 || (long) positions + extra > Integer.MAX_VALUE - 8) {
+            throw new BitcapException("--kv-fill takes 1 to " + (Integer.MAX_VALUE - 8 - extra) + " positions, got " + positions);
+        }
+        device.makeCurrent();
+        freeReleased();
+        CudaPagedKvCache cache = paged.attention.newCache(paged.pool, positions + extra);
+        try {
+            cache.reserve(positions + extra);
+            new CudaKvFill(device, paged.attention).fill(cache, positions, seed);
+        } catch (RuntimeException e) {
+            cache.release();
+            throw e;
+        }
+        Sequence s = new Sequence(cache);
+        s.advance(positions);
+        caches.put(new PhantomReference<>(s, released), cache);
+        return s;
+    }
+
     private void freeReleased() {
         for (Reference<? extends Sequence> r; (r = released.poll()) != null; ) {
             KvCache cache = caches.remove(r);

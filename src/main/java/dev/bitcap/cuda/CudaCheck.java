@@ -239,16 +239,8 @@ public final class CudaCheck {
 
     /** Only the paged GPU KV cache rows ({@code check --kv-only}). */
     public List<Row> kvRows(CudaDevice device) {
-        new CudaKvCheck(this::add, kvFolded).run(device);
+        new CudaKvCheck(this::add).run(device);
         return rows;
-    }
-
-    private boolean kvFolded;
-
-    /** Also check the opt-in folded decode kernel ({@code check --kv-folded}). */
-    public CudaCheck withKvFolded(boolean on) {
-        kvFolded = on;
-        return this;
     }
 
     /**

@@ -18,7 +18,10 @@ import java.util.function.Consumer;
  * Rows of {@code bitcap check} for the paged GPU KV cache: decode attention of the tensor-core kernel over caches
  * the GPU packed, for fp16 / int4 / int2, both key groupings, head dims 64 / 128 / 256, GQA 1 / 4 / 8 / 16, a batch
  * of three sequences of different lengths (not multiples of g, so each has a partial ring; one is all ring),
- * appended in two passes (so ring rows of the first pass are packed by the second). Each row compares with an
+ * appended in two passes (so ring rows of the first pass are packed by the second): the first layer by layer
+ * ({@link CudaPagedAttention#append(int, List, int[], int[], long, long)}, as the fill and the bench do), the second
+ * as a forward pass does (one {@link CudaPagedAttention.Pass} for every layer, its decode plan uploaded with it).
+ * Every decode kernel of the format ({@link CudaPagedAttention#kernels}) gives a row. Each row compares with an
  * fp32 reference over the cache as the GPU stored it (pages decoded on the host with {@link CudaKvLayout}), and
  * checks that the GPU packer stored what {@link GroupQuantizer} stores for the same numbers; the quantization
  * error itself (against fp32 attention over the unquantized rows) is reported, not gated.
@@ -28,12 +31,9 @@ final class CudaKvCheck {
     /** The unit roundoff of fp16 (2^-11). */
     private static final double HALF_EPS = 0x1p-11;
     private final Consumer<CudaCheck.Row> sink;
-    private final boolean folded;
 
-    /** With {@code folded}, every int case is also decoded by the opt-in folded kernel (rows marked "folded"). */
-    CudaKvCheck(Consumer<CudaCheck.Row> sink, boolean folded) {
+    CudaKvCheck(Consumer<CudaCheck.Row> sink) {
         this.sink = sink;
-        this.folded = folded;
     }
 
     void run(CudaDevice device) {
@@ -49,6 +49,7 @@ final class CudaKvCheck {
                 for (int gq : new int[] {1, 4, 8, 16}) attentionCase(device, spec, d, gq, 1000 + n * 31 + gq);
             }
         }
+        fillCase(device);
         badInput(device);
     }
 
@@ -57,7 +58,7 @@ final class CudaKvCheck {
         CudaKvLayout lay = new CudaKvLayout(spec, layers, kvHeads, d);
         int bt = lay.blockTokens(), page = CudaKvLayout.PAGE_TOKENS;
         int[] lens = {3 * page + bt / 2 + 3, 2 * bt + 5, Math.min(11, bt - 1)};
-        int nSeq = lens.length, second = 5;
+        int nSeq = lens.length, secondCount = 5;
         Random rnd = new Random(seed);
         float[][][] keys = new float[layers][nSeq][], values = new float[layers][nSeq][];
         for (int l = 0; l < layers; l++) {
@@ -84,34 +85,36 @@ final class CudaKvCheck {
             for (int len : lens) total += len;
             long dk = device.alloc(4L * total * kvDim), dv = device.alloc(4L * total * kvDim);
             long dq = device.alloc(4L * q.length), dout = device.alloc(4L * q.length);
+            CudaPagedAttention.Pass passTwo = null;
             for (int pass = 0; pass < 2; pass++) {
+                int[] rowStart = new int[nSeq], counts = new int[nSeq];
+                for (int s = 0, row = 0; s < nSeq; s++) {
+                    rowStart[s] = row;
+                    counts[s] = pass == 0 ? lens[s] - secondCount : secondCount;
+                    row += counts[s];
+                }
+                if (pass == 1) passTwo = attention.pass(caches, rowStart, counts, true);
                 for (int l = 0; l < layers; l++) {
-                    int[] rowStart = new int[nSeq], counts = new int[nSeq];
-                    int row = 0;
                     for (int s = 0; s < nSeq; s++) {
-                        int from = pass == 0 ? 0 : lens[s] - second, to = pass == 0 ? lens[s] - second : lens[s];
-                        rowStart[s] = row;
-                        counts[s] = to - from;
-                        device.upload(dk + 4L * row * kvDim, keys[l][s], from * kvDim, counts[s] * kvDim);
-                        device.upload(dv + 4L * row * kvDim, values[l][s], from * kvDim, counts[s] * kvDim);
-                        row += counts[s];
+                        int from = pass == 0 ? 0 : lens[s] - secondCount;
+                        device.upload(dk + 4L * rowStart[s] * kvDim, keys[l][s], from * kvDim, counts[s] * kvDim);
+                        device.upload(dv + 4L * rowStart[s] * kvDim, values[l][s], from * kvDim, counts[s] * kvDim);
                     }
-                    attention.append(l, caches, rowStart, counts, dk, dv);
+                    if (pass == 0) attention.append(l, caches, rowStart, counts, dk, dv);
+                    else attention.append(passTwo, l, dk, dv);
                 }
             }
             device.upload(dq, q, 0, q.length);
-            float[] got = new float[q.length];
-            float[] gotFolded = null;
-            try (CudaPagedAttention.Plan plan = attention.plan(caches, layer)) {
-                attention.decode(plan, layer, dq, dout);
-                device.download(got, 0, dout, got.length);
-                if (folded && spec.format().quantized()) {
-                    attention.setFolded(true);
-                    attention.decode(plan, layer, dq, dout);
-                    attention.setFolded(false);
-                    gotFolded = new float[q.length];
-                    device.download(gotFolded, 0, dout, gotFolded.length);
+            List<CudaPagedAttention.DecodeKernel> kernels = attention.kernels();
+            float[][] got = new float[kernels.size()][q.length];
+            try (CudaPagedAttention.Plan own = attention.plan(caches, layer)) {
+                for (int i = 0; i < kernels.size(); i++) {
+                    attention.setKernel(kernels.get(i));
+                    // the default kernel with the pass's own plan (as the backend decodes), the others with a plan of their own
+                    attention.decode(i == 0 ? passTwo.plan : own, layer, dq, dout);
+                    device.download(got[i], 0, dout, q.length);
                 }
+                attention.setKernel(kernels.get(0));
             }
             MemorySegment pages = arena.allocate(pool.bytesReserved(), 64);
             device.driver().copyToHost(pages, pool.base(), pool.bytesReserved());
@@ -192,9 +195,12 @@ final class CudaKvCheck {
             }
             double absExact = 0;
             for (int i = 0; i < got.length; i++) absExact = Math.max(absExact, Math.abs(ref[i] - exact[i]));
-            row(name, got, ref, maxV, scoreMass, mismatches, checked, absExact);
-            // Folded: the same bound (codes reach the tensor cores exactly; q*scale and P*scale are rounded once each).
-            if (gotFolded != null) row(name + " folded", gotFolded, ref, maxV, scoreMass, mismatches, checked, absExact);
+            // One bound for every kernel: folded, codes reach the tensor cores exactly and q*scale and P*scale are
+            // rounded to fp16 once each, as the per-element kernel rounds each decoded key and value once.
+            for (int i = 0; i < kernels.size(); i++) {
+                String kname = spec.format().quantized() ? " " + kernels.get(i).name().toLowerCase().replace('_', '-') : "";
+                row(name + kname, got[i], ref, maxV, scoreMass, mismatches, checked, absExact);
+            }
             for (CudaPagedKvCache c : caches) c.release();
             for (long p : new long[] {dk, dv, dq, dout}) device.free(p);
         }
@@ -272,11 +278,46 @@ final class CudaKvCheck {
             long rows = device.alloc(4L * 300 * 64 * 2);
             refused("sequence outgrows the page pool", "KV cache pool exhausted: a sequence of 300 positions needs 3 more pages",
                     () -> attention.append(0, List.of(c), new int[] {0}, new int[] {300}, rows, rows + 4L * 300 * 64));
+            refused("--kv-fill beyond the page pool", "KV cache pool exhausted: a sequence of 300 positions needs 3 more pages",
+                    () -> new CudaKvFill(device, attention).fill(c, 300, 1));
             boolean untouched = c.length(0) == 0 && c.pagesHeld() == 0 && pool.pagesInUse() == 0;
             sink.accept(new CudaCheck.Row("kv-gpu", "refused append leaves cache and pool as they were", untouched ? 0 : 1, untouched ? 0 : 1, 0,
                     untouched, "length " + c.length(0) + ", pages held " + c.pagesHeld() + ", pool pages in use " + pool.pagesInUse()));
             c.release();
             device.free(rows);
+        }
+    }
+
+    /** A fill of every layer: the lengths, pages and ring split it must leave, and a decode over it that is finite. */
+    private void fillCase(CudaDevice device) {
+        KvSpec spec = new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL);
+        int layers = 3, kvHeads = 2, d = 64, heads = 8, positions = 1000;
+        CudaKvLayout lay = new CudaKvLayout(spec, layers, kvHeads, d);
+        CudaPagedAttention attention = new CudaPagedAttention(device, lay, heads);
+        try (CudaKvPool pool = new CudaKvPool(device, lay, 9 * lay.pageBytes())) {
+            CudaPagedKvCache c = attention.newCache(pool, positions + 1);
+            new CudaKvFill(device, attention).fill(c, positions, 5);
+            boolean lengths = true;
+            for (int l = 0; l < layers; l++) lengths &= c.length(l) == positions && c.packedLength(l) == 992;
+            long q = device.alloc(4L * heads * d), o = device.alloc(4L * heads * d);
+            attention.fillRandom(q, (long) heads * d, 3, 0.5f, 0, 0f);
+            float[] out = new float[heads * d];
+            try (CudaPagedAttention.Plan plan = attention.plan(List.of(c), layers - 1)) {
+                attention.decode(plan, layers - 1, q, o);
+                device.download(out, 0, o, out.length);
+            }
+            boolean finite = true, nonZero = false;
+            for (float x : out) {
+                finite &= Float.isFinite(x);
+                nonZero |= x != 0;
+            }
+            boolean pass = lengths && c.pagesHeld() == 8 && pool.pagesInUse() == 8 && finite && nonZero;
+            sink.accept(new CudaCheck.Row("kv-gpu", "--kv-fill 1000 positions x 3 layers (int4 g32)", pass ? 0 : 1, pass ? 0 : 1, 0, pass,
+                    "every layer " + (lengths ? "holds 1000 (992 packed)" : "has the WRONG length") + ", pages held " + c.pagesHeld()
+                            + " of 8, decode " + (finite && nonZero ? "finite" : "NOT finite or all zero")));
+            c.release();
+            device.free(q);
+            device.free(o);
         }
     }
 

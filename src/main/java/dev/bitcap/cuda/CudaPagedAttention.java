@@ -1,6 +1,10 @@
 package dev.bitcap.cuda;
 
 import dev.bitcap.kv.KeyGrouping;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -11,8 +15,7 @@ import java.util.List;
  * merges the splits by log-sum-exp.
  */
 public final class CudaPagedAttention {
-    private static final int JOB_WORDS = 7;
-    private static final int INFO_WORDS = 4;
+    private static final int JOB_WORDS = 7, RING_WORDS = 3, INFO_WORDS = 4;
     private final CudaDevice device;
     private final CudaKvLayout layout;
     private final CudaModule module;
@@ -20,8 +23,15 @@ public final class CudaPagedAttention {
     private final float scaleLog2;
     private long jobs, jobWords, rowBuf, rowFloats;
     private boolean packReady;
-    /** Decode with kv_decode_folded (parameters folded out of the inner loop; opt-in, not yet measured on a GPU). */
-    private boolean folded;
+    /** The decode kernel in use: the first of {@link #kernels} unless told otherwise. */
+    private DecodeKernel kernel;
+    /** The pass upload's host buffer (pageable, reused), the event after its last copy, and its device buffer. */
+    private final Arena hostArena = Arena.ofAuto();
+    private MemorySegment passHost;
+    private MemorySegment passEvent;
+    private long passDevice, passDeviceBytes;
+    /** Split buffers shared by pass plans. */
+    private long sharedPartial, sharedStats, splitRows;
 
     public CudaPagedAttention(CudaDevice device, CudaKvLayout layout, int heads) {
         if (heads % layout.kvHeads() != 0 || heads / layout.kvHeads() > 16) {
@@ -37,11 +47,38 @@ public final class CudaPagedAttention {
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
                 "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0)));
+        this.kernel = kernels().get(0);
     }
 
-    /** Int formats only: decode with the folded kernel instead of the one verified on the H200 (check --kv-folded). */
-    public void setFolded(boolean on) {
-        folded = on && layout.spec().format().quantized();
+    /**
+     * The decode kernels: for int formats FOLDED (group parameters folded out of the inner loop; the default since
+     * it passed every check row on the H200), FOLDED_32 (the same, 32 tokens per step: one max, rescale and set of
+     * shuffles per two tiles; not yet run on a GPU) and PER_ELEMENT (each code dequantized with its scale and
+     * minimum, the first kernel); fp16 has the one kernel (PER_ELEMENT's code path). All are checked and timed.
+     */
+    public enum DecodeKernel {
+        FOLDED("kv_decode_folded"), FOLDED_32("kv_decode_folded32"), PER_ELEMENT("kv_decode");
+
+        final String function;
+
+        DecodeKernel(String function) {
+            this.function = function;
+        }
+    }
+
+    /** The kernels this format can decode with, the default first. */
+    public List<DecodeKernel> kernels() {
+        return layout.spec().format().quantized() ? List.of(DecodeKernel.FOLDED, DecodeKernel.FOLDED_32, DecodeKernel.PER_ELEMENT) : List.of(DecodeKernel.PER_ELEMENT);
+    }
+
+    /** Decode with {@code k} from now on (one of {@link #kernels}). */
+    public void setKernel(DecodeKernel k) {
+        if (!kernels().contains(k)) throw new IllegalArgumentException(k + " does not decode " + layout.spec().format().flagName());
+        kernel = k;
+    }
+
+    public DecodeKernel kernel() {
+        return kernel;
     }
 
     CudaDevice device() {
@@ -60,58 +97,80 @@ public final class CudaPagedAttention {
      * Appends to {@code layer} of each cache {@code counts[i]} positions whose fp32 key and value rows are rows
      * {@code rowStart[i] ..} of {@code kPass} / {@code vPass} ([rows][kvHeads * headDim] on the device): pages are
      * reserved first (nothing changes when the pool is short), then completed blocks are packed, then the
-     * remaining rows go to the ring.
+     * remaining rows go to the ring. The job lists are uploaded synchronously; a forward pass uses {@link #pass}.
      */
     public void append(int layer, List<CudaPagedKvCache> caches, int[] rowStart, int[] counts, long kPass, long vPass) {
-        for (int i = 0; i < caches.size(); i++) caches.get(i).reserve(caches.get(i).length(layer) + counts[i]);
-        int bt = layout.blockTokens();
-        int jobCount = 0, ringRows = 0;
+        int[] len0 = new int[caches.size()];
         for (int i = 0; i < caches.size(); i++) {
-            CudaPagedKvCache c = caches.get(i);
-            int len0 = c.length(layer), len1 = len0 + counts[i];
-            jobCount += len1 / bt - len0 / bt;
-            ringRows += len1 - Math.max(len0, len1 / bt * bt);
+            caches.get(i).reserve(caches.get(i).length(layer) + counts[i]);
+            len0[i] = caches.get(i).length(layer);
         }
-        long[] job = new long[Math.max(jobCount * JOB_WORDS, ringRows * 3)];
+        long[] pack = packJobs(caches, len0, rowStart, counts), ring = ringJobs(caches, len0, rowStart, counts);
+        long[] all = Arrays.copyOf(pack, pack.length + ring.length);
+        System.arraycopy(ring, 0, all, pack.length, ring.length);
+        if (all.length > 0) {
+            ensureJobs(all.length);
+            device.upload(jobs, all);
+        }
+        launchAppend(layer, jobs, pack.length / JOB_WORDS, jobs + 8L * pack.length, ring.length / RING_WORDS, kPass, vPass);
+        for (int i = 0; i < caches.size(); i++) caches.get(i).setLength(layer, len0[i] + counts[i]);
+    }
+
+    /** Pack jobs (blocks completed by the append) with ring addresses of layer 0: the kernel adds the layer's offset. */
+    private long[] packJobs(List<CudaPagedKvCache> caches, int[] len0, int[] rowStart, int[] counts) {
+        int bt = layout.blockTokens(), jobCount = 0;
+        for (int i = 0; i < caches.size(); i++) jobCount += (len0[i] + counts[i]) / bt - len0[i] / bt;
+        long[] job = new long[jobCount * JOB_WORDS];
         int j = 0;
         for (int i = 0; i < caches.size(); i++) {
             CudaPagedKvCache c = caches.get(i);
-            int len0 = c.length(layer), len1 = len0 + counts[i];
-            for (int b = len0 / bt * bt; b + bt <= len1; b += bt) {
+            int len1 = len0[i] + counts[i];
+            for (int b = len0[i] / bt * bt; b + bt <= len1; b += bt) {
                 job[j++] = c.pageAddress(b);
                 job[j++] = b % CudaKvLayout.PAGE_TOKENS;
                 job[j++] = b;
-                job[j++] = len0;
+                job[j++] = len0[i];
                 job[j++] = rowStart[i];
-                job[j++] = c.ringKeys(layer);
-                job[j++] = c.ringValues(layer);
+                job[j++] = c.ringKeys(0);
+                job[j++] = c.ringValues(0);
             }
         }
-        if (jobCount > 0) {
-            ensureJobs(job.length);
-            device.upload(jobs, java.util.Arrays.copyOf(job, jobCount * JOB_WORDS));
+        return job;
+    }
+
+    /** Ring rows (positions past the last completed block): pass row, layer-0 ring key and value row addresses. */
+    private long[] ringJobs(List<CudaPagedKvCache> caches, int[] len0, int[] rowStart, int[] counts) {
+        int bt = layout.blockTokens(), rows = 0;
+        for (int i = 0; i < caches.size(); i++) {
+            int len1 = len0[i] + counts[i];
+            rows += len1 - Math.max(len0[i], len1 / bt * bt);
+        }
+        long[] job = new long[rows * RING_WORDS];
+        int j = 0;
+        for (int i = 0; i < caches.size(); i++) {
+            CudaPagedKvCache c = caches.get(i);
+            int len1 = len0[i] + counts[i];
+            for (int p = Math.max(len0[i], len1 / bt * bt); p < len1; p++) {
+                job[j++] = rowStart[i] + p - len0[i];
+                job[j++] = c.ringKeys(0) + 4L * (p % bt) * kvDim;
+                job[j++] = c.ringValues(0) + 4L * (p % bt) * kvDim;
+            }
+        }
+        return job;
+    }
+
+    private void launchAppend(int layer, long packJobs, int packCount, long ringJobs, int ringCount, long kPass, long vPass) {
+        int bt = layout.blockTokens();
+        if (packCount > 0) {
             int smem = layout.spec().format().quantized() ? 2 * bt * headDim : 0;
             if (!packReady && smem > 48 * 1024) module.setMaxDynamicSharedMemory("kv_pack", smem);
             packReady = true;
-            module.launch("kv_pack").ptr(jobs).ptr(kPass).ptr(vPass).i(kvHeads).i(layer).l(layout.regionBytes()).i(layout.spec().group())
-                    .i(bt).run(jobCount, kvHeads, 1, 256, smem);
+            module.launch("kv_pack").ptr(packJobs).ptr(kPass).ptr(vPass).i(kvHeads).i(layer).l(layout.regionBytes()).i(layout.spec().group())
+                    .i(bt).run(packCount, kvHeads, 1, 256, smem);
         }
-        if (ringRows > 0) {
-            j = 0;
-            for (int i = 0; i < caches.size(); i++) {
-                CudaPagedKvCache c = caches.get(i);
-                int len0 = c.length(layer), len1 = len0 + counts[i];
-                for (int p = Math.max(len0, len1 / bt * bt); p < len1; p++) {
-                    job[j++] = rowStart[i] + p - len0;
-                    job[j++] = c.ringKeys(layer) + 4L * (p % bt) * kvDim;
-                    job[j++] = c.ringValues(layer) + 4L * (p % bt) * kvDim;
-                }
-            }
-            ensureJobs(job.length);
-            device.upload(jobs, java.util.Arrays.copyOf(job, ringRows * 3));
-            module.launch("kv_ring_store").ptr(jobs).ptr(kPass).ptr(vPass).i(kvDim).run(ringRows, 1, 1, 128, 0);
+        if (ringCount > 0) {
+            module.launch("kv_ring_store").ptr(ringJobs).ptr(kPass).ptr(vPass).i(kvDim).i(layer).i(bt).run(ringCount, 1, 1, 128, 0);
         }
-        for (int i = 0; i < caches.size(); i++) caches.get(i).setLength(layer, caches.get(i).length(layer) + counts[i]);
     }
 
     private void ensureJobs(long words) {
@@ -120,6 +179,110 @@ public final class CudaPagedAttention {
         if (jobs != 0) device.free(jobs);
         jobWords = Math.max(words, 2 * jobWords);
         jobs = device.alloc(8 * jobWords);
+    }
+
+    /**
+     * One forward pass's appends (and, with {@code decodePlan}, its decode plan), the same for every layer: built
+     * and uploaded once, asynchronously, from a host buffer that is not written again before the stream has passed
+     * the copy. Every layer of every cache must hold the same number of positions, as in a forward pass.
+     */
+    public final class Pass {
+        final int[] len0, counts;
+        final List<CudaPagedKvCache> caches;
+        final long packJobs, ringJobs;
+        final int packCount, ringCount;
+        /** The decode plan over the lengths after the append, or null. */
+        public final Plan plan;
+
+        private Pass(List<CudaPagedKvCache> caches, int[] rowStart, int[] counts, boolean decodePlan) {
+            this.caches = List.copyOf(caches);
+            this.counts = counts.clone();
+            len0 = new int[caches.size()];
+            int[] len1 = new int[caches.size()];
+            for (int i = 0; i < caches.size(); i++) {
+                CudaPagedKvCache c = caches.get(i);
+                len0[i] = c.length(0);
+                for (int l = 1; l < layout.layers(); l++) {
+                    if (c.length(l) != len0[i]) {
+                        throw new IllegalStateException("cache " + i + " holds " + len0[i] + " positions at layer 0 but " + c.length(l) + " at layer " + l);
+                    }
+                }
+                c.reserve(len0[i] + counts[i]);
+                len1[i] = len0[i] + counts[i];
+            }
+            long[] pack = packJobs(caches, len0, rowStart, counts), ring = ringJobs(caches, len0, rowStart, counts);
+            Plan p = decodePlan ? new Plan(caches, len1, false) : null;
+            long infoWords = p == null ? 0 : p.hostInfo.length, tableInts = p == null ? 0 : p.hostTables.length;
+            long bytes = 8L * (pack.length + ring.length + infoWords) + 4L * tableInts;
+            MemorySegment host = passHost(bytes);
+            long dev = passDevice(bytes);
+            MemorySegment.copy(pack, 0, host, ValueLayout.JAVA_LONG, 0, pack.length);
+            MemorySegment.copy(ring, 0, host, ValueLayout.JAVA_LONG, 8L * pack.length, ring.length);
+            packJobs = dev;
+            ringJobs = dev + 8L * pack.length;
+            packCount = pack.length / JOB_WORDS;
+            ringCount = ring.length / RING_WORDS;
+            if (p != null) {
+                long infoOff = 8L * (pack.length + ring.length), tablesOff = infoOff + 8L * infoWords;
+                MemorySegment.copy(p.hostInfo, 0, host, ValueLayout.JAVA_LONG, infoOff, p.hostInfo.length);
+                MemorySegment.copy(p.hostTables, 0, host, ValueLayout.JAVA_INT, tablesOff, p.hostTables.length);
+                p.bindPassBuffers(dev + infoOff, dev + tablesOff);
+            }
+            if (bytes > 0) {
+                device.upload(dev, host.asSlice(0, bytes));
+                device.driver().record(passUploaded(), device.stream());
+            }
+            plan = p;
+        }
+    }
+
+    /** Builds and uploads (asynchronously) the appends of one forward pass; {@link #append(Pass, int, long, long)} runs a layer's. */
+    public Pass pass(List<CudaPagedKvCache> caches, int[] rowStart, int[] counts, boolean decodePlan) {
+        return new Pass(caches, rowStart, counts, decodePlan);
+    }
+
+    /** Layer {@code layer}'s appends of the pass: rows {@code rowStart[i] ..} of kPass / vPass as {@link #pass} was told. */
+    public void append(Pass pass, int layer, long kPass, long vPass) {
+        launchAppend(layer, pass.packJobs, pass.packCount, pass.ringJobs, pass.ringCount, kPass, vPass);
+        for (int i = 0; i < pass.caches.size(); i++) pass.caches.get(i).setLength(layer, pass.len0[i] + pass.counts[i]);
+    }
+
+    private MemorySegment passUploaded() {
+        if (passEvent == null) passEvent = device.driver().createEvent();
+        return passEvent;
+    }
+
+    /** The host side of the pass upload; waits until the stream has passed the previous pass's copy from it. */
+    private MemorySegment passHost(long bytes) {
+        if (passEvent != null) device.driver().synchronizeEvent(passEvent);
+        if (passHost == null || passHost.byteSize() < bytes) passHost = hostArena.allocate(Math.max(bytes, passHost == null ? 4096 : 2 * passHost.byteSize()), 64);
+        return passHost;
+    }
+
+    /** The device side of the pass upload, grown (after the stream is idle: kernels may still read the old one) when short. */
+    private long passDevice(long bytes) {
+        if (passDeviceBytes < bytes) {
+            device.synchronize();
+            if (passDevice != 0) device.free(passDevice);
+            passDeviceBytes = Math.max(bytes, 2 * passDeviceBytes);
+            passDevice = device.alloc(passDeviceBytes);
+        }
+        return passDevice;
+    }
+
+    /** The split buffers pass plans share (one pass at a time), grown when short. */
+    private long[] splitBuffers(long rows) {
+        if (splitRows < rows) {
+            device.synchronize();
+            if (sharedPartial != 0) {
+                device.free(sharedPartial);
+                device.free(sharedStats);
+            }
+            splitRows = Math.max(rows, 2 * splitRows);
+            sharedPartial = device.alloc(4L * splitRows * headDim);
+            sharedStats = device.alloc(8L * splitRows);
+        }
+        return new long[] {sharedPartial, sharedStats};
     }
 
     /** One host row appended (the {@link dev.bitcap.kv.KvCache#append} path): through a one-row pass buffer. */
@@ -135,23 +298,30 @@ public final class CudaPagedAttention {
     }
 
     /**
-     * What a decode over these caches needs on the device, for the lengths {@code layer} has now: page tables,
-     * per-sequence ring addresses and lengths, and the split buffers. Valid until a cache's length changes.
+     * What a decode over these caches needs on the device, for given lengths: page tables, per-sequence ring
+     * addresses and lengths, and the split buffers. Valid until a cache's length changes.
      */
     public final class Plan implements AutoCloseable {
         final int sequences, maxPages, chunk, packedSplits, splits;
-        final long tables, info, partial, stats, poolBase;
+        final long poolBase;
+        long tables, info, partial, stats;
         /** Bytes of the caches one layer's decode reads (pages and ring rows). */
         public final long bytesRead;
+        /** Whether the plan allocated its device buffers (a pass's plan lives in the pass buffers). */
+        private final boolean owned;
+        final int[] hostTables;
+        final long[] hostInfo;
 
-        Plan(List<CudaPagedKvCache> caches, int layer) {
+        Plan(List<CudaPagedKvCache> caches, int[] lengths, boolean owned) {
+            this.owned = owned;
             sequences = caches.size();
+            int bt = layout.blockTokens();
             int mp = 1, maxPacked = 0;
             long bytes = 0;
-            for (CudaPagedKvCache c : caches) {
-                mp = Math.max(mp, c.pagesHeld());
-                maxPacked = Math.max(maxPacked, c.packedLength(layer));
-                bytes += layout.decodeBytesPerLayer(c.length(layer));
+            for (int s = 0; s < sequences; s++) {
+                mp = Math.max(mp, caches.get(s).pagesHeld());
+                maxPacked = Math.max(maxPacked, lengths[s] / bt * bt);
+                bytes += layout.decodeBytesPerLayer(lengths[s]);
             }
             bytesRead = bytes;
             poolBase = caches.get(0).pool().base();
@@ -159,47 +329,72 @@ public final class CudaPagedAttention {
                 if (c.pool() != caches.get(0).pool()) throw new IllegalArgumentException("the caches of one decode must share one page pool");
             }
             maxPages = mp;
-            int[] t = new int[sequences * maxPages];
-            long[] in = new long[sequences * INFO_WORDS];
+            hostTables = new int[sequences * maxPages];
+            hostInfo = new long[sequences * INFO_WORDS];
             for (int s = 0; s < sequences; s++) {
                 CudaPagedKvCache c = caches.get(s);
-                System.arraycopy(c.table(), 0, t, s * maxPages, c.pagesHeld());
-                in[s * INFO_WORDS] = c.ringKeys(0);
-                in[s * INFO_WORDS + 1] = c.ringValues(0);
-                in[s * INFO_WORDS + 2] = c.packedLength(layer);
-                in[s * INFO_WORDS + 3] = c.length(layer) - c.packedLength(layer);
+                int packed = lengths[s] / bt * bt;
+                System.arraycopy(c.table(), 0, hostTables, s * maxPages, c.pagesHeld());
+                hostInfo[s * INFO_WORDS] = c.ringKeys(0);
+                hostInfo[s * INFO_WORDS + 1] = c.ringValues(0);
+                hostInfo[s * INFO_WORDS + 2] = packed;
+                hostInfo[s * INFO_WORDS + 3] = lengths[s] - packed;
             }
             // About 16 warps per multiprocessor in all, each split at least 256 positions.
             long pairs = (long) sequences * kvHeads;
             int warps = (int) Math.max(1, Math.min((16L * device.multiprocessors() + pairs - 1) / pairs, (maxPacked + 255) / 256));
             int ch = (maxPacked + warps - 1) / warps;
-            chunk = Math.max(16, (ch + 15) / 16 * 16);
+            // Whole 16-token tiles; int formats whole 32-token steps (FOLDED_32), which packed lengths (multiples of g >= 32) keep.
+            int align = layout.spec().format().quantized() ? 32 : 16;
+            chunk = Math.max(align, (ch + align - 1) / align * align);
             packedSplits = maxPacked == 0 ? 0 : (maxPacked + chunk - 1) / chunk;
             splits = 4 * ((packedSplits + 1 + 3) / 4);
-            tables = device.alloc(4L * t.length);
-            device.upload(tables, t, 0, t.length);
-            info = device.alloc(8L * in.length);
-            device.upload(info, in);
             long rows = pairs * splits * 16;
-            partial = device.alloc(4L * rows * headDim);
-            stats = device.alloc(8L * rows);
+            if (owned) {
+                tables = device.alloc(4L * hostTables.length);
+                device.upload(tables, hostTables, 0, hostTables.length);
+                info = device.alloc(8L * hostInfo.length);
+                device.upload(info, hostInfo);
+                partial = device.alloc(4L * rows * headDim);
+                stats = device.alloc(8L * rows);
+            } else {
+                long[] shared = splitBuffers(rows);
+                partial = shared[0];
+                stats = shared[1];
+            }
+        }
+
+        void bindPassBuffers(long info, long tables) {
+            this.info = info;
+            this.tables = tables;
         }
 
         @Override
         public void close() {
+            if (!owned) return;
             device.synchronize();
             for (long p : new long[] {tables, info, partial, stats}) device.free(p);
         }
     }
 
-    /** The ring addresses in a plan are those of layer 0: the kernel adds the layer's offset. */
+    /** A plan for the lengths {@code layer} has now, with its own device buffers (close it). Ring addresses are layer 0's: the kernel adds the layer's offset. */
     public Plan plan(List<CudaPagedKvCache> caches, int layer) {
-        return new Plan(caches, layer);
+        int[] lengths = new int[caches.size()];
+        for (int s = 0; s < lengths.length; s++) lengths[s] = caches.get(s).length(layer);
+        return new Plan(caches, lengths, true);
+    }
+
+    /**
+     * x[0 .. n) = deterministic pseudo-random numbers of deviation ~sigma, plus {@code offset} at every
+     * {@code period}-th element (outlier channels, as keys have): synthetic cache rows for benchmarks.
+     */
+    void fillRandom(long x, long n, int seed, float sigma, int period, float offset) {
+        module.launch("kv_fill").ptr(x).l(n).i(seed).f(sigma).i(period).f(offset).run(1024, 1, 1, 256, 0);
     }
 
     /** out [seq][heads * headDim] = attention of q [seq][heads * headDim] (one query per sequence) at {@code layer}. */
     public void decode(Plan plan, int layer, long q, long out) {
-        module.launch(folded ? "kv_decode_folded" : "kv_decode").ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
+        module.launch(kernel.function).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
                 .l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(plan.chunk).i(plan.packedSplits).i(layout.spec().group())
                 .i(layout.blockTokens()).f(scaleLog2).run(kvHeads, plan.sequences, plan.splits / 4, 128, 0);
         module.launch("kv_combine").ptr(plan.partial).ptr(plan.stats).ptr(out).i(heads).i(kvHeads).i(plan.splits).run(heads, plan.sequences, 1, 128, 0);

@@ -26,7 +26,8 @@ final class CudaPagedKv {
     private final List<CudaPagedKvCache> passCaches = new ArrayList<>();
     private int[] rowStart = new int[0], counts = new int[0];
     private boolean decode;
-    private CudaPagedAttention.Plan plan;
+    /** The pass's appends and decode plan, uploaded once for every layer. */
+    private CudaPagedAttention.Pass pass;
 
     CudaPagedKv(CudaDevice device, KvSpec spec, ModelConfig c, long poolBytes) {
         CudaKvLayout layout = new CudaKvLayout(spec, c.layers(), c.kvHeads(), c.headDim());
@@ -38,8 +39,7 @@ final class CudaPagedKv {
 
     /** Reserves every sequence's pages for this pass (refusing before anything runs) and picks decode or prompt. */
     void beginPass(List<Sequence> sequences, List<int[]> tokens) {
-        if (plan != null) plan.close(); // the previous pass's decode plan: its kernels finished when the logits came back
-        plan = null;
+        pass = null;
         passCaches.clear();
         rowStart = new int[sequences.size()];
         counts = new int[sequences.size()];
@@ -67,6 +67,9 @@ final class CudaPagedKv {
             cache.reserve(sequences.get(s).length() + counts[s]);
             passCaches.add(cache);
         }
+        // Page tables, job lists and split sizes are the same for every layer: one asynchronous upload per pass, no
+        // host synchronization per layer.
+        pass = attention.pass(passCaches, rowStart, counts, decode);
     }
 
     /**
@@ -74,10 +77,9 @@ final class CudaPagedKv {
      * path reads its keys and values through kBase/vBase, which the backend points at each sequence's first row.
      */
     void attention(int l, long q, long k, long v, long kBase, long vBase, long pos, long tiles, long att, int tileCount) {
-        attention.append(l, passCaches, rowStart, counts, k, v);
+        attention.append(pass, l, k, v);
         if (decode) {
-            if (l == 0) plan = attention.plan(passCaches, 0); // every layer has the same lengths once appended
-            attention.decode(plan, l, q, att);
+            attention.decode(pass.plan, l, q, att);
         } else {
             if (tileCount == 0) throw new BitcapException("the prompt attention kernel cannot take " + c.heads() / c.kvHeads() + " query heads per KV head");
             fresh.prefill(q, kBase, vBase, pos, tiles, att, tileCount, 0);

@@ -11,10 +11,12 @@ import java.util.function.Consumer;
 
 /**
  * Times one layer's decode attention over the paged GPU cache (kernel + split merge) at Llama-3.1-8B head shapes
- * (32 query heads over 8 KV heads, and 32 over 32; head dim 128), batch 1 / 8 / 32, context 4K / 32K / 128K, for
+ * (32 query heads over 8 KV heads, and 32 over 32; head dim 128), batch 1 / 8 / 32, context 4K / 32K / 128K (and 1M
+ * at batch 1), for
  * fp16, int4 and int2 (g128, keys per channel): CUDA events, median of 30 launches, bytes of cache read over that
  * time next to a device copy measured in the same run. Caches are filled by the pack kernel from random rows.
- * Sizes whose pool does not fit the free memory are skipped with a line that says so.
+ * Sizes whose pool does not fit the free memory are skipped with a line that says so. Int formats are timed with
+ * their default (folded) kernel; the note gives the other kernels' times from the same run.
  */
 public final class KvDecodeBench {
     public record Result(String name, KvFormat format, int heads, int kvHeads, int batch, int length, double micros, double gbPerSecond,
@@ -22,12 +24,9 @@ public final class KvDecodeBench {
 
     private static final int HEAD_DIM = 128, FILL_ROWS = 8192;
     private final CudaDevice device;
-    private final boolean folded;
 
-    /** With {@code folded}, int formats are also timed with the opt-in folded kernel (rows marked "folded"). */
-    public KvDecodeBench(CudaDevice device, boolean folded) {
+    public KvDecodeBench(CudaDevice device) {
         this.device = device;
-        this.folded = folded;
     }
 
     public List<Result> run(Consumer<Result> sink) {
@@ -37,8 +36,8 @@ public final class KvDecodeBench {
         out.add(c);
         sink.accept(c);
         for (int[] h : new int[][] {{32, 8}, {32, 32}}) {
-            for (int length : new int[] {4096, 32768, 131072}) {
-                for (int batch : new int[] {1, 8, 32}) {
+            for (int length : new int[] {4096, 32768, 131072, 1 << 20}) {
+                for (int batch : length > 131072 ? new int[] {1} : new int[] {1, 8, 32}) {
                     for (KvFormat f : new KvFormat[] {KvFormat.INT4, KvFormat.INT2, KvFormat.FP16}) {
                         Result r = one(new KvSpec(f, 128, KeyGrouping.CHANNEL), h[0], h[1], batch, length, copy);
                         out.add(r);
@@ -83,16 +82,20 @@ public final class KvDecodeBench {
             fillNanos = System.nanoTime() - fillNanos;
             long q = device.alloc(4L * batch * heads * HEAD_DIM), o = device.alloc(4L * batch * heads * HEAD_DIM);
             fill.launch("kv_fill").ptr(q).l((long) batch * heads * HEAD_DIM).i(99).f(0.5f).i(0).f(0f).run(64, 1, 1, 256, 0);
-            double ms, msFolded = Double.NaN;
+            double ms;
             long bytes;
+            StringBuilder others = new StringBuilder();
             try (CudaPagedAttention.Plan plan = attention.plan(caches, 0)) {
                 ms = time(() -> attention.decode(plan, 0, q, o), 30);
                 bytes = plan.bytesRead;
-                if (folded && spec.format().quantized()) {
-                    attention.setFolded(true);
-                    msFolded = time(() -> attention.decode(plan, 0, q, o), 30);
-                    attention.setFolded(false);
+                List<CudaPagedAttention.DecodeKernel> kernels = attention.kernels();
+                for (CudaPagedAttention.DecodeKernel k : kernels.subList(1, kernels.size())) {
+                    attention.setKernel(k);
+                    double other = time(() -> attention.decode(plan, 0, q, o), 30);
+                    others.append(String.format("; %s kernel %.1f µs (default %.2fx faster)", k.name().toLowerCase().replace('_', '-'), other * 1e3,
+                            other / ms));
                 }
+                attention.setKernel(kernels.get(0));
             }
             float[] check = new float[Math.min(4096, batch * heads * HEAD_DIM)];
             device.download(check, 0, o, check.length);
@@ -103,8 +106,7 @@ public final class KvDecodeBench {
             double gbs = bytes / (ms * 1e-3) / 1e9;
             return new Result(name, spec.format(), heads, kvHeads, batch, length, ms * 1e3, gbs, gbs / copy, bytes,
                     String.format("%.2f GiB of cache, filled in %.1f s%s%s", bytes / 1073741824.0, fillNanos / 1e9, finite ? "" : "; NON-FINITE OUTPUT",
-                            Double.isNaN(msFolded) ? "" : String.format("; folded kernel %.1f µs (%.0f%% of copy)", msFolded * 1e3,
-                                    100 * bytes / (msFolded * 1e-3) / 1e9 / copy)));
+                            others));
         }
     }
 

@@ -255,8 +255,12 @@ __device__ __forceinline__ void attend_range(const u16* qs, const int* table, co
                 l[i >> 1] += e;
             }
         }
+        // The running max rarely rises after the first steps: skip the rescale (a multiply by exactly 1) when no
+        // row of the warp moved, so the result is bit for bit the same.
+        if (__any_sync(0xffffffffu, corr[0] != 1.0f || corr[1] != 1.0f)) {
 #pragma unroll
-        for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+            for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+        }
         u32 pa[4];
         pa[0] = pack_half2(s[0][0], s[0][1]);
         pa[1] = pack_half2(s[0][2], s[0][3]);
@@ -275,7 +279,7 @@ __device__ __forceinline__ void attend_range(const u16* qs, const int* table, co
 
 
 #if KV_BITS != 16
-// ---- folded decode (opt-in: CudaPagedAttention.FOLDED; not yet measured on a GPU) --------------------------------
+// ---- folded decode (the default for int formats since it passed every check row on the H200, 2026-12-02) ---------
 // Same split structure and layout, but the group parameters leave the inner loop: codes go to the tensor cores as
 // exact fp16 integers (one shift-and-mask and one exact subtraction per pair), and
 //   keys per channel: the scale is folded into the query once per g-token block (A' = q * scale, per channel) and
@@ -322,6 +326,9 @@ __device__ __forceinline__ u32 q_pair(const u16* qs, int row, int c) {
 __device__ __forceinline__ float lo_f(u32 h2) { return h2f((u16) (h2 & 0xFFFF)); }
 __device__ __forceinline__ float hi_f(u32 h2) { return h2f((u16) (h2 >> 16)); }
 
+// TILES 16-token tiles per step (1 or 2): with 2, one max, one rescale and one set of shuffles serve 32 tokens;
+// the caller guarantees 32-aligned ranges of a multiple of 32 tokens (chunk a multiple of 32, packed a multiple of g).
+template <int TILES>
 __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const char* pool, long long pageBytes, long long regionOffset,
         int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l) {
     const int gid = lane >> 2, tig = lane & 3;
@@ -353,21 +360,24 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
 #else
     float kbias[2] = {0.0f, 0.0f};
 #endif
-    for (int t0 = start; t0 < end; t0 += 16) {
+    for (int t0 = start; t0 < end; t0 += 16 * TILES) {
         const char* region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
-        const int tt = (t0 % PAGE_TOKENS) / 16;
-        u32 kw[WORDS], vw[WORDS];
-        const u32* kc = reinterpret_cast<const u32*>(region) + tt * WORDS * 32 + lane;
-        const u32* vc = reinterpret_cast<const u32*>(region + CODE_BYTES) + tt * WORDS * 32 + lane;
+        const int tt0 = (t0 % PAGE_TOKENS) / 16; // the tiles of a step lie in one page (32-aligned steps, 128-token pages)
+        u32 kw[TILES][WORDS], vw[TILES][WORDS];
 #pragma unroll
-        for (int i = 0; i < WORDS; i++) {
-            kw[i] = kc[i * 32];
-            vw[i] = vc[i * 32];
+        for (int u = 0; u < TILES; u++) {
+            const u32* kc = reinterpret_cast<const u32*>(region) + (tt0 + u) * WORDS * 32 + lane;
+            const u32* vc = reinterpret_cast<const u32*>(region + CODE_BYTES) + (tt0 + u) * WORDS * 32 + lane;
+#pragma unroll
+            for (int i = 0; i < WORDS; i++) {
+                kw[u][i] = kc[i * 32];
+                vw[u][i] = vc[i * 32];
+            }
         }
 #if KEY_CHANNEL
         if (t0 == start || t0 % group == 0) {
             // A new block of g tokens: the query times each channel's scale, and the bias sum_c q_c min_c.
-            const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt * 16 / group) * (D / 2);
+            const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt0 * 16 / group) * (D / 2);
             float b0 = 0.0f, b1 = 0.0f;
 #pragma unroll
             for (int ct = 0; ct < CT; ct++) {
@@ -395,63 +405,70 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
         const u32* kpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES);
 #endif
         const u32* vpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES + kParamBytes);
-        const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
-        float s[2][4];
+        float s[TILES][2][4];
 #pragma unroll
-        for (int i = 0; i < 4; i++) s[0][i] = s[1][i] = 0.0f;
+        for (int u = 0; u < TILES; u++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) s[u][0][i] = s[u][1][i] = 0.0f;
 #if KEY_CHANNEL
 #pragma unroll
-        for (int ct = 0; ct < CT; ct++) {
-            u32 a[4];
-            a[0] = q_pair(qf, gid, ct * 16 + 2 * tig);
-            a[1] = q_pair(qf, gid + 8, ct * 16 + 2 * tig);
-            a[2] = q_pair(qf, gid, ct * 16 + 8 + 2 * tig);
-            a[3] = q_pair(qf, gid + 8, ct * 16 + 8 + 2 * tig);
-            const u32 w = word_of(kw, ct);
-            mma16816(s[0], a, exact_codes(w, 0), exact_codes(w, 1));
-            mma16816(s[1], a, exact_codes(w, 2), exact_codes(w, 3));
-        }
-#pragma unroll
-        for (int i = 0; i < 4; i++) {
-            s[0][i] += kbias[i >> 1];
-            s[1][i] += kbias[i >> 1];
-        }
-#else
-#pragma unroll
-        for (int j = 0; j < MAXG; j++) {
-            if (j >= groups) break;
-            float part[2][4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) part[0][i] = part[1][i] = 0.0f;
-#pragma unroll
             for (int ct = 0; ct < CT; ct++) {
-                if (ct / ctPerGroup != j) continue;
                 u32 a[4];
-                a[0] = q_pair(qs, gid, ct * 16 + 2 * tig);
-                a[1] = q_pair(qs, gid + 8, ct * 16 + 2 * tig);
-                a[2] = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
-                a[3] = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
-                const u32 w = word_of(kw, ct);
-                mma16816(part[0], a, exact_codes(w, 0), exact_codes(w, 1));
-                mma16816(part[1], a, exact_codes(w, 2), exact_codes(w, 3));
+                a[0] = q_pair(qf, gid, ct * 16 + 2 * tig);
+                a[1] = q_pair(qf, gid + 8, ct * 16 + 2 * tig);
+                a[2] = q_pair(qf, gid, ct * 16 + 8 + 2 * tig);
+                a[3] = q_pair(qf, gid + 8, ct * 16 + 8 + 2 * tig);
+                const u32 w = word_of(kw[u], ct);
+                mma16816(s[u][0], a, exact_codes(w, 0), exact_codes(w, 1));
+                mma16816(s[u][1], a, exact_codes(w, 2), exact_codes(w, 3));
             }
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                s[u][0][i] += kbias[i >> 1];
+                s[u][1][i] += kbias[i >> 1];
+            }
+#else
+            const int tt = tt0 + u;
+            const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
+#pragma unroll
+            for (int j = 0; j < MAXG; j++) {
+                if (j >= groups) break;
+                float part[2][4];
+#pragma unroll
+                for (int i = 0; i < 4; i++) part[0][i] = part[1][i] = 0.0f;
+#pragma unroll
+                for (int ct = 0; ct < CT; ct++) {
+                    if (ct / ctPerGroup != j) continue;
+                    u32 a[4];
+                    a[0] = q_pair(qs, gid, ct * 16 + 2 * tig);
+                    a[1] = q_pair(qs, gid + 8, ct * 16 + 2 * tig);
+                    a[2] = q_pair(qs, gid, ct * 16 + 8 + 2 * tig);
+                    a[3] = q_pair(qs, gid + 8, ct * 16 + 8 + 2 * tig);
+                    const u32 w = word_of(kw[u], ct);
+                    mma16816(part[0], a, exact_codes(w, 0), exact_codes(w, 1));
+                    mma16816(part[1], a, exact_codes(w, 2), exact_codes(w, 3));
+                }
+#pragma unroll
+                for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) {
+                        const u32 sm = kpt[tok[2 * nt + (i & 1)] * groups + j];
+                        s[u][nt][i] += lo_f(sm) * part[nt][i] + hi_f(sm) * qsum[j][i >> 1];
+                    }
+                }
+            }
+#endif
+        }
+        float mx[2] = {NEG_INF, NEG_INF};
+#pragma unroll
+        for (int u = 0; u < TILES; u++) {
 #pragma unroll
             for (int nt = 0; nt < 2; nt++) {
 #pragma unroll
                 for (int i = 0; i < 4; i++) {
-                    const u32 sm = kpt[tok[2 * nt + (i & 1)] * groups + j];
-                    s[nt][i] += lo_f(sm) * part[nt][i] + hi_f(sm) * qsum[j][i >> 1];
+                    s[u][nt][i] *= scaleLog2;
+                    mx[i >> 1] = fmaxf(mx[i >> 1], s[u][nt][i]);
                 }
-            }
-        }
-#endif
-        float mx[2] = {NEG_INF, NEG_INF};
-#pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                s[nt][i] *= scaleLog2;
-                mx[i >> 1] = fmaxf(mx[i >> 1], s[nt][i]);
             }
         }
         float corr[2];
@@ -465,45 +482,56 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
             l[r] *= corr[r];
         }
 #pragma unroll
-        for (int nt = 0; nt < 2; nt++) {
+        for (int u = 0; u < TILES; u++) {
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const float e = exp2f(s[nt][i] - m[i >> 1]);
-                s[nt][i] = e;
-                l[i >> 1] += e;
+            for (int nt = 0; nt < 2; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const float e = exp2f(s[u][nt][i] - m[i >> 1]);
+                    s[u][nt][i] = e;
+                    l[i >> 1] += e;
+                }
+            }
+        }
+        // Rescale only when some row's max rose (a multiply by exactly 1 otherwise: same bits, less work).
+        if (__any_sync(0xffffffffu, corr[0] != 1.0f || corr[1] != 1.0f)) {
+#pragma unroll
+            for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+#pragma unroll
+            for (int j = 0; j < MAXG; j++) {
+                vbias[j][0] *= corr[0];
+                vbias[j][1] *= corr[1];
             }
         }
 #pragma unroll
-        for (int i = 0; i < CT * 8; i++) o[i] *= corr[(i >> 1) & 1];
+        for (int u = 0; u < TILES; u++) {
+            const int tt = tt0 + u;
+            const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
 #pragma unroll
-        for (int j = 0; j < MAXG; j++) {
-            vbias[j][0] *= corr[0];
-            vbias[j][1] *= corr[1];
-        }
+            for (int j = 0; j < MAXG; j++) {
+                if (j >= groups) break;
+                float sc[4], mn[4];
 #pragma unroll
-        for (int j = 0; j < MAXG; j++) {
-            if (j >= groups) break;
-            float sc[4], mn[4];
+                for (int k = 0; k < 4; k++) {
+                    const u32 sm = vpt[tok[k] * groups + j];
+                    sc[k] = lo_f(sm);
+                    mn[k] = hi_f(sm);
+                }
+                // P columns: s[u][0][0..1] and s[u][0][2..3] are tokens 2tig, 2tig+1 (rows gid, gid+8); s[u][1][..] tokens +8.
+                vbias[j][0] += s[u][0][0] * mn[0] + s[u][0][1] * mn[1] + s[u][1][0] * mn[2] + s[u][1][1] * mn[3];
+                vbias[j][1] += s[u][0][2] * mn[0] + s[u][0][3] * mn[1] + s[u][1][2] * mn[2] + s[u][1][3] * mn[3];
+                u32 pa[4];
+                pa[0] = pack_half2(s[u][0][0] * sc[0], s[u][0][1] * sc[1]);
+                pa[1] = pack_half2(s[u][0][2] * sc[0], s[u][0][3] * sc[1]);
+                pa[2] = pack_half2(s[u][1][0] * sc[2], s[u][1][1] * sc[3]);
+                pa[3] = pack_half2(s[u][1][2] * sc[2], s[u][1][3] * sc[3]);
 #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                const u32 sm = vpt[tok[k] * groups + j];
-                sc[k] = lo_f(sm);
-                mn[k] = hi_f(sm);
-            }
-            // P columns: s[0][0..1] and s[0][2..3] are tokens 2tig, 2tig+1 (rows gid, gid+8); s[1][..] tokens +8.
-            vbias[j][0] += s[0][0] * mn[0] + s[0][1] * mn[1] + s[1][0] * mn[2] + s[1][1] * mn[3];
-            vbias[j][1] += s[0][2] * mn[0] + s[0][3] * mn[1] + s[1][2] * mn[2] + s[1][3] * mn[3];
-            u32 pa[4];
-            pa[0] = pack_half2(s[0][0] * sc[0], s[0][1] * sc[1]);
-            pa[1] = pack_half2(s[0][2] * sc[0], s[0][3] * sc[1]);
-            pa[2] = pack_half2(s[1][0] * sc[2], s[1][1] * sc[3]);
-            pa[3] = pack_half2(s[1][2] * sc[2], s[1][3] * sc[3]);
-#pragma unroll
-            for (int ct = 0; ct < CT; ct++) {
-                if (ct / ctPerGroup != j) continue;
-                const u32 w = word_of(vw, ct);
-                mma16816(o + ct * 8, pa, exact_codes(w, 0), exact_codes(w, 1));
-                mma16816(o + ct * 8 + 4, pa, exact_codes(w, 2), exact_codes(w, 3));
+                for (int ct = 0; ct < CT; ct++) {
+                    if (ct / ctPerGroup != j) continue;
+                    const u32 w = word_of(vw[u], ct);
+                    mma16816(o + ct * 8, pa, exact_codes(w, 0), exact_codes(w, 1));
+                    mma16816(o + ct * 8 + 4, pa, exact_codes(w, 2), exact_codes(w, 3));
+                }
             }
         }
     }
@@ -532,7 +560,7 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
 
 // Grid (kvHeads, sequences, blocks); 128 threads. partial [seq][kvHead][split][16][D], stats [..][16] x {max, sum}.
 // Queries q [seq][heads * D]; table [seq][maxPages]; info [seq][INFO_WORDS].
-template <bool FOLD>
+template <bool FOLD, int TILES>
 __device__ __forceinline__ void decode_body(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
@@ -562,7 +590,7 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
             any = true;
 #if KV_BITS != 16
             if (FOLD) {
-                attend_folded(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
+                attend_folded<TILES>(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
                         ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l);
             } else
 #endif
@@ -613,7 +641,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restr
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
-    decode_body<false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+    decode_body<false, 1>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
             group, blockTokens, scaleLog2);
 }
 
@@ -621,8 +649,20 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* 
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
-    decode_body<true>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+    decode_body<true, 1>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
             group, blockTokens, scaleLog2);
+}
+
+// The folded kernel stepping 32 tokens at a time (two tiles per max, rescale and shuffles); needs a chunk that is a
+// multiple of 32 (CudaPagedAttention.Plan rounds int formats' chunks so).
+extern "C" __global__ void __launch_bounds__(128) kv_decode_folded32(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+#if KV_BITS != 16
+    decode_body<true, 2>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2);
+#endif
 }
 
 // out [seq][heads * D] = merge of the splits: sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. Grid (heads, seqs).
@@ -651,7 +691,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_combine(const float* __rest
 // kv_pack quantizes and packs whole blocks (g tokens; 16 for fp16) of keys and values. A block's rows come from the
 // pass's fp32 K/V (positions at or after the pass start) or from the sequence's ring (older ones). Grid (jobs,
 // kvHeads), 256 threads; job: page address, token in page, first position, pass start, pass row of the pass start,
-// ring K and ring V of this layer.
+// ring K and ring V of layer 0 (the kernel adds the layer's offset, so one job list serves every layer of a pass).
 #define JOB_WORDS 7
 
 /** The largest fp16 not above v (clamped to the fp16 range), as dev.bitcap.kv.GroupQuantizer.fp16AtMost. */
@@ -789,10 +829,11 @@ extern "C" __global__ void __launch_bounds__(256) kv_pack(const long long* __res
     const int kvh = blockIdx.y, tid = threadIdx.x, kvDim = kvHeads * D;
     char* region = reinterpret_cast<char*>(job[0]) + ((long long) layer * kvHeads + kvh) * regionBytes;
     const int tokenInPage = (int) job[1];
-    Source ks = {kPass, reinterpret_cast<const float*>(job[5]), job[2], job[3], job[4], kvDim, kvh * D};
+    const size_t ringLayer = (size_t) layer * blockTokens * kvDim;
+    Source ks = {kPass, reinterpret_cast<const float*>(job[5]) + ringLayer, job[2], job[3], job[4], kvDim, kvh * D};
     Source vs = ks;
     vs.pass = vPass;
-    vs.ring = reinterpret_cast<const float*>(job[6]);
+    vs.ring = reinterpret_cast<const float*>(job[6]) + ringLayer;
     const int tt0 = tokenInPage / 16, tiles = blockTokens / 16;
 #if KV_BITS == 16
     write_halves<false>(ks, region, tt0, tiles, tid, 256);
@@ -820,12 +861,14 @@ extern "C" __global__ void __launch_bounds__(256) kv_pack(const long long* __res
 #endif
 }
 
-// Copies pass rows into ring slots: rows [n][3] = pass row, ring K row address, ring V row address. Grid n.
+// Copies pass rows into ring slots: rows [n][3] = pass row, ring K row address, ring V row address, both in layer
+// 0's ring (the kernel adds the layer's offset). Grid n.
 extern "C" __global__ void __launch_bounds__(128) kv_ring_store(const long long* __restrict__ rows, const float* __restrict__ kPass,
-        const float* __restrict__ vPass, int kvDim) {
+        const float* __restrict__ vPass, int kvDim, int layer, int blockTokens) {
     const long long* r = rows + 3 * (size_t) blockIdx.x;
-    float* rk = reinterpret_cast<float*>(r[1]);
-    float* rv = reinterpret_cast<float*>(r[2]);
+    const size_t ringLayer = (size_t) layer * blockTokens * kvDim;
+    float* rk = reinterpret_cast<float*>(r[1]) + ringLayer;
+    float* rv = reinterpret_cast<float*>(r[2]) + ringLayer;
     for (int i = threadIdx.x; i < kvDim; i += 128) {
         rk[i] = kPass[(size_t) r[0] * kvDim + i];
         rv[i] = vPass[(size_t) r[0] * kvDim + i];
