@@ -4,6 +4,7 @@ import dev.bitcap.BitcapException;
 import dev.bitcap.compress.CalibrationSet;
 import dev.bitcap.compress.ModelQuantizer;
 import dev.bitcap.compress.QuantMethod;
+import dev.bitcap.cuda.CudaBackend;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.Backends;
 import dev.bitcap.engine.CpuBackend;
@@ -153,10 +154,21 @@ public final class CapRunner {
                     kv.checkHeadDim(model.config().headDim());
                     cpu.useKv(kv, CpuBackend.defaultKvPoolBytes());
                 } else if (kv.format() != KvFormat.F32) {
-                    List<CapResult> skipped = new ArrayList<>();
-                    String why = "KV format " + c.kv() + " runs on the cpu backend only in this build";
-                    for (int b : plan.workload().batchSizes()) skipped.add(new CapResult(c, b, CapResult.Status.SKIPPED, why, Map.of()));
-                    return skipped;
+                    String why = null;
+                    if (backend instanceof CudaBackend cuda) {
+                        try {
+                            cuda.useKv(kv, 0); // the GPU's paged pool: half its free memory
+                        } catch (BitcapException e) {
+                            why = e.getMessage(); // e.g. a head dim the GPU layout does not cover
+                        }
+                    } else {
+                        why = "KV format " + c.kv() + " does not run on the " + backend.name() + " backend";
+                    }
+                    if (why != null) {
+                        List<CapResult> skipped = new ArrayList<>();
+                        for (int b : plan.workload().batchSizes()) skipped.add(new CapResult(c, b, CapResult.Status.SKIPPED, why, Map.of()));
+                        return skipped;
+                    }
                 }
                 Agreement.Result acc = agreement.measure(backend);
                 ExactMatchScorer.Score tasks = plan.tasks() == null ? null
