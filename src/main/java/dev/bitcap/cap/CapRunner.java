@@ -197,25 +197,42 @@ public final class CapRunner {
         throw new BitcapException("N:M '" + nm + "': expected N:8, e.g. 4:8");
     }
 
+    /**
+     * Runs every batch size a few steps before anything is timed. On the CPU it goes on for at least
+     * {@link #CPU_WARM_UP_NANOS}: a new configuration loads new kernel classes, which deoptimizes code compiled for the
+     * previous ones, and the JIT needs thousands of calls to compile the new kernels; timing that would charge the
+     * compiler to the configuration that happens to come later in the matrix.
+     */
     private void warmUp(Backend backend, LoadedModel model) {
         int vocab = model.config().vocabSize();
         SplittableRandom rnd = new SplittableRandom(1);
-        for (int batch : plan.workload().batchSizes()) {
-            List<Sequence> seqs = new ArrayList<>();
-            List<int[]> prompts = new ArrayList<>();
-            for (int b = 0; b < batch; b++) {
-                // the measured run's capacity, so that a GPU's decode graphs (one per batch size and capacity) are ready
-                seqs.add(backend.newSequence(Math.max(12, plan.workload().maxPromptLength() + plan.workload().outputLength())));
-                prompts.add(rnd.ints(8, 0, vocab).toArray());
+        // the measured run's capacity, so that a GPU's decode graphs (one per batch size and capacity) are ready
+        int capacity = Math.max(12, plan.workload().maxPromptLength() + plan.workload().outputLength());
+        int steps = Math.max(3, Math.min(capacity - 9, 32));
+        long deadline = System.nanoTime() + (backend instanceof CpuBackend ? CPU_WARM_UP_NANOS : 0);
+        int rounds = 0;
+        do {
+            for (int batch : plan.workload().batchSizes()) {
+                List<Sequence> seqs = new ArrayList<>();
+                List<int[]> prompts = new ArrayList<>();
+                for (int b = 0; b < batch; b++) {
+                    seqs.add(backend.newSequence(capacity));
+                    prompts.add(rnd.ints(8, 0, vocab).toArray());
+                }
+                float[] logits = backend.forward(seqs, prompts, false);
+                for (int step = 0; step < (rounds == 0 ? 3 : steps); step++) {
+                    List<int[]> next = new ArrayList<>();
+                    for (int b = 0; b < batch; b++) next.add(new int[] {Ops.argmax(logits, b * vocab, vocab)});
+                    logits = backend.forward(seqs, next, false);
+                }
             }
-            float[] logits = backend.forward(seqs, prompts, false);
-            for (int step = 0; step < 3; step++) {
-                List<int[]> next = new ArrayList<>();
-                for (int b = 0; b < batch; b++) next.add(new int[] {Ops.argmax(logits, b * vocab, vocab)});
-                logits = backend.forward(seqs, next, false);
-            }
-        }
+            rounds++;
+        } while (System.nanoTime() < deadline && rounds < MAX_WARM_UP_ROUNDS);
     }
+
+    /** Least warm-up time of a configuration on the CPU backend. */
+    static final long CPU_WARM_UP_NANOS = 1_000_000_000L;
+    private static final int MAX_WARM_UP_ROUNDS = 50;
 
     private CapResult measure(CapConfiguration c, int batch, LoadedModel model, Backend backend, PassRecorder recorder,
                               Agreement.Result acc, ExactMatchScorer.Score tasks, double bits, String label) {
