@@ -119,9 +119,9 @@ public final class CudaRankForward implements AutoCloseable {
         return new Sequence(new CudaKvCache(device, local.layers(), capacity, local.kvDim()));
     }
 
-    /** Frees a sequence's device cache (the caller no longer uses it). */
-    public void release(Sequence s) {
-        if (s.cache() instanceof CudaKvCache f32) {
+    /** Frees the device cache of a sequence the caller no longer uses. */
+    public void release(dev.bitcap.kv.KvCache cache) {
+        if (cache instanceof CudaKvCache f32) {
             device.makeCurrent();
             device.free(f32.keys);
             device.free(f32.values);
