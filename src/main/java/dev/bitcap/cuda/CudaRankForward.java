@@ -23,8 +23,9 @@ import java.util.Map;
  * experts' outputs: the replicated-token form of expert parallelism, which needs no all-to-all (the CPU path's
  * {@code ExpertExchange} dispatches tokens by all-to-all instead).
  *
- * <p>A correctness path kept apart from the single-GPU backend: no CUDA graphs, no paged or low-bit KV, no device
- * routing, no tiled prefill kernel; the router logits come to the host each MoE layer.
+ * <p>A correctness path kept apart from the single-GPU backend (whose behaviour it does not touch): the same attention
+ * kernels for the same passes (tiled prefill, split decode), but no CUDA graphs, no paged or low-bit KV, no device MoE
+ * routing (the router logits come to the host each MoE layer), no SeerAttention.
  */
 public final class CudaRankForward implements AutoCloseable {
     private final ModelConfig full, local;
@@ -40,7 +41,10 @@ public final class CudaRankForward implements AutoCloseable {
     private final long finalNorm, invFreq;
     private int tokens = -1, logitRows = -1;
     private long x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows, routeScales,
-            logits;
+            tiles, logits;
+    /** Query tiles of this pass for the tiled prefill kernel (0: decode, or the kernel is not used). */
+    private int tileCount;
+    private boolean prefill;
 
     private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
 
@@ -149,6 +153,7 @@ public final class CudaRankForward implements AutoCloseable {
         int m = allLogits ? n : sequences.size();
         ensure(n, m);
         int maxLength = writePass(sequences, tokenLists, allLogits, n);
+        prefill = n > sequences.size(); // as CudaBackend: a pass where some sequence takes several tokens uses the tiled kernel
 
         int d = full.hiddenSize();
         int[][] routed = new int[full.layers()][];
@@ -200,7 +205,11 @@ public final class CudaRankForward implements AutoCloseable {
         }
         ops.ropeAppend(q, k, v, pos, invFreq, n, local.heads(), local.kvHeads(), hd, full.ropeStyle() == RopeStyle.ROTATE_HALF, kBase, vBase,
                 local.layers(), l);
-        attention.run(q, kBase, vBase, pos, att, n, maxLength, l);
+        if (prefill && tileCount > 0) {
+            attention.prefill(q, kBase, vBase, pos, tiles, att, tileCount, l);
+        } else {
+            attention.run(q, kBase, vBase, pos, att, n, maxLength, l);
+        }
         if (tp) {
             mm.matmul(w.o, att, part, n); // this rank's heads' share of o_proj
             reduceInto(n);
@@ -299,6 +308,18 @@ public final class CudaRankForward implements AutoCloseable {
         device.upload(kBase, kb);
         device.upload(vBase, vb);
         if (!allLogits) device.upload(lastRows, last, 0, last.length);
+        // tiles of consecutive tokens of one sequence, at most tileTokens each (the layout CudaBackend writes)
+        int tileTokens = attention.prefillTileTokens();
+        List<Integer> pairs = new java.util.ArrayList<>();
+        for (int s = 0, start = 0; s < sequences.size(); start += tokenLists.get(s).length, s++) {
+            int len = tokenLists.get(s).length;
+            for (int off = 0; tileTokens > 0 && off < len; off += tileTokens) {
+                pairs.add(start + off);
+                pairs.add(Math.min(tileTokens, len - off));
+            }
+        }
+        tileCount = pairs.size() / 2;
+        if (tileCount > 0) device.upload(tiles, pairs.stream().mapToInt(Integer::intValue).toArray(), 0, pairs.size());
         return maxLength;
     }
 
@@ -330,6 +351,7 @@ public final class CudaRankForward implements AutoCloseable {
             iota = buf(cap, 1);
             routeRows = buf(cap, kk);
             routeScales = buf(cap, kk);
+            tiles = buf(cap, 2);
             int[] seq = new int[cap];
             for (int i = 0; i < cap; i++) seq[i] = i;
             device.upload(iota, seq, 0, cap);
@@ -348,7 +370,7 @@ public final class CudaRankForward implements AutoCloseable {
 
     private void freeTokens() {
         for (long p : new long[] {x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows,
-                routeScales}) {
+                routeScales, tiles}) {
             if (p != 0) device.free(p);
         }
     }
