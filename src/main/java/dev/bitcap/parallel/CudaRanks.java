@@ -27,7 +27,7 @@ public final class CudaRanks {
     /**
      * Runs {@code job} on every rank of {@code plan} at once (the same calls in the same order on every rank) and
      * returns each rank's result in rank order. A rank that fails closes its links, so the others fail too rather than
-     * wait; the first failure is rethrown.
+     * wait; the first failure is rethrown (after at most 10 s more for the others).
      */
     public static <T> List<T> run(LoadedModel model, ParallelPlan plan, int ranksPerGpu, long timeoutMillis, Function<CudaRankForward, T> job) {
         int ranks = plan.ranks();
@@ -36,6 +36,8 @@ public final class CudaRanks {
         long jobId = System.nanoTime() & 0x7fffffffL;
         AtomicReferenceArray<T> results = new AtomicReferenceArray<>(ranks);
         AtomicReferenceArray<Throwable> failures = new AtomicReferenceArray<>(ranks);
+        // the first failure is the cause; the others are mostly ranks that lost their link to it
+        java.util.concurrent.atomic.AtomicReference<Throwable> first = new java.util.concurrent.atomic.AtomicReference<>();
         try (Rendezvous rendezvous = Rendezvous.listen("127.0.0.1", 0)) {
             List<Thread> threads = new ArrayList<>();
             for (int r = 0; r < ranks; r++) {
@@ -50,6 +52,7 @@ public final class CudaRanks {
                                  plan.tp() > 1, plan.expertParallel(), HostStagedAllReduce.of(device, collective))) {
                         results.set(rank, job.apply(forward));
                     } catch (Throwable e) {
+                        first.compareAndSet(null, e);
                         failures.set(rank, e);
                     }
                 }, "cuda-rank-" + r);
@@ -57,23 +60,29 @@ public final class CudaRanks {
                 t.start();
                 threads.add(t);
             }
+            // wait for all; once a rank has failed, give the others a few seconds to notice, then report that failure
             long deadline = System.currentTimeMillis() + timeoutMillis;
-            for (Thread t : threads) {
+            long failedAt = 0;
+            while (threads.stream().anyMatch(Thread::isAlive)) {
+                long now = System.currentTimeMillis();
+                if (failedAt == 0 && firstFailure(failures) != null) failedAt = now;
+                if (failedAt != 0 && now - failedAt > 10_000) break;
+                if (now > deadline) {
+                    throw new BitcapException("the CUDA ranks did not finish within " + timeoutMillis / 1000 + " s"
+                            + (firstFailure(failures) == null ? "" : "; " + firstFailure(failures)));
+                }
                 try {
-                    t.join(Math.max(1, deadline - System.currentTimeMillis()));
+                    Thread.sleep(50);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new BitcapException("interrupted while the CUDA ranks ran");
                 }
-                if (t.isAlive()) throw new BitcapException(t.getName() + " did not finish within " + timeoutMillis / 1000 + " s");
             }
         }
-        for (int r = 0; r < ranks; r++) {
-            Throwable e = failures.get(r);
-            if (e instanceof RuntimeException re) throw re;
-            if (e instanceof Error err) throw err;
-            if (e != null) throw new IllegalStateException("rank " + r + " failed", e);
-        }
+        Throwable e = first.get();
+        if (e instanceof RuntimeException re) throw re;
+        if (e instanceof Error err) throw err;
+        if (e != null) throw new IllegalStateException("a CUDA rank failed", e);
         List<T> out = new ArrayList<>();
         for (int r = 0; r < ranks; r++) out.add(results.get(r));
         return out;
