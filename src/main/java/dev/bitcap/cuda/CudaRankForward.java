@@ -41,7 +41,7 @@ public final class CudaRankForward implements AutoCloseable {
     private final long finalNorm, invFreq;
     private int tokens = -1, logitRows = -1;
     private long x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows, routeScales,
-            tiles, logits;
+            tiles, zeros, logits;
     /** Query tiles of this pass for the tiled prefill kernel (0: decode, or the kernel is not used). */
     private int tileCount;
     private boolean prefill;
@@ -244,7 +244,9 @@ public final class CudaRankForward implements AutoCloseable {
         int d = full.hiddenSize(), e = full.experts(), kk = full.expertsPerToken();
         boolean split = tp || ep;
         long target = split ? part : x;
-        if (split) device.zero(part, 4L * n * d);
+        // zeroed from a zero buffer on this stream: cuMemsetD8 runs on the legacy stream, which does not wait for
+        // (or hold back) this non-blocking stream's kernels
+        if (split) device.driver().copyOnDevice(part, zeros, 4L * n * d, device.stream());
         mm.matmul(w.router, xn, routerLogits, n);
         float[] logitsHost = new float[n * e];
         device.download(logitsHost, 0, routerLogits, n * e);
@@ -352,6 +354,8 @@ public final class CudaRankForward implements AutoCloseable {
             routeRows = buf(cap, kk);
             routeScales = buf(cap, kk);
             tiles = buf(cap, 2);
+            zeros = buf(cap, d);
+            device.upload(zeros, new float[cap * d], 0, cap * d);
             int[] seq = new int[cap];
             for (int i = 0; i < cap; i++) seq[i] = i;
             device.upload(iota, seq, 0, cap);
@@ -370,7 +374,7 @@ public final class CudaRankForward implements AutoCloseable {
 
     private void freeTokens() {
         for (long p : new long[] {x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows,
-                routeScales, tiles}) {
+                routeScales, tiles, zeros}) {
             if (p != 0) device.free(p);
         }
     }
