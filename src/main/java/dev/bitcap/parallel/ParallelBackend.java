@@ -27,6 +27,7 @@ public final class ParallelBackend implements Backend {
     private final Collective collective;
     private final RankPass forward;
     private final String name;
+    private final int devices;
     /** The caches of live sequences by id, freed through the pass when the caller lets go of the sequence. */
     private final Map<Integer, dev.bitcap.kv.KvCache> liveCaches = new java.util.HashMap<>();
     private final PassRecorder recorder;
@@ -38,11 +39,14 @@ public final class ParallelBackend implements Backend {
 
     /** @param onClose run last by {@link #close()} (waits for worker processes); may be null */
     public ParallelBackend(ModelShard shard, RankLinks links, Collective collective, PassRecorder recorder, AutoCloseable onClose) {
-        this(shard, links, collective, new RankForward(shard, collective), "cpu", recorder, onClose);
+        this(shard, links, collective, new RankForward(shard, collective), "cpu", shard.plan().ranks(), recorder, onClose);
     }
 
-    /** Rank 0 running {@code pass} on {@code device} (named in {@link #name()}); {@link #close()} closes the pass. */
-    ParallelBackend(ModelShard shard, RankLinks links, Collective collective, RankPass pass, String device, PassRecorder recorder,
+    /**
+     * Rank 0 running {@code pass} on {@code device} (named in {@link #name()}); passes are recorded with {@code devices}
+     * (GPUs, when several ranks share one); {@link #close()} closes the pass.
+     */
+    ParallelBackend(ModelShard shard, RankLinks links, Collective collective, RankPass pass, String device, int devices, PassRecorder recorder,
                     AutoCloseable onClose) {
         if (shard.rank() != 0) throw new IllegalArgumentException("the backend is rank 0; other ranks run RankWorker");
         this.shard = shard;
@@ -50,6 +54,7 @@ public final class ParallelBackend implements Backend {
         this.collective = collective;
         this.forward = pass;
         this.name = device + " x" + shard.plan().ranks();
+        this.devices = devices;
         this.recorder = recorder;
         this.onClose = onClose;
     }
@@ -112,7 +117,7 @@ public final class ParallelBackend implements Backend {
         boolean decode = n == sequences.size();
         for (int s = 0; decode && s < sequences.size(); s++) decode = sequences.get(s).length() > 1;
         recorder.record(new PassRecord(decode ? PassRecord.Mode.DECODE : PassRecord.Mode.PREFILL, sequences.size(), n, ctx,
-                System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? r.routed() : null, shard.plan().ranks()));
+                System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? r.routed() : null, devices));
         return r.logits();
     }
 

@@ -80,7 +80,8 @@ public final class RankLauncher {
                     links.close(); // the workers see rank 0 go and exit
                     throw e;
                 }
-                return new ParallelBackend(shard, links, pass.collective(), pass, "cuda", recorder, () -> awaitExit(workers));
+                int gpus = (plan.ranks() + ranksPerGpu - 1) / ranksPerGpu; // CAP divides by the GPUs' peak, not the ranks'
+                return new ParallelBackend(shard, links, pass.collective(), pass, "cuda", gpus, recorder, () -> awaitExit(workers));
             }
             Collective collective = new TcpCollective(links);
             return new ParallelBackend(shard, links, collective, recorder, () -> awaitExit(workers));
