@@ -20,8 +20,11 @@ public final class RankWorkerMain {
 
     private RankWorkerMain() {}
 
-    /** What a worker needs to know: where rank 0 is, which rank it is, the plan, the job and the model. */
-    /** @param ranksPerGpu null: the rank runs on the CPU; else on GPU rank / ranksPerGpu */
+    /**
+     * What a worker needs to know: where rank 0 is, which rank it is, the plan, the job and the model.
+     *
+     * @param ranksPerGpu null: the rank runs on the CPU; else on GPU rank / ranksPerGpu
+     */
     public record Args(InetSocketAddress connect, int rank, ParallelPlan plan, long job, Path model, Path tokenizer, Integer ranksPerGpu) {
         public Args(InetSocketAddress connect, int rank, ParallelPlan plan, long job, Path model, Path tokenizer) {
             this(connect, rank, plan, job, model, tokenizer, null);
