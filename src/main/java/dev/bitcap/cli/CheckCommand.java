@@ -41,6 +41,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--prefill-only", description = "run only the prefill-attention check rows (and benchmark), not the model checks")
     boolean prefillOnly;
 
+    @Option(names = "--parallel", description = "run only the split-model rows: tp 2 / ep 2 of the HF fixtures on two CUDA ranks sharing GPU 0 (host-staged all-reduce) against one GPU")
+    boolean parallel;
+
     @Option(names = "--gemv-only", description = "check only the GEMV rows (dense, packed, binary), not the models")
     boolean gemvOnly;
 
@@ -76,7 +79,8 @@ final class CheckCommand implements Callable<Integer> {
                 out.flush();
             };
             CudaCheck check = new CudaCheck(root, print);
-            List<CudaCheck.Row> rows = prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
+            List<CudaCheck.Row> rows = parallel ? new dev.bitcap.parallel.CudaRankCheck(root, print).run(fixtures)
+                    : prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
                     : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),

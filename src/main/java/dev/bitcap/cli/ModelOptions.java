@@ -96,7 +96,7 @@ public final class ModelOptions {
             return RankLauncher.launch(model, this.model != null ? this.model : BuiltinModel.path(), tokenizer, plan, recorder, parallel.where(), note -> {
                 notes.println("bitcap: " + note);
                 notes.flush();
-            });
+            }, parallel.cudaRanksPerGpu());
         }
         PrintWriter err = spec.commandLine().getErr();
         Backend backend = Backends.create(device, model, recorder, note -> {

@@ -25,7 +25,11 @@ public final class ParallelBackend implements Backend {
     private final ModelShard shard;
     private final RankLinks links;
     private final Collective collective;
-    private final RankForward forward;
+    private final RankPass forward;
+    private final String name;
+    private final int devices;
+    /** The caches of live sequences by id, freed through the pass when the caller lets go of the sequence. */
+    private final Map<Integer, dev.bitcap.kv.KvCache> liveCaches = new java.util.HashMap<>();
     private final PassRecorder recorder;
     private final AutoCloseable onClose;
     private final Map<Sequence, Integer> ids = new WeakHashMap<>();
@@ -35,11 +39,22 @@ public final class ParallelBackend implements Backend {
 
     /** @param onClose run last by {@link #close()} (waits for worker processes); may be null */
     public ParallelBackend(ModelShard shard, RankLinks links, Collective collective, PassRecorder recorder, AutoCloseable onClose) {
+        this(shard, links, collective, new RankForward(shard, collective), "cpu", shard.plan().ranks(), recorder, onClose);
+    }
+
+    /**
+     * Rank 0 running {@code pass} on {@code device} (named in {@link #name()}); passes are recorded with {@code devices}
+     * (GPUs, when several ranks share one); {@link #close()} closes the pass.
+     */
+    ParallelBackend(ModelShard shard, RankLinks links, Collective collective, RankPass pass, String device, int devices, PassRecorder recorder,
+                    AutoCloseable onClose) {
         if (shard.rank() != 0) throw new IllegalArgumentException("the backend is rank 0; other ranks run RankWorker");
         this.shard = shard;
         this.links = links;
         this.collective = collective;
-        this.forward = new RankForward(shard, collective);
+        this.forward = pass;
+        this.name = device + " x" + shard.plan().ranks();
+        this.devices = devices;
         this.recorder = recorder;
         this.onClose = onClose;
     }
@@ -50,7 +65,7 @@ public final class ParallelBackend implements Backend {
 
     @Override
     public String name() {
-        return "cpu x" + shard.plan().ranks();
+        return name;
     }
 
     @Override
@@ -61,9 +76,10 @@ public final class ParallelBackend implements Backend {
         }
         int id = nextId++;
         links.sendControl(ControlMessage.encode(new ControlMessage.NewSequence(id, capacity)));
-        Sequence s = newLocalSequence(shard, capacity);
+        Sequence s = forward.newSequence(capacity);
         ids.put(s, id);
         live.add(id);
+        liveCaches.put(id, s.cache());
         return s;
     }
 
@@ -101,7 +117,7 @@ public final class ParallelBackend implements Backend {
         boolean decode = n == sequences.size();
         for (int s = 0; decode && s < sequences.size(); s++) decode = sequences.get(s).length() > 1;
         recorder.record(new PassRecord(decode ? PassRecord.Mode.DECODE : PassRecord.Mode.PREFILL, sequences.size(), n, ctx,
-                System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? r.routed() : null, shard.plan().ranks()));
+                System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? r.routed() : null, devices));
         return r.logits();
     }
 
@@ -112,6 +128,7 @@ public final class ParallelBackend implements Backend {
         List<Integer> gone = new ArrayList<>();
         for (int id : live) if (!held.contains(id)) gone.add(id);
         live.retainAll(held);
+        for (int id : gone) forward.release(liveCaches.remove(id));
         links.sendControl(ControlMessage.encode(new ControlMessage.DropSequences(gone.stream().mapToInt(Integer::intValue).toArray())));
     }
 
@@ -124,9 +141,13 @@ public final class ParallelBackend implements Backend {
         } catch (RuntimeException gone) {
             // a rank that has already exited needs no stop message
         }
-        collective.close();
-        links.close();
-        shard.close();
+        try {
+            forward.close();
+        } finally {
+            collective.close();
+            links.close();
+            shard.close();
+        }
         if (onClose != null) {
             try {
                 onClose.close();

@@ -20,7 +20,7 @@ import java.util.List;
  * under tp) it is all-reduced before it joins the residual. Every rank therefore holds the whole hidden state after
  * each block, bit for bit the same. Only a rank asked for logits applies the final norm and the head.
  */
-final class RankForward {
+final class RankForward implements RankPass {
     /** Logits (null when not asked for) and, per MoE layer, the top-k expert ids of each token. */
     record Result(float[] logits, int[][] routed) {}
 
@@ -42,7 +42,13 @@ final class RankForward {
         this.experts = shard.plan().expertParallel() ? new ExpertExchange(shard, collective) : null;
     }
 
-    Result forward(List<Sequence> sequences, List<int[]> tokens, boolean allLogits, boolean wantLogits) {
+    @Override
+    public Sequence newSequence(int capacity) {
+        return ParallelBackend.newLocalSequence(shard, capacity);
+    }
+
+    @Override
+    public Result forward(List<Sequence> sequences, List<int[]> tokens, boolean allLogits, boolean wantLogits) {
         TokenBatch batch = TokenBatch.of(sequences, tokens);
         int n = batch.size(), d = full.hiddenSize();
         int maxPos = 0;

@@ -44,26 +44,65 @@ public final class RankLauncher {
     /** As above; {@code notes} hears the command each rank started elsewhere must run. */
     public static ParallelBackend launch(LoadedModel model, Path modelPath, Path tokenizer, ParallelPlan plan, PassRecorder recorder,
                                          Where where, java.util.function.Consumer<String> notes) {
+        return launch(model, modelPath, tokenizer, plan, recorder, where, notes, null);
+    }
+
+    /**
+     * As above, with the ranks on GPUs when {@code ranksPerGpu} is not null: rank r on GPU r / ranksPerGpu, summing
+     * with NCCL (one rank per GPU) or through the host (several, for testing on one GPU).
+     */
+    public static ParallelBackend launch(LoadedModel model, Path modelPath, Path tokenizer, ParallelPlan plan, PassRecorder recorder,
+                                         Where where, java.util.function.Consumer<String> notes, Integer ranksPerGpu) {
         if (where.localRanks() < 1) throw new BitcapException("--local-ranks must be >= 1, got " + where.localRanks());
+        if (ranksPerGpu != null) requireGpus(plan.ranks(), ranksPerGpu, where);
         ModelShard shard = ModelShard.of(model, plan, 0); // refuses a model the plan cannot split before anything starts
         long job = where.job() != null ? where.job() : new SecureRandom().nextLong();
         List<Process> workers = new ArrayList<>();
         try (Rendezvous rendezvous = Rendezvous.listen(where.listen().getHostString(), where.listen().getPort())) {
             String connect = where.listen().getHostString() + ":" + rendezvous.address().getPort();
             int local = Math.min(where.localRanks(), plan.ranks());
-            for (int r = 1; r < local; r++) workers.add(start(workerCommand(connect, r, plan, job, modelPath, tokenizer)));
+            for (int r = 1; r < local; r++) {
+                List<String> cmd = workerCommand(connect, r, plan, job, modelPath, tokenizer);
+                if (ranksPerGpu != null) cmd.addAll(List.of("--ranks-per-gpu", String.valueOf(ranksPerGpu)));
+                workers.add(start(cmd));
+            }
             for (int r = local; r < plan.ranks(); r++) {
                 notes.accept("waiting for rank " + r + ": on its host run  bitcap rank --connect " + connect + " --rank " + r + " --ranks "
                         + plan.ranks() + " --tp " + plan.tp() + " --ep " + plan.ep() + " --ep-placement " + plan.placement().flag()
                         + " --job " + job + " --model " + modelPath.toAbsolutePath() + (tokenizer == null ? "" : " --tokenizer " + tokenizer.toAbsolutePath()));
             }
             RankLinks links = rendezvous.accept(plan.ranks(), job, ACCEPT_TIMEOUT_MILLIS, () -> exited(workers));
+            if (ranksPerGpu != null) {
+                CudaRankPass pass;
+                try {
+                    pass = CudaRankPass.open(shard, links, ranksPerGpu);
+                } catch (RuntimeException e) {
+                    links.close(); // the workers see rank 0 go and exit
+                    throw e;
+                }
+                int gpus = (plan.ranks() + ranksPerGpu - 1) / ranksPerGpu; // CAP divides by the GPUs' peak, not the ranks'
+                return new ParallelBackend(shard, links, pass.collective(), pass, "cuda", gpus, recorder, () -> awaitExit(workers));
+            }
             Collective collective = new TcpCollective(links);
             return new ParallelBackend(shard, links, collective, recorder, () -> awaitExit(workers));
         } catch (RuntimeException e) {
             for (Process p : workers) p.destroyForcibly();
             shard.close();
             throw e;
+        }
+    }
+
+    /** Refuses, before any rank starts, a GPU split this host cannot hold or one that spans hosts. */
+    static void requireGpus(int ranks, int ranksPerGpu, Where where) {
+        if (ranksPerGpu < 1 || ranksPerGpu > ranks) {
+            throw new BitcapException("--ranks-per-gpu must be 1.." + ranks + " for " + ranks + " ranks, got " + ranksPerGpu);
+        }
+        if (where.localRanks() < ranks) throw new BitcapException("--gpus runs every rank on this host so far; drop --local-ranks");
+        int need = (ranks + ranksPerGpu - 1) / ranksPerGpu;
+        int have = dev.bitcap.cuda.CudaDriver.get().deviceCount();
+        if (have < need) {
+            throw new BitcapException("--gpus " + ranks + " needs " + need + " GPUs but the driver sees " + have
+                    + (ranksPerGpu == 1 ? " (--ranks-per-gpu " + ranks + " puts every rank on GPU 0, for testing)" : ""));
         }
     }
 
@@ -86,6 +125,8 @@ public final class RankLauncher {
         }
         String threads = System.getProperty("bitcap.threads");
         if (threads != null) cmd.add("-Dbitcap.threads=" + threads);
+        String cudaLibs = System.getProperty(dev.bitcap.cuda.CudaLibraries.DIR_PROPERTY); // --cuda-lib-dir reaches GPU workers
+        if (cudaLibs != null) cmd.add("-D" + dev.bitcap.cuda.CudaLibraries.DIR_PROPERTY + "=" + cudaLibs);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(main.getName());

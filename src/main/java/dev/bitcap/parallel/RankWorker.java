@@ -13,14 +13,19 @@ import java.util.Map;
 public final class RankWorker {
     private final ModelShard shard;
     private final RankLinks links;
-    private final RankForward forward;
+    private final RankPass forward;
     private final Map<Integer, Sequence> sequences = new HashMap<>();
 
     public RankWorker(ModelShard shard, RankLinks links, Collective collective) {
+        this(shard, links, new RankForward(shard, collective));
+    }
+
+    /** A worker running {@code pass} (a GPU rank: {@link CudaRankPass}); the caller closes the pass. */
+    RankWorker(ModelShard shard, RankLinks links, RankPass pass) {
         if (shard.rank() == 0) throw new IllegalArgumentException("rank 0 is the ParallelBackend");
         this.shard = shard;
         this.links = links;
-        this.forward = new RankForward(shard, collective);
+        this.forward = pass;
     }
 
     /** Serves until stopped; returns true when rank 0 said stop, false when its link closed without a word. */
@@ -29,9 +34,12 @@ public final class RankWorker {
             byte[] bytes = links.receiveControl();
             if (bytes == null) return false;
             switch (ControlMessage.decode(bytes)) {
-                case ControlMessage.NewSequence s -> sequences.put(s.id(), ParallelBackend.newLocalSequence(shard, s.capacity()));
+                case ControlMessage.NewSequence s -> sequences.put(s.id(), forward.newSequence(s.capacity()));
                 case ControlMessage.DropSequences d -> {
-                    for (int id : d.ids()) sequences.remove(id);
+                    for (int id : d.ids()) {
+                        Sequence gone = sequences.remove(id);
+                        if (gone != null) forward.release(gone.cache());
+                    }
                 }
                 case ControlMessage.Forward f -> {
                     List<Sequence> seqs = new ArrayList<>();

@@ -12,7 +12,7 @@ import java.util.Map;
  * The entry point of a worker process that {@link RankLauncher} starts; on another host the same is {@code bitcap rank}.
  * Joins rank 0's rendezvous, loads the same model, cuts its shard and serves until rank 0 stops or goes away.
  * Arguments: {@code --connect HOST:PORT --rank R --ranks N --tp T --ep E --ep-placement P --job J --model PATH
- * [--tokenizer FILE]}.
+ * [--tokenizer FILE] [--ranks-per-gpu K]}; with {@code --ranks-per-gpu} the rank runs on GPU rank / K ({@link CudaRankPass}).
  */
 public final class RankWorkerMain {
     /** How long a worker keeps trying to reach rank 0. */
@@ -20,8 +20,16 @@ public final class RankWorkerMain {
 
     private RankWorkerMain() {}
 
-    /** What a worker needs to know: where rank 0 is, which rank it is, the plan, the job and the model. */
-    public record Args(InetSocketAddress connect, int rank, ParallelPlan plan, long job, Path model, Path tokenizer) {
+    /**
+     * What a worker needs to know: where rank 0 is, which rank it is, the plan, the job and the model.
+     *
+     * @param ranksPerGpu null: the rank runs on the CPU; else on GPU rank / ranksPerGpu
+     */
+    public record Args(InetSocketAddress connect, int rank, ParallelPlan plan, long job, Path model, Path tokenizer, Integer ranksPerGpu) {
+        public Args(InetSocketAddress connect, int rank, ParallelPlan plan, long job, Path model, Path tokenizer) {
+            this(connect, rank, plan, job, model, tokenizer, null);
+        }
+
         public static InetSocketAddress address(String hostPort, String flag) {
             int colon = hostPort.lastIndexOf(':');
             if (colon <= 0) throw new BitcapException(flag + " needs HOST:PORT, got '" + hostPort + "'");
@@ -54,7 +62,8 @@ public final class RankWorkerMain {
         ParallelPlan plan = new ParallelPlan(Integer.parseInt(need(a, "ranks")), Integer.parseInt(need(a, "tp")),
                 Integer.parseInt(need(a, "ep")), ExpertPlacement.parse(need(a, "ep-placement")));
         return new Args(Args.address(need(a, "connect"), "--connect"), Integer.parseInt(need(a, "rank")), plan,
-                Long.parseLong(need(a, "job")), Path.of(need(a, "model")), a.containsKey("tokenizer") ? Path.of(a.get("tokenizer")) : null);
+                Long.parseLong(need(a, "job")), Path.of(need(a, "model")), a.containsKey("tokenizer") ? Path.of(a.get("tokenizer")) : null,
+                a.containsKey("ranks-per-gpu") ? Integer.valueOf(a.get("ranks-per-gpu")) : null);
     }
 
     /** Runs a worker to its end; true when rank 0 said stop, false when its link closed without a word. */
@@ -65,7 +74,10 @@ public final class RankWorkerMain {
         try (LoadedModel model = ModelLoader.load(a.model(), a.tokenizer());
              ModelShard shard = ModelShard.of(model, a.plan(), a.rank());
              RankLinks links = RankLinks.join(a.connect(), a.rank(), a.plan().ranks(), a.job(), JOIN_TIMEOUT_MILLIS)) {
-            return new RankWorker(shard, links, new TcpCollective(links)).serve();
+            if (a.ranksPerGpu() == null) return new RankWorker(shard, links, new TcpCollective(links)).serve();
+            try (CudaRankPass pass = CudaRankPass.open(shard, links, a.ranksPerGpu()); Collective collective = pass.collective()) {
+                return new RankWorker(shard, links, pass).serve();
+            }
         }
     }
 

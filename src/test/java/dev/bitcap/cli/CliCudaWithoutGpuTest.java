@@ -29,6 +29,12 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void gpuRanksWithoutADriverAreOneLineBeforeAnyWorkerStarts() {
+        CliRunner.run("logits", "--gpus", "2", "--ids", "1,2").assertUserError("no CUDA driver");
+        CliRunner.run("logits", "--gpus", "2", "--ranks-per-gpu", "2", "--ids", "1,2").assertUserError("no CUDA driver");
+    }
+
+    @Test
     void checkSaysThereIsNoGpuAndExitsTwo() {
         CliRunner.run("check", "--device", "cuda").assertUserError("no CUDA driver");
     }

@@ -101,7 +101,11 @@ class ParallelCliTest {
     void whatSplitRunsCannotDoYetIsRefusedInOneLine() {
         String llama = fixture("tiny-llama").toString();
         CliRunner.run("logits", "--model", llama, "--ids", "1", "--tp", "2", "--device", "cuda").assertUserError("--ranks runs on --device cpu only");
-        CliRunner.run("logits", "--model", llama, "--ids", "1", "--gpus", "2").assertUserError("--gpus 2: the CUDA backend does not run split models yet");
+        CliRunner.run("logits", "--model", llama, "--ids", "1", "--gpus", "2", "--ranks", "2").assertUserError("--gpus and --ranks both give the number of ranks");
+        CliRunner.run("logits", "--model", llama, "--ids", "1", "--tp", "2", "--ranks-per-gpu", "2").assertUserError("--ranks-per-gpu goes with --gpus");
+        CliRunner.run("logits", "--model", llama, "--ids", "1", "--gpus", "2", "--ranks-per-gpu", "3").assertUserError("--ranks-per-gpu must be 1..2 for --gpus 2, got 3");
+        CliRunner.run("logits", "--model", llama, "--ids", "1", "--gpus", "1").assertUserError("--gpus 1 is the plain CUDA backend");
+        CliRunner.run("logits", "--model", llama, "--ids", "1", "--gpus", "2", "--tp", "2", "--kv", "int4").assertUserError("--ranks keeps an f32 KV cache");
         CliRunner.run("logits", "--model", llama, "--ids", "1", "--tp", "2", "--kv", "int4").assertUserError("--ranks keeps an f32 KV cache");
     }
 }

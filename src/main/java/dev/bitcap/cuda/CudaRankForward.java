@@ -1,0 +1,393 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.engine.ExpertRouting;
+import dev.bitcap.engine.Sequence;
+import dev.bitcap.model.ModelConfig;
+import dev.bitcap.model.Weights;
+import dev.bitcap.tensor.RopeStyle;
+import dev.bitcap.tensor.WeightMatrix;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One rank's forward pass on a GPU over its shard of a split model (tensor and/or expert parallelism), with the
+ * kernels of {@link CudaBackend} (CudaOps, CudaMatMul, CudaAttention, the f32 KV cache). Where a block's output is
+ * a partial sum over the ranks (attention after the o projection and the MLP after the down projection under tp; a
+ * MoE block under tp or ep) it is written to a scratch buffer, summed over the ranks by a {@link DeviceAllReduce},
+ * then added to the residual; every rank therefore holds the same hidden state after each block.
+ *
+ * <p>Under ep every rank routes all tokens (replicated router, identical hidden state) and runs only its own experts
+ * over the tokens that chose them; the shared expert runs whole on rank 0 only. One all-reduce then combines the
+ * experts' outputs: the replicated-token form of expert parallelism, which needs no all-to-all (the CPU path's
+ * {@code ExpertExchange} dispatches tokens by all-to-all instead).
+ *
+ * <p>A correctness path kept apart from the single-GPU backend (whose behaviour it does not touch): the same attention
+ * kernels for the same passes (tiled prefill, split decode), but no CUDA graphs, no paged or low-bit KV, no device MoE
+ * routing (the router logits come to the host each MoE layer), no SeerAttention.
+ */
+public final class CudaRankForward implements AutoCloseable {
+    private final ModelConfig full, local;
+    private final int rank;
+    private final boolean tp, ep;
+    private final CudaDevice device;
+    private final CudaOps ops;
+    private final CudaMatMul mm;
+    private final CudaAttention attention;
+    private final DeviceAllReduce reduce;
+    private final DeviceMatrix embedding, lmHead;
+    private final Layer[] layers;
+    private final long finalNorm, invFreq;
+    private int tokens = -1, logitRows = -1;
+    private long x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows, routeScales,
+            tiles, zeros, logits;
+    /** Query tiles of this pass for the tiled prefill kernel (0: decode, or the kernel is not used). */
+    private int tileCount;
+    private boolean prefill;
+
+    private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
+
+    private record Layer(long attnNorm, DeviceMatrix q, DeviceMatrix k, DeviceMatrix v, DeviceMatrix o, long qBias, long kBias, long vBias,
+                         long qNorm, long kNorm, long mlpNorm, Mlp mlp, DeviceMatrix router, Mlp[] experts, Mlp shared, long sharedGate) {}
+
+    /**
+     * @param full the whole model's shape; {@code local} the shape this rank computes (its heads and widths)
+     * @param weights this rank's shard (experts it does not own are null)
+     * @param tensorParallel whether attention and MLP widths are split (their outputs are partial sums)
+     * @param expertParallel whether experts are spread over the ranks (MoE outputs are partial sums)
+     */
+    public CudaRankForward(CudaDevice device, ModelConfig full, ModelConfig local, Weights.Model weights, int rank, boolean tensorParallel,
+                           boolean expertParallel, DeviceAllReduce reduce) {
+        this.device = device;
+        this.full = full;
+        this.local = local;
+        this.rank = rank;
+        this.tp = tensorParallel;
+        this.ep = expertParallel;
+        this.reduce = reduce;
+        device.makeCurrent();
+        this.ops = new CudaOps(device);
+        this.mm = new CudaMatMul(device, ops);
+        this.attention = new CudaAttention(device, local.heads(), local.kvHeads(), local.headDim(), local.layers());
+        Map<Object, DeviceMatrix> uploaded = new IdentityHashMap<>();
+        this.embedding = matrix(uploaded, weights.embedding());
+        this.lmHead = matrix(uploaded, weights.lmHead());
+        this.layers = new Layer[full.layers()];
+        for (int l = 0; l < layers.length; l++) layers[l] = upload(uploaded, weights.layers()[l]);
+        this.finalNorm = floats(weights.finalNorm());
+        this.invFreq = floats(full.ropeScaling().inverseFrequencies(full.headDim(), full.ropeTheta()));
+        device.synchronize();
+    }
+
+    private DeviceMatrix matrix(Map<Object, DeviceMatrix> uploaded, WeightMatrix m) {
+        if (m == null) return null;
+        return uploaded.computeIfAbsent(m, key -> DeviceMatrix.upload(device, m));
+    }
+
+    private Mlp mlp(Map<Object, DeviceMatrix> uploaded, Weights.Mlp m) {
+        return m == null ? null : new Mlp(matrix(uploaded, m.gate()), matrix(uploaded, m.up()), matrix(uploaded, m.down()));
+    }
+
+    private Layer upload(Map<Object, DeviceMatrix> uploaded, Weights.Layer l) {
+        Weights.Attention a = l.attention();
+        DeviceMatrix router = null;
+        Mlp[] experts = null;
+        Mlp shared = null;
+        long sharedGate = 0;
+        if (l.moe() != null) {
+            router = matrix(uploaded, l.moe().router());
+            experts = new Mlp[l.moe().experts().length];
+            for (int e = 0; e < experts.length; e++) experts[e] = mlp(uploaded, l.moe().experts()[e]); // null: another rank's
+            shared = mlp(uploaded, l.moe().shared());
+            sharedGate = floats(l.moe().sharedGate());
+        }
+        return new Layer(floats(l.attnNorm()), matrix(uploaded, a.q()), matrix(uploaded, a.k()), matrix(uploaded, a.v()), matrix(uploaded, a.o()),
+                floats(a.qBias()), floats(a.kBias()), floats(a.vBias()), floats(a.qNorm()), floats(a.kNorm()), floats(l.mlpNorm()),
+                mlp(uploaded, l.mlp()), router, experts, shared, sharedGate);
+    }
+
+    private long floats(float[] values) {
+        if (values == null) return 0;
+        long p = device.alloc(4L * values.length);
+        device.upload(p, values, 0, values.length);
+        return p;
+    }
+
+    /** A sequence whose f32 KV cache on this rank's device holds this rank's KV heads. */
+    public Sequence newSequence(int capacity) {
+        if (capacity <= 0 || capacity > full.maxContext()) {
+            throw new BitcapException("a sequence of " + capacity + " positions does not fit the model's context of " + full.maxContext());
+        }
+        device.makeCurrent();
+        return new Sequence(new CudaKvCache(device, local.layers(), capacity, local.kvDim()));
+    }
+
+    /** Frees the device cache of a sequence the caller no longer uses. */
+    public void release(dev.bitcap.kv.KvCache cache) {
+        if (cache instanceof CudaKvCache f32) {
+            device.makeCurrent();
+            device.free(f32.keys);
+            device.free(f32.values);
+        }
+    }
+
+    /** Logits of the pass ({@code wantLogits}: else null) and, per MoE layer, the top-k expert ids of each token. */
+    public record Result(float[] logits, int[][] routed) {}
+
+    /** Runs the pass on this rank; every rank must make the same calls in the same order. Advances the sequences. */
+    public Result forward(List<Sequence> sequences, List<int[]> tokenLists, boolean allLogits, boolean wantLogits) {
+        device.makeCurrent();
+        int n = 0;
+        for (int s = 0; s < sequences.size(); s++) {
+            if (!(sequences.get(s).cache() instanceof CudaKvCache)) throw new IllegalArgumentException("sequence " + s + " was not made by this rank");
+            int[] t = tokenLists.get(s);
+            if (t.length == 0) throw new IllegalArgumentException("sequence " + s + " has no tokens in this pass");
+            if (t.length > sequences.get(s).remaining()) {
+                throw new BitcapException("sequence " + s + " holds " + sequences.get(s).length() + " positions and cannot take " + t.length
+                        + " more: its context is " + sequences.get(s).cache().capacity());
+            }
+            for (int id : t) if (id < 0 || id >= full.vocabSize()) throw new BitcapException("token id " + id + " is outside the vocabulary of " + full.vocabSize());
+            n += t.length;
+        }
+        int m = allLogits ? n : sequences.size();
+        ensure(n, m);
+        int maxLength = writePass(sequences, tokenLists, allLogits, n);
+        prefill = n > sequences.size(); // as CudaBackend: a pass where some sequence takes several tokens uses the tiled kernel
+
+        int d = full.hiddenSize();
+        int[][] routed = new int[full.layers()][];
+        ops.embed(embedding, ids, x, n);
+        for (int l = 0; l < layers.length; l++) {
+            Layer w = layers[l];
+            ops.rmsnorm(x, w.attnNorm, xn, n, d, full.rmsEps(), 0);
+            attention(l, w, n, maxLength);
+            ops.rmsnorm(x, w.mlpNorm, xn, n, d, full.rmsEps(), 0);
+            if (w.experts != null) {
+                routed[l] = moe(w, n);
+            } else if (tp) {
+                mlp(w.mlp, xn, n, part);
+                reduceInto(n);
+            } else {
+                mlpAdd(w.mlp, xn, n);
+            }
+        }
+        for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokenLists.get(s).length);
+        if (!wantLogits) {
+            device.synchronize();
+            return new Result(null, routed);
+        }
+        ops.rmsnorm(x, finalNorm, xn, m, d, full.rmsEps(), allLogits ? 0 : lastRows);
+        mm.matmul(lmHead, xn, logits, m);
+        float[] out = new float[m * full.vocabSize()];
+        device.download(out, 0, logits, out.length);
+        return new Result(out, routed);
+    }
+
+    /** part [n, hidden] summed over the ranks, then added to the residual. */
+    private void reduceInto(int n) {
+        long count = (long) n * full.hiddenSize();
+        reduce.allReduceSum(part, count);
+        ops.add(x, part, count);
+    }
+
+    private void attention(int l, Layer w, int n, int maxLength) {
+        int hd = local.headDim();
+        mm.matmul(w.q, xn, q, n);
+        mm.matmul(w.k, xn, k, n);
+        mm.matmul(w.v, xn, v, n);
+        if (w.qBias != 0) ops.addBias(q, w.qBias, n, local.qDim());
+        if (w.kBias != 0) ops.addBias(k, w.kBias, n, local.kvDim());
+        if (w.vBias != 0) ops.addBias(v, w.vBias, n, local.kvDim());
+        if (w.qNorm != 0) {
+            ops.rmsnorm(q, w.qNorm, q, n * local.heads(), hd, full.rmsEps(), 0);
+            ops.rmsnorm(k, w.kNorm, k, n * local.kvHeads(), hd, full.rmsEps(), 0);
+        }
+        ops.ropeAppend(q, k, v, pos, invFreq, n, local.heads(), local.kvHeads(), hd, full.ropeStyle() == RopeStyle.ROTATE_HALF, kBase, vBase,
+                local.layers(), l);
+        if (prefill && tileCount > 0) {
+            attention.prefill(q, kBase, vBase, pos, tiles, att, tileCount, l);
+        } else {
+            attention.run(q, kBase, vBase, pos, att, n, maxLength, l);
+        }
+        if (tp) {
+            mm.matmul(w.o, att, part, n); // this rank's heads' share of o_proj
+            reduceInto(n);
+        } else {
+            mm.matmulAdd(w.o, att, x, n, part);
+        }
+    }
+
+    /** out [n, hidden] = down(silu(gate x) * up x). */
+    private void mlp(Mlp w, long in, int n, long out) {
+        int f = w.gate.rows();
+        mm.matmul(w.gate, in, g, n);
+        mm.matmul(w.up, in, u, n);
+        ops.swiglu(g, u, (long) n * f);
+        mm.matmul(w.down, g, out, n);
+    }
+
+    private void mlpAdd(Mlp w, long in, int n) {
+        int f = w.gate.rows();
+        mm.matmul(w.gate, in, g, n);
+        mm.matmul(w.up, in, u, n);
+        ops.swiglu(g, u, (long) n * f);
+        mm.matmulAdd(w.down, g, x, n, ys);
+    }
+
+    /**
+     * Routes all n tokens on the host; runs this rank's experts (or, under tp, its slice of every expert) over the
+     * tokens that chose them into {@code part}, adds the shared expert where this rank holds a share of it, and
+     * all-reduces when the block is split.
+     */
+    private int[] moe(Layer w, int n) {
+        int d = full.hiddenSize(), e = full.experts(), kk = full.expertsPerToken();
+        boolean split = tp || ep;
+        long target = split ? part : x;
+        // zeroed from a zero buffer on this stream: cuMemsetD8 runs on the legacy stream, which does not wait for
+        // (or hold back) this non-blocking stream's kernels
+        if (split) device.driver().copyOnDevice(part, zeros, 4L * n * d, device.stream());
+        mm.matmul(w.router, xn, routerLogits, n);
+        float[] logitsHost = new float[n * e];
+        device.download(logitsHost, 0, routerLogits, n * e);
+        ExpertRouting routing = ExpertRouting.route(full, logitsHost, n);
+        int[] chosen = routing.chosen(), perExpert = routing.perExpert();
+        float[] weight = routing.weight();
+        int[] rows = new int[n * kk];
+        float[] scales = new float[n * kk];
+        int[] offset = new int[e + 1];
+        for (int ex = 0; ex < e; ex++) offset[ex + 1] = offset[ex] + perExpert[ex];
+        int[] fill = offset.clone();
+        for (int i = 0; i < n * kk; i++) {
+            int ex = chosen[i];
+            rows[fill[ex]] = i / kk;
+            scales[fill[ex]++] = weight[i];
+        }
+        device.upload(routeRows, rows, 0, rows.length);
+        device.upload(routeScales, scales, 0, scales.length);
+        for (int ex = 0; ex < e; ex++) {
+            int mRows = perExpert[ex];
+            if (mRows == 0 || w.experts[ex] == null) continue; // null: owned by another rank
+            long rowPtr = routeRows + 4L * offset[ex], scalePtr = routeScales + 4L * offset[ex];
+            ops.gatherRows(xn, rowPtr, xs, mRows, d);
+            mlp(w.experts[ex], xs, mRows, ys);
+            ops.scatterAddScaled(target, ys, rowPtr, scalePtr, mRows, d);
+        }
+        // the shared expert is cut under tp (every rank adds its share) and whole under ep (rank 0 alone adds it)
+        if (w.shared != null && (!ep || rank == 0)) {
+            mlp(w.shared, xn, n, ys);
+            if (w.sharedGate != 0) {
+                ops.sigmoidGate(w.sharedGate, xn, gate, n, d);
+                ops.scatterAddScaled(target, ys, iota, gate, n, d);
+            } else {
+                ops.add(target, ys, (long) n * d);
+            }
+        }
+        if (split) reduceInto(n);
+        return chosen;
+    }
+
+    /** Token ids, positions, per-token KV bases and the rows whose logits are wanted; returns the longest context. */
+    private int writePass(List<Sequence> sequences, List<int[]> tokenLists, boolean allLogits, int n) {
+        int[] idv = new int[n], posv = new int[n], last = new int[sequences.size()];
+        long[] kb = new long[n], vb = new long[n];
+        int i = 0, maxLength = 0;
+        for (int s = 0; s < sequences.size(); s++) {
+            Sequence seq = sequences.get(s);
+            CudaKvCache cache = (CudaKvCache) seq.cache();
+            int[] t = tokenLists.get(s);
+            for (int j = 0; j < t.length; j++, i++) {
+                idv[i] = t[j];
+                posv[i] = seq.length() + j;
+                kb[i] = cache.keys;
+                vb[i] = cache.values;
+            }
+            last[s] = i - 1;
+            maxLength = Math.max(maxLength, seq.length() + t.length);
+        }
+        device.upload(ids, idv, 0, n);
+        device.upload(pos, posv, 0, n);
+        device.upload(kBase, kb);
+        device.upload(vBase, vb);
+        if (!allLogits) device.upload(lastRows, last, 0, last.length);
+        // tiles of consecutive tokens of one sequence, at most tileTokens each (the layout CudaBackend writes)
+        int tileTokens = attention.prefillTileTokens();
+        List<Integer> pairs = new java.util.ArrayList<>();
+        for (int s = 0, start = 0; s < sequences.size(); start += tokenLists.get(s).length, s++) {
+            int len = tokenLists.get(s).length;
+            for (int off = 0; tileTokens > 0 && off < len; off += tileTokens) {
+                pairs.add(start + off);
+                pairs.add(Math.min(tileTokens, len - off));
+            }
+        }
+        tileCount = pairs.size() / 2;
+        if (tileCount > 0) device.upload(tiles, pairs.stream().mapToInt(Integer::intValue).toArray(), 0, pairs.size());
+        return maxLength;
+    }
+
+    /** Grows the pass buffers for n tokens and m logit rows. */
+    private void ensure(int n, int m) {
+        if (n > tokens) {
+            freeTokens();
+            int cap = Math.max(n, 2 * Math.max(tokens, 1));
+            int d = full.hiddenSize(), kk = Math.max(1, full.expertsPerToken());
+            int f = Math.max(local.intermediateSize(), Math.max(local.moeIntermediate(), local.sharedExpertIntermediate()));
+            x = buf(cap, d);
+            xn = buf(cap, d);
+            q = buf(cap, local.qDim());
+            k = buf(cap, local.kvDim());
+            v = buf(cap, local.kvDim());
+            att = buf(cap, local.qDim());
+            part = buf(cap, d);
+            g = buf(cap, Math.max(1, f));
+            u = buf(cap, Math.max(1, f));
+            xs = buf(cap, d);
+            ys = buf(cap, d);
+            gate = buf(cap, 1);
+            routerLogits = buf(cap, Math.max(1, full.experts()));
+            ids = buf(cap, 1);
+            pos = buf(cap, 1);
+            kBase = buf(cap, 2);
+            vBase = buf(cap, 2);
+            lastRows = buf(cap, 1);
+            iota = buf(cap, 1);
+            routeRows = buf(cap, kk);
+            routeScales = buf(cap, kk);
+            tiles = buf(cap, 2);
+            zeros = buf(cap, d);
+            device.upload(zeros, new float[cap * d], 0, cap * d);
+            int[] seq = new int[cap];
+            for (int i = 0; i < cap; i++) seq[i] = i;
+            device.upload(iota, seq, 0, cap);
+            tokens = cap;
+        }
+        if (m > logitRows) {
+            if (logits != 0) device.free(logits);
+            logitRows = Math.max(m, tokens);
+            logits = buf(logitRows, full.vocabSize());
+        }
+    }
+
+    private long buf(int rows, int width) {
+        return device.alloc(4L * rows * width);
+    }
+
+    private void freeTokens() {
+        for (long p : new long[] {x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows,
+                routeScales, tiles, zeros}) {
+            if (p != 0) device.free(p);
+        }
+    }
+
+    /** Frees this rank's buffers; the device itself is the caller's. */
+    @Override
+    public void close() {
+        device.makeCurrent();
+        device.synchronize();
+        freeTokens();
+        if (logits != 0) device.free(logits);
+        tokens = -1;
+        logitRows = -1;
+        x = logits = 0;
+    }
+}
