@@ -150,6 +150,9 @@ public final class CudaDevice implements AutoCloseable {
     public void zero(long dst, long bytes) {
         synchronize();
         driver.memset(dst, 0, bytes);
+        // cuMemsetD8 runs on the legacy default stream, which does not order with this device's non-blocking stream:
+        // wait for it before the caller's next kernel can read the zeros
+        driver.synchronize(MemorySegment.NULL);
     }
 
     private MemorySegment stage(long bytes) {
