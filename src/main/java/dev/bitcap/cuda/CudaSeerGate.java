@@ -15,14 +15,15 @@ import java.util.List;
  * the chosen blocks in the list layout {@link CudaSparseAttention} reads. Same rules as {@link BlockSelection}.
  */
 public final class CudaSeerGate {
-    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256;
+    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256, MAP_BLOCKS = 8;
     /** Bytes the radix picker's score matrix may take (heads x blocks x blocks floats). */
     static final long MAX_SCORE_BYTES = 4L << 30;
 
     /**
      * How the blocks of a row are chosen: {@code SORT} (gate_select: scores and a bitonic sort per row in one kernel,
-     * the default, measured on the H200) or {@code RADIX} (gate_scores + gate_pick: a tiled score product into a
-     * heads x blocks x blocks matrix, then one warp per row with a radix select; opt-in until measured).
+     * the default, measured on the H200) or {@code RADIX} (gate_query_tiled / gate_key_tiled, which map 8 blocks per
+     * weight read, then gate_scores + gate_pick: a tiled score product into a heads x blocks x blocks matrix, then
+     * one warp per row with a radix select; the same sums in the same order; opt-in until measured).
      */
     public enum Picker {
         SORT, RADIX;
@@ -106,10 +107,18 @@ public final class CudaSeerGate {
             gk = device.alloc(4L * shape.kvHeads() * nb * gd);
             scores = picker == Picker.RADIX ? device.alloc(4L * shape.heads() * nb * nb) : 0;
         }
-        module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
-                .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
-        module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
-                .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
+        if (picker == Picker.RADIX) {
+            int groups = (nb + MAP_BLOCKS - 1) / MAP_BLOCKS;
+            module.launch("gate_query_tiled").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).i(nb).run(groups, shape.heads(), 1, 128, 0);
+            module.launch("gate_key_tiled").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).i(nb).run(groups, shape.kvHeads(), 1, 128, 0);
+        } else {
+            module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
+            module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
+        }
         boolean byThreshold = selection.byThreshold();
         if (picker == Picker.RADIX) {
             int tiles = (nb + 63) / 64;

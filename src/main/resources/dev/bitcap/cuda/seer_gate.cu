@@ -8,7 +8,7 @@
 // whose softmax probability over the row exceeds the threshold. Output: counts[h * nb + i] and the block indices at
 // lists[h * nb (nb + 1) / 2 + i (i + 1) / 2 ...], best first (the layout flash_prefill.cu reads).
 // Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the default, measured), or
-// gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
+// gate_query_tiled / gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
 // radix select; lists in no particular order), chosen by dev.bitcap.cuda.CudaSeerGate.Picker.
 
 #ifndef HEAD_DIM
@@ -101,6 +101,82 @@ extern "C" __global__ void __launch_bounds__(THREADS) gate_key(const half_t* __r
     }
     __syncthreads();
     rotate_out(mapped, gk + ((long long) g * nb + b) * gateDim, invFreq, gateDim, from, adjacent);
+}
+
+// gate_query and gate_key for MAP_BLOCKS blocks at once (grid (ceil(nb / MAP_BLOCKS), heads or kvHeads)): the same
+// pooling and the same sums in the same order, but each weight read from L2 serves MAP_BLOCKS blocks instead of one
+// (the per-block kernels read a head's whole map, 64 KiB for Q and 192 KiB for K at d = 128, once per block).
+// Used with the radix picker. Slots past the last block are never pooled: their sums are computed and dropped.
+#define MAP_BLOCKS 8
+extern "C" __global__ void __launch_bounds__(THREADS) gate_query_tiled(const half_t* __restrict__ q, const float* __restrict__ wq,
+        const float* __restrict__ invFreq, float* __restrict__ gq, int len, int heads, long long stride, int gateDim, int block, int adjacent,
+        int nb) {
+    __shared__ float pooled[MAP_BLOCKS][HEAD_DIM];
+    __shared__ float mapped[MAP_BLOCKS][MAX_GATE];
+    const int b0 = blockIdx.x * MAP_BLOCKS, h = blockIdx.y, count = min(MAP_BLOCKS, nb - b0);
+    for (int x = 0; x < count; x++) {
+        const int from = (b0 + x) * block, to = min(len, from + block);
+        for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+            float sum = 0.0f;
+            for (int t = from; t < to; t++) sum += to_float(q[(long long) t * stride + h * HEAD_DIM + c]);
+            pooled[x][c] = sum / (to - from);
+        }
+    }
+    __syncthreads();
+    for (int o = threadIdx.x; o < gateDim; o += THREADS) {
+        float acc[MAP_BLOCKS];
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) acc[x] = 0.0f;
+        const float* w = wq + (long long) h * HEAD_DIM * gateDim + o;
+        for (int c = 0; c < HEAD_DIM; c++) {
+            const float wc = w[(long long) c * gateDim];
+#pragma unroll
+            for (int x = 0; x < MAP_BLOCKS; x++) acc[x] += pooled[x][c] * wc;
+        }
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) mapped[x][o] = acc[x];
+    }
+    __syncthreads();
+    for (int x = 0; x < count; x++) rotate_out(mapped[x], gq + ((long long) h * nb + b0 + x) * gateDim, invFreq, gateDim, (b0 + x) * block, adjacent);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) gate_key_tiled(const half_t* __restrict__ k, const float* __restrict__ wk,
+        const float* __restrict__ invFreq, float* __restrict__ gk, int len, int kvHeads, long long stride, int gateDim, int block, int adjacent,
+        int nb) {
+    __shared__ float pooled[MAP_BLOCKS][3 * HEAD_DIM];
+    __shared__ float mapped[MAP_BLOCKS][MAX_GATE];
+    const int b0 = blockIdx.x * MAP_BLOCKS, g = blockIdx.y, count = min(MAP_BLOCKS, nb - b0);
+    for (int x = 0; x < count; x++) {
+        const int from = (b0 + x) * block, to = min(len, from + block);
+        for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+            float mx = NEG_INF, mn = -NEG_INF, sum = 0.0f;
+            for (int t = from; t < to; t++) {
+                const float v = to_float(k[(long long) t * stride + g * HEAD_DIM + c]);
+                mx = fmaxf(mx, v);
+                mn = fminf(mn, v);
+                sum += v;
+            }
+            pooled[x][c] = mx;
+            pooled[x][HEAD_DIM + c] = mn;
+            pooled[x][2 * HEAD_DIM + c] = sum / (to - from);
+        }
+    }
+    __syncthreads();
+    for (int o = threadIdx.x; o < gateDim; o += THREADS) {
+        float acc[MAP_BLOCKS];
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) acc[x] = 0.0f;
+        const float* w = wk + (long long) g * 3 * HEAD_DIM * gateDim + o;
+        for (int c = 0; c < 3 * HEAD_DIM; c++) {
+            const float wc = w[(long long) c * gateDim];
+#pragma unroll
+            for (int x = 0; x < MAP_BLOCKS; x++) acc[x] += pooled[x][c] * wc;
+        }
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) mapped[x][o] = acc[x];
+    }
+    __syncthreads();
+    for (int x = 0; x < count; x++) rotate_out(mapped[x], gk + ((long long) g * nb + b0 + x) * gateDim, invFreq, gateDim, (b0 + x) * block, adjacent);
 }
 
 __device__ __forceinline__ unsigned int orderable(float f) {
