@@ -1,4 +1,4 @@
-// variants: -DHEAD_DIM=128 -DBF16=1 -DWARP_ROWS=32 | -DHEAD_DIM=128 -DBF16=1 -DWARP_ROWS=16 | -DHEAD_DIM=128 -DBF16=0 -DWARP_ROWS=32 | -DHEAD_DIM=64 -DBF16=0 -DWARP_ROWS=32 | -DHEAD_DIM=64 -DBF16=1 -DWARP_ROWS=16
+// variants: -DHEAD_DIM=128 -DBF16=1 -DWARP_ROWS=32 | -DHEAD_DIM=128 -DBF16=1 -DWARP_ROWS=16 | -DHEAD_DIM=128 -DBF16=0 -DWARP_ROWS=32 | -DHEAD_DIM=128 -DBF16=0 -DWARP_ROWS=16 | -DHEAD_DIM=64 -DBF16=0 -DWARP_ROWS=32 | -DHEAD_DIM=64 -DBF16=0 -DWARP_ROWS=16 | -DHEAD_DIM=64 -DBF16=1 -DWARP_ROWS=32 | -DHEAD_DIM=64 -DBF16=1 -DWARP_ROWS=16
 // Opt-in variant of flash_prefill.cu (same arguments, same list layout, same results up to fp32 summation order),
 // launched by dev.bitcap.cuda.CudaSparseAttention with Kernel.WIDE (WARP_ROWS=32) or Kernel.SWIZZLED (16). What
 // differs from flash_prefill.cu:
