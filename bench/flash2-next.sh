@@ -5,11 +5,12 @@
 #   2. `bitcap check --prefill-only --prefill-bench`: every prefill-att row for BASE, WIDE and SWIZZLED, the gate
 #      rows for the sort and radix pickers (GPU vs CPU gate, radix vs sort on the GPU: 0 rows may differ), then the
 #      bench: dense per kernel, and seer D for the defaults and for the fastest kernel with each picker;
-#   3. if the carry has the seergpu synthetic model and gate: perplexity through `--device cuda --attention seer`
+#   3. a table of every bench row beside torch flash / cuDNN with x flash and x default ratios (flash2-table.py);
+#   4. if the carry has the seergpu synthetic model and gate: perplexity through `--device cuda --attention seer`
 #      with the defaults and with BITCAP_PREFILL_KERNEL=wide BITCAP_GATE_PICKER=radix, beside the CPU.
 # Only a few files come back from a call: everything goes to $OUT/flash2.log (and a copy of the raw check output).
 # Carry folder (made on the CPU machine):
-#   D=/work/main/.devcarry/flash2; mkdir -p $D; cp target/bitcap.jar bench/seergpu_peer.py $D/; cp bench/flash2-next.sh $D/run.sh
+#   D=/work/main/.devcarry/flash2; mkdir -p $D; cp target/bitcap.jar bench/seergpu_peer.py bench/flash2-table.py $D/; cp bench/flash2-next.sh $D/run.sh
 #   optional, for step 3: cp -r /work/main/.devcarry/seergpu/{seer-synth,seer-gate.safetensors,seer-text.txt} $D/
 #   (or make them with the commands at the top of bench/seergpu-device.sh)
 # Run with carry [".devcarry/common", ".devcarry/flash2"], command `bash .devcarry/flash2/run.sh`, timeout_s 600.
@@ -32,6 +33,9 @@ timeout 400 $J check --device cuda --prefill-only --prefill-bench 2>&1 | grep -v
 echo "check rc ${PIPESTATUS[0]}" | tee -a $L
 grep -c ' pass' $OUT/check.log | sed 's/^/rows passed: /' >> $L
 grep ' FAIL' $OUT/check.log | sed 's/^/FAILED ROW: /' >> $L
+
+step table
+python3 $C/flash2-table.py $L > $OUT/table.txt 2>&1; cat $OUT/table.txt >> $L
 
 if [ -d $C/seer-synth ] && [ -f $C/seer-gate.safetensors ]; then
   step model
