@@ -38,6 +38,10 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--prefill-bench", description = "after the checks, time tensor-core prefill attention, dense and block-sparse with the gate, at L = 8K/32K/128K")
     boolean prefillBench;
 
+    @Option(names = "--prefill-lengths", split = ",", paramLabel = "L", defaultValue = "8192,32768,131072",
+            description = "sequence lengths the prefill benchmark runs (default: ${DEFAULT-VALUE})")
+    int[] prefillLengths;
+
     @Option(names = "--prefill-only", description = "run only the prefill-attention check rows (and benchmark), not the model checks")
     boolean prefillOnly;
 
@@ -63,6 +67,7 @@ final class CheckCommand implements Callable<Integer> {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
+        for (int len : prefillLengths) if (len < 1) throw new BitcapException("--prefill-lengths takes positive lengths, not " + len);
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
         if (kvOnly || kvBench) return kvChecks(out, root);
@@ -93,9 +98,9 @@ final class CheckCommand implements Callable<Integer> {
                 });
             }
             if (prefillBench) {
-                out.printf("%n%-8s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");
-                new PrefillAttentionBench(gpu).run(new int[] {8192, 32768, 131072}, r -> {
-                    out.printf("%-8s %7d %3d/%-2d %8.2f %10.3f %9.1f %8.3f %9.3f%n", r.name(), r.len(), r.heads(), r.kvHeads(), r.density(), r.millis(),
+                out.printf("%n%-20s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");
+                new PrefillAttentionBench(gpu).run(prefillLengths, r -> {
+                    out.printf("%-20s %7d %3d/%-2d %8.2f %10.3f %9.1f %8.3f %9.3f%n", r.name(), r.len(), r.heads(), r.kvHeads(), r.density(), r.millis(),
                             r.tflops(), r.reached(), r.gateMillis());
                     out.flush();
                 });

@@ -15,7 +15,25 @@ import java.util.List;
  * the chosen blocks in the list layout {@link CudaSparseAttention} reads. Same rules as {@link BlockSelection}.
  */
 public final class CudaSeerGate {
-    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256;
+    private static final int SELECT_ROWS = 8, KEY_TILE = 32, MAX_GATE = 256, MAP_BLOCKS = 8;
+    /** Bytes the radix picker's score matrix may take (heads x blocks x blocks floats). */
+    static final long MAX_SCORE_BYTES = 4L << 30;
+
+    /**
+     * How the blocks of a row are chosen: {@code SORT} (gate_select: scores and a bitonic sort per row in one kernel,
+     * the default, measured on the H200) or {@code RADIX} (gate_query_tiled / gate_key_tiled, which map 8 blocks per
+     * weight read, then gate_scores + gate_pick: a tiled score product into a heads x blocks x blocks matrix, then
+     * one warp per row with a radix select; the same sums in the same order; opt-in until measured).
+     */
+    public enum Picker {
+        SORT, RADIX;
+
+        /** SORT or RADIX (any case); anything else is a one-line error naming the choices. */
+        public static Picker parse(String name) {
+            for (Picker p : values()) if (p.name().equalsIgnoreCase(name.strip())) return p;
+            throw new BitcapException("gate picker must be sort or radix, not '" + name + "'");
+        }
+    }
 
     private final CudaDevice device;
     private final CudaModule module;
@@ -23,11 +41,17 @@ public final class CudaSeerGate {
     private final boolean adjacent;
     private final long invFreq;
     private final long[] wq, wk;
-    private long gq, gk;
+    private final Picker picker;
+    private long gq, gk, scores;
     private int scratchBlocks;
     private int selectSmem = -1;
 
     public CudaSeerGate(CudaDevice device, SeerGate gate, boolean bf16) {
+        this(device, gate, bf16, Picker.SORT);
+    }
+
+    public CudaSeerGate(CudaDevice device, SeerGate gate, boolean bf16, Picker picker) {
+        this.picker = picker;
         this.shape = gate.shape();
         if (shape.block() != CudaSparseAttention.BLOCK) {
             throw new BitcapException("the CUDA sparse attention needs a gate of block size " + CudaSparseAttention.BLOCK + ", this one has " + shape.block());
@@ -58,6 +82,10 @@ public final class CudaSeerGate {
         return shape;
     }
 
+    public Picker picker() {
+        return picker;
+    }
+
     /**
      * Chooses the key blocks of every query head and query block of one layer for positions 0..len-1 of q and k
      * (rows {@code qStride} and {@code kStride} elements apart) into counts [heads][nb] and lists.
@@ -65,18 +93,43 @@ public final class CudaSeerGate {
     public void select(int layer, long q, long k, int len, long qStride, long kStride, BlockSelection selection, long counts, long lists) {
         int nb = CudaSparseAttention.blocks(len), gd = shape.gateDim();
         if (nb > scratchBlocks) {
+            if (picker == Picker.RADIX && 4L * shape.heads() * nb * nb > MAX_SCORE_BYTES) {
+                throw new BitcapException(String.format("the radix gate's score matrix for %d blocks x %d heads needs %d MiB, over the %d MiB it may take; use the sort picker",
+                        nb, shape.heads(), 4L * shape.heads() * nb * nb >> 20, MAX_SCORE_BYTES >> 20));
+            }
             if (gq != 0) {
                 device.free(gq);
                 device.free(gk);
             }
+            if (scores != 0) device.free(scores);
             scratchBlocks = nb;
             gq = device.alloc(4L * shape.heads() * nb * gd);
             gk = device.alloc(4L * shape.kvHeads() * nb * gd);
+            scores = picker == Picker.RADIX ? device.alloc(4L * shape.heads() * nb * nb) : 0;
         }
-        module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
-                .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
-        module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
-                .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
+        if (picker == Picker.RADIX) {
+            int groups = (nb + MAP_BLOCKS - 1) / MAP_BLOCKS;
+            module.launch("gate_query_tiled").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).i(nb).run(groups, shape.heads(), 1, 128, 0);
+            module.launch("gate_key_tiled").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).i(nb).run(groups, shape.kvHeads(), 1, 128, 0);
+        } else {
+            module.launch("gate_query").ptr(q).ptr(wq[layer]).ptr(invFreq).ptr(gq).i(len).i(shape.heads()).l(qStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).run(nb, shape.heads(), 1, 128, 0);
+            module.launch("gate_key").ptr(k).ptr(wk[layer]).ptr(invFreq).ptr(gk).i(len).i(shape.kvHeads()).l(kStride).i(gd).i(shape.block())
+                    .i(adjacent ? 1 : 0).run(nb, shape.kvHeads(), 1, 128, 0);
+        }
+        boolean byThreshold = selection.byThreshold();
+        if (picker == Picker.RADIX) {
+            int tiles = (nb + 63) / 64;
+            module.launch("gate_scores").ptr(gq).ptr(gk).ptr(scores).i(nb).i(shape.heads()).i(shape.kvHeads()).i(gd).f((float) (1.0 / Math.sqrt(gd)))
+                    .run(tiles * (tiles + 1) / 2, shape.heads(), 1, 256, 0);
+            long rows = (long) shape.heads() * nb;
+            module.launch("gate_pick").ptr(scores).ptr(counts).ptr(lists).i(nb).i(shape.heads())
+                    .l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density())).f(byThreshold ? (float) selection.threshold() : 0f)
+                    .i(byThreshold ? 1 : 0).run((int) ((rows + 3) / 4), 1, 1, 128, 0);
+            return;
+        }
         int pow2 = 2;
         while (pow2 < nb) pow2 <<= 1;
         long smem = 8L * pow2 + 4L * (SELECT_ROWS * gd + KEY_TILE * (gd + 1) + (long) SELECT_ROWS * nb);
@@ -88,7 +141,6 @@ public final class CudaSeerGate {
             module.setMaxDynamicSharedMemory("gate_select", (int) smem);
             selectSmem = (int) smem;
         }
-        boolean byThreshold = selection.byThreshold();
         module.launch("gate_select").ptr(gq).ptr(gk).ptr(counts).ptr(lists).i(nb).i(shape.heads()).i(shape.kvHeads()).i(gd)
                 .f((float) (1.0 / Math.sqrt(gd))).l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density()))
                 .f(byThreshold ? (float) selection.threshold() : 0f).i(byThreshold ? 1 : 0)

@@ -7,7 +7,8 @@ import dev.bitcap.attention.SeerGate;
  * SeerAttention prefill inside {@link CudaBackend}: per layer, the gate chooses key blocks from the pass's Q and K
  * before RoPE, and the tensor-core kernel attends over them. The backend's fp32 activations are rounded to fp16 on
  * the way in (the kernel's input type); the output is fp32. It serves a pass of one sequence that starts at position
- * 0 (a prompt, or a perplexity window); other passes, and decode, keep the backend's dense attention.
+ * 0 (a prompt, or a perplexity window); other passes, and decode, keep the backend's dense attention. The kernel
+ * and the gate's picker are the measured defaults unless $BITCAP_PREFILL_KERNEL or $BITCAP_GATE_PICKER name a variant.
  */
 final class CudaSeerPrefill {
     private final CudaDevice device;
@@ -18,16 +19,33 @@ final class CudaSeerPrefill {
     private long gateQ, gateK, q, k, v, counts, lists;
     private int capacity;
 
+    /** Environment variables that opt into the unmeasured variants: base|wide|swizzled, and sort|radix. */
+    static final String KERNEL_ENV = "BITCAP_PREFILL_KERNEL", PICKER_ENV = "BITCAP_GATE_PICKER";
+
     CudaSeerPrefill(CudaDevice device, SeerGate gate, BlockSelection selection) {
+        this(device, gate, selection, kernelFrom(System.getenv(KERNEL_ENV)), pickerFrom(System.getenv(PICKER_ENV)));
+    }
+
+    CudaSeerPrefill(CudaDevice device, SeerGate gate, BlockSelection selection, CudaSparseAttention.Kernel kernel, CudaSeerGate.Picker picker) {
         SeerGate.Shape s = gate.shape();
         this.device = device;
-        this.attention = new CudaSparseAttention(device, s.headDim(), false);
-        this.gate = new CudaSeerGate(device, gate, false);
+        this.attention = new CudaSparseAttention(device, s.headDim(), false, kernel);
+        this.gate = new CudaSeerGate(device, gate, false, picker);
         this.selection = selection;
         this.heads = s.heads();
         this.kvHeads = s.kvHeads();
         this.qDim = s.heads() * s.headDim();
         this.kvDim = s.kvHeads() * s.headDim();
+    }
+
+    /** The prefill kernel an environment value names; unset or blank: the measured default. */
+    static CudaSparseAttention.Kernel kernelFrom(String value) {
+        return value == null || value.isBlank() ? CudaSparseAttention.Kernel.BASE : CudaSparseAttention.Kernel.parse(value);
+    }
+
+    /** The gate picker an environment value names; unset or blank: the measured default. */
+    static CudaSeerGate.Picker pickerFrom(String value) {
+        return value == null || value.isBlank() ? CudaSeerGate.Picker.SORT : CudaSeerGate.Picker.parse(value);
     }
 
     /** Whether a pass of these sequences' lengths before it and its token count takes the sparse path. */

@@ -2,6 +2,8 @@ package dev.bitcap.cuda;
 
 import dev.bitcap.attention.BlockSelection;
 import dev.bitcap.attention.SeerGate;
+import dev.bitcap.cuda.CudaSeerGate.Picker;
+import dev.bitcap.cuda.CudaSparseAttention.Kernel;
 import dev.bitcap.tensor.RopeStyle;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -12,7 +14,9 @@ import java.util.function.Consumer;
  * bf16, L = 8K / 32K / 128K, one sequence) with CUDA events: the dense tensor-core kernel, and the block-sparse
  * kernel at densities 0.5 / 0.3 / 0.1 with the gate included (pooling, maps, RoPE, scores, top-k, lists, then the
  * kernel, all inside the timed span). The gate has random weights: its cost and the kernel's depend on the number
- * of blocks chosen, which a density fixes, not on which ones. Inputs are made on the GPU.
+ * of blocks chosen, which a density fixes, not on which ones. Inputs are made on the GPU. Every {@link Kernel} is
+ * timed dense ("dense", "dense/wide", "dense/swizzled"); the sparse rows run the measured defaults ("seer") and the
+ * fastest dense kernel at that length with each {@link Picker} ("seer/wide/radix" and so on).
  */
 public final class PrefillAttentionBench {
     /** One timing: milliseconds (median), causal-dense TFLOP/s equivalent, and the density actually visited. */
@@ -31,42 +35,70 @@ public final class PrefillAttentionBench {
 
     public void run(int[] lengths, Consumer<Result> sink) {
         int d = 128, heads = 32, gateDim = 128;
-        CudaSparseAttention att = new CudaSparseAttention(device, d, true);
+        java.util.Map<Kernel, CudaSparseAttention> kernels = new java.util.EnumMap<>(Kernel.class);
+        for (Kernel kernel : Kernel.values()) kernels.put(kernel, new CudaSparseAttention(device, d, true, kernel));
+        CudaSparseAttention base = kernels.get(Kernel.BASE);
         for (int kvHeads : new int[] {32, 8}) {
             double[] invFreq = new double[gateDim / 2];
             for (int j = 0; j < invFreq.length; j++) invFreq[j] = Math.pow(500000, -2.0 * j / gateDim);
             SeerGate gate = SeerGate.initialised(new SeerGate.Shape(1, heads, kvHeads, d, gateDim, CudaSparseAttention.BLOCK), invFreq,
                     RopeStyle.ROTATE_HALF, "bench", "bench", 3);
-            CudaSeerGate gpuGate = new CudaSeerGate(device, gate, true);
+            java.util.Map<Picker, CudaSeerGate> gates = new java.util.EnumMap<>(Picker.class);
+            for (Picker picker : Picker.values()) gates.put(picker, new CudaSeerGate(device, gate, true, picker));
             for (int len : lengths) {
                 long q = device.alloc(2L * len * heads * d), k = device.alloc(2L * len * kvHeads * d), v = device.alloc(2L * len * kvHeads * d);
                 long out = device.alloc(4L * len * heads * d);
-                att.fillRandom(q, (long) len * heads * d, 1);
-                att.fillRandom(k, (long) len * kvHeads * d, 2);
-                att.fillRandom(v, (long) len * kvHeads * d, 3);
+                base.fillRandom(q, (long) len * heads * d, 1);
+                base.fillRandom(k, (long) len * kvHeads * d, 2);
+                base.fillRandom(v, (long) len * kvHeads * d, 3);
                 int nb = CudaSparseAttention.blocks(len);
                 long counts = device.alloc(4L * heads * nb), lists = device.alloc(4L * CudaSparseAttention.listInts(len, heads));
                 int reps = len >= 65536 ? 3 : 10;
                 double flops = causalFlops(len, heads, d);
-                double ms = time(() -> att.prefill(q, k, v, out, 0, 0, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d), reps);
-                sink.accept(new Result("dense", len, heads, kvHeads, 1.0, ms, flops / ms / 1e9, 1.0, 0));
-                for (double density : new double[] {0.5, 0.3, 0.1}) {
-                    BlockSelection sel = BlockSelection.density(density);
-                    Runnable gateOnly = () -> gpuGate.select(0, q, k, len, (long) heads * d, (long) kvHeads * d, sel, counts, lists);
-                    double gms = time(gateOnly, reps);
-                    double total = time(() -> {
-                        gateOnly.run();
-                        att.prefill(q, k, v, out, counts, lists, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d);
-                    }, reps);
-                    int[] c = CudaSeerGate.downloadInts(device, counts, heads * nb);
-                    long visited = 0;
-                    for (int x : c) visited += x;
-                    double reached = visited / (heads * (double) nb * (nb + 1) / 2);
-                    sink.accept(new Result("seer", len, heads, kvHeads, density, total, flops / total / 1e9, reached, gms));
+                Kernel best = Kernel.BASE;
+                double bestMs = Double.MAX_VALUE;
+                for (Kernel kernel : Kernel.values()) {
+                    CudaSparseAttention att = kernels.get(kernel);
+                    double ms = time(() -> att.prefill(q, k, v, out, 0, 0, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d), reps);
+                    sink.accept(new Result("dense" + suffix(kernel, null), len, heads, kvHeads, 1.0, ms, flops / ms / 1e9, 1.0, 0));
+                    if (ms < bestMs) {
+                        bestMs = ms;
+                        best = kernel;
+                    }
+                }
+                // The measured default pair, then the fastest dense kernel at this length with each picker.
+                java.util.Set<java.util.List<Enum<?>>> pairs = new java.util.LinkedHashSet<>();
+                pairs.add(java.util.List.of(Kernel.BASE, Picker.SORT));
+                for (Picker picker : Picker.values()) pairs.add(java.util.List.of(best, picker));
+                for (java.util.List<Enum<?>> pair : pairs) {
+                    Kernel kernel = (Kernel) pair.get(0);
+                    Picker picker = (Picker) pair.get(1);
+                    CudaSparseAttention att = kernels.get(kernel);
+                    CudaSeerGate gpuGate = gates.get(picker);
+                    for (double density : new double[] {0.5, 0.3, 0.1}) {
+                        BlockSelection sel = BlockSelection.density(density);
+                        Runnable gateOnly = () -> gpuGate.select(0, q, k, len, (long) heads * d, (long) kvHeads * d, sel, counts, lists);
+                        double gms = time(gateOnly, reps);
+                        double total = time(() -> {
+                            gateOnly.run();
+                            att.prefill(q, k, v, out, counts, lists, len, heads, kvHeads, (long) heads * d, (long) kvHeads * d, (long) heads * d);
+                        }, reps);
+                        int[] c = CudaSeerGate.downloadInts(device, counts, heads * nb);
+                        long visited = 0;
+                        for (int x : c) visited += x;
+                        double reached = visited / (heads * (double) nb * (nb + 1) / 2);
+                        sink.accept(new Result("seer" + suffix(kernel, picker), len, heads, kvHeads, density, total, flops / total / 1e9, reached, gms));
+                    }
                 }
                 for (long p : new long[] {q, k, v, out, counts, lists}) device.free(p);
             }
         }
+    }
+
+    /** "" for the measured defaults, else "/kernel" and "/picker" for what differs. */
+    static String suffix(Kernel kernel, Picker picker) {
+        String s = kernel == Kernel.BASE ? "" : "/" + kernel.name().toLowerCase(java.util.Locale.ROOT);
+        return picker == null || picker == Picker.SORT ? s : s + "/" + picker.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** Median milliseconds of {@code reps} timed runs after 2 warm-up runs, each between two events. */

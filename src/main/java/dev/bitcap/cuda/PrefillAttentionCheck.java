@@ -2,6 +2,8 @@ package dev.bitcap.cuda;
 
 import dev.bitcap.attention.BlockSelection;
 import dev.bitcap.attention.SeerGate;
+import dev.bitcap.cuda.CudaSeerGate.Picker;
+import dev.bitcap.cuda.CudaSparseAttention.Kernel;
 import dev.bitcap.tensor.Halfs;
 import dev.bitcap.tensor.RopeStyle;
 import java.lang.foreign.Arena;
@@ -18,7 +20,8 @@ import java.util.function.Consumer;
  * double on the same fp16/bf16-rounded inputs; the block-sparse kernel against a reference that attends over
  * exactly the blocks of its lists (hand-made lists with empty rows and any order, and the GPU gate's lists under a
  * density and a threshold); the gate's density-1 lists against the dense kernel; and the GPU gate's chosen blocks
- * against {@link SeerGate} and {@link BlockSelection} on the CPU.
+ * against {@link SeerGate} and {@link BlockSelection} on the CPU. Every row runs for each {@link Kernel}, and the gate
+ * rows for each {@link Picker}, whose choices are also compared with each other.
  */
 public final class PrefillAttentionCheck {
     private final CudaDevice device;
@@ -165,26 +168,41 @@ public final class PrefillAttentionCheck {
     }
 
     public void run() {
-        dense(200, 4, 2, 64, false);
-        dense(333, 8, 2, 128, true);
-        dense(1024, 2, 2, 128, false);
-        handLists(300, 4, 1, 128, false);
-        handLists(257, 4, 4, 64, true);
-        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3));
-        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02));
-        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0));
+        // The measured defaults first, then the same rows for each opt-in kernel and the radix picker.
+        for (Kernel kernel : Kernel.values()) {
+            dense(200, 4, 2, 64, false, kernel);
+            dense(333, 8, 2, 128, true, kernel);
+            dense(1024, 2, 2, 128, false, kernel);
+            handLists(300, 4, 1, 128, false, kernel);
+            handLists(257, 4, 4, 64, true, kernel);
+        }
+        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), Picker.SORT, Kernel.BASE);
+        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.SORT, Kernel.BASE);
+        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), Picker.SORT, Kernel.BASE);
+        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), Picker.RADIX, Kernel.WIDE);
+        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.RADIX, Kernel.SWIZZLED);
+        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), Picker.RADIX, Kernel.WIDE);
+        gated(1500, 4, 2, 128, true, BlockSelection.density(1.0), Picker.RADIX, Kernel.SWIZZLED);
+        // Longer rows (256 blocks, several radix passes with many keys per digit) for the pickers only.
+        gated(16384, 8, 2, 128, true, BlockSelection.density(0.1), Picker.RADIX, null);
+        gated(12000, 4, 4, 64, false, BlockSelection.threshold(0.005), Picker.RADIX, null);
+        pickersAgree(16384, 8, 2, 128, true, List.of(BlockSelection.density(0.1), BlockSelection.density(0.5), BlockSelection.threshold(0.01)));
     }
 
-    private void dense(int len, int heads, int kvHeads, int d, boolean bf16) {
+    private static String tag(Kernel kernel) {
+        return kernel == Kernel.BASE ? "" : "[" + kernel.name().toLowerCase(java.util.Locale.ROOT) + "] ";
+    }
+
+    private void dense(int len, int heads, int kvHeads, int d, boolean bf16, Kernel kernel) {
         try (Problem p = new Problem(len, heads, kvHeads, d, bf16)) {
-            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16);
-            add("dense " + p.label() + " vs fp64 causal", p.reference(null), p.run(att, 0, 0), p.maxV, tolerance(bf16),
+            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16, kernel);
+            add("dense " + tag(kernel) + p.label() + " vs fp64 causal", p.reference(null), p.run(att, 0, 0), p.maxV, tolerance(bf16),
                     "error over max|v|");
         }
     }
 
     /** Random subsets of each row's causal blocks in random order; about one row in five visits nothing. */
-    private void handLists(int len, int heads, int kvHeads, int d, boolean bf16) {
+    private void handLists(int len, int heads, int kvHeads, int d, boolean bf16, Kernel kernel) {
         try (Problem p = new Problem(len, heads, kvHeads, d, bf16)) {
             int nb = CudaSparseAttention.blocks(len);
             int[][][] lists = new int[heads][nb][];
@@ -199,8 +217,8 @@ public final class PrefillAttentionCheck {
                 }
             }
             long[] buffers = uploadLists(lists, nb, heads);
-            float[] got = p.run(new CudaSparseAttention(device, d, bf16), buffers[0], buffers[1]);
-            add("hand lists " + p.label() + " vs masked fp64", p.reference(lists), got, p.maxV, tolerance(bf16),
+            float[] got = p.run(new CudaSparseAttention(device, d, bf16, kernel), buffers[0], buffers[1]);
+            add("hand lists " + tag(kernel) + p.label() + " vs masked fp64", p.reference(lists), got, p.maxV, tolerance(bf16),
                     empty + " of " + heads * nb + " rows empty");
             device.free(buffers[0]);
             device.free(buffers[1]);
@@ -222,33 +240,88 @@ public final class PrefillAttentionCheck {
         return new long[] {c, l};
     }
 
-    private void gated(int len, int heads, int kvHeads, int d, boolean bf16, BlockSelection selection) {
+    /** A gate with random weights rounded to fp32 (the GPU keeps fp32 weights: the CPU side uses the same values). */
+    private static SeerGate checkGate(int heads, int kvHeads, int d) {
         int gateDim = 32, block = CudaSparseAttention.BLOCK;
         double[] invFreq = new double[gateDim / 2];
         for (int j = 0; j < invFreq.length; j++) invFreq[j] = Math.pow(10000, -2.0 * j / gateDim);
         SeerGate random = SeerGate.initialised(new SeerGate.Shape(1, heads, kvHeads, d, gateDim, block), invFreq, RopeStyle.ROTATE_HALF,
                 "check", "check", 5);
-        // The GPU keeps fp32 weights: the CPU side uses the same rounded values.
         double[][] wq = {round(random.queryWeights(0))}, wk = {round(random.keyWeights(0))};
-        SeerGate gate = new SeerGate(random.shape(), invFreq, RopeStyle.ROTATE_HALF, "check", "check", wq, wk);
+        return new SeerGate(random.shape(), invFreq, RopeStyle.ROTATE_HALF, "check", "check", wq, wk);
+    }
+
+    /** The GPU gate's lists per head and query block, as the kernel will read them (any order). */
+    private int[][][] gpuLists(CudaSeerGate gpuGate, Problem p, BlockSelection selection, long counts, long lists) {
+        int nb = CudaSparseAttention.blocks(p.len), heads = p.heads;
+        device.zero(counts, 4L * heads * nb);
+        gpuGate.select(0, p.dq, p.dk, p.len, (long) heads * p.d, (long) p.kvHeads * p.d, selection, counts, lists);
+        int[] c = CudaSeerGate.downloadInts(device, counts, heads * nb);
+        int[] flat = CudaSeerGate.downloadInts(device, lists, (int) CudaSparseAttention.listInts(p.len, heads));
+        int[][][] out = new int[heads][nb][];
+        for (int h = 0; h < heads; h++) {
+            for (int i = 0; i < nb; i++) {
+                int at = h * nb * (nb + 1) / 2 + i * (i + 1) / 2;
+                out[h][i] = Arrays.copyOfRange(flat, at, at + c[h * nb + i]);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The radix picker against the sort picker on the same device scores: both score in the same fp32 order and break
+     * ties toward the later block, so under a density no row may differ. Under a threshold the softmax sums are
+     * reduced in other orders (a warp against a block), so only a probability within an ulp of the threshold could
+     * flip; a row that differs is still counted a failure, and the note says so.
+     */
+    private void pickersAgree(int len, int heads, int kvHeads, int d, boolean bf16, List<BlockSelection> selections) {
+        SeerGate gate = checkGate(heads, kvHeads, d);
         try (Problem p = new Problem(len, heads, kvHeads, d, bf16)) {
             int nb = CudaSparseAttention.blocks(len);
-            CudaSeerGate gpuGate = new CudaSeerGate(device, gate, bf16);
             long counts = device.alloc(4L * heads * nb), lists = device.alloc(4L * CudaSparseAttention.listInts(len, heads));
-            gpuGate.select(0, p.dq, p.dk, len, (long) heads * d, (long) kvHeads * d, selection, counts, lists);
-            int[] c = CudaSeerGate.downloadInts(device, counts, heads * nb);
-            int[] flat = CudaSeerGate.downloadInts(device, lists, (int) CudaSparseAttention.listInts(len, heads));
-            int[][][] gpuLists = new int[heads][nb][];
+            CudaSeerGate sortGate = new CudaSeerGate(device, gate, bf16, Picker.SORT), radixGate = new CudaSeerGate(device, gate, bf16, Picker.RADIX);
+            for (BlockSelection selection : selections) {
+                int[][][] sort = gpuLists(sortGate, p, selection, counts, lists);
+                int[][][] radix = gpuLists(radixGate, p, selection, counts, lists);
+                int differ = 0;
+                long visited = 0;
+                for (int h = 0; h < heads; h++) {
+                    for (int i = 0; i < nb; i++) {
+                        int[] a = sort[h][i].clone(), b = radix[h][i].clone();
+                        Arrays.sort(a);
+                        Arrays.sort(b);
+                        if (!Arrays.equals(a, b)) differ++;
+                        visited += b.length;
+                    }
+                }
+                sink.accept(new CudaCheck.Row("prefill-att", "gate radix vs sort picker " + selection + " " + p.label(), differ, (double) differ / (heads * nb),
+                        0, differ == 0, differ + " of " + heads * nb + " rows differ" + (selection.byThreshold() ? " (threshold: sums in other orders)" : "")
+                                + "; density reached " + String.format("%.3f", visited / (heads * (double) nb * (nb + 1) / 2))));
+            }
+            device.free(counts);
+            device.free(lists);
+        }
+    }
+
+    /**
+     * The GPU gate's lists (picked by {@code picker}) against the CPU's; unless {@code kernel} is null, that kernel
+     * over the lists against masked fp64.
+     */
+    private void gated(int len, int heads, int kvHeads, int d, boolean bf16, BlockSelection selection, Picker picker, Kernel kernel) {
+        SeerGate gate = checkGate(heads, kvHeads, d);
+        try (Problem p = new Problem(len, heads, kvHeads, d, bf16)) {
+            int nb = CudaSparseAttention.blocks(len);
+            CudaSeerGate gpuGate = new CudaSeerGate(device, gate, bf16, picker);
+            long counts = device.alloc(4L * heads * nb), lists = device.alloc(4L * CudaSparseAttention.listInts(len, heads));
+            int[][][] gpuLists = gpuLists(gpuGate, p, selection, counts, lists);
             long visited = 0, causal = 0;
             for (int h = 0; h < heads; h++) {
                 for (int i = 0; i < nb; i++) {
-                    int at = h * nb * (nb + 1) / 2 + i * (i + 1) / 2;
-                    gpuLists[h][i] = Arrays.copyOfRange(flat, at, at + c[h * nb + i]);
-                    visited += c[h * nb + i];
+                    visited += gpuLists[h][i].length;
                     causal += i + 1;
                 }
             }
-            String what = selection + " " + p.label();
+            String what = selection + " " + (picker == Picker.SORT ? "" : "[radix] ") + p.label();
             int[][][] cpuLists = cpuSelection(gate, p, selection);
             int differ = 0;
             for (int h = 0; h < heads; h++) {
@@ -262,12 +335,18 @@ public final class PrefillAttentionCheck {
             double share = (double) differ / (heads * nb);
             sink.accept(new CudaCheck.Row("prefill-att", "gate blocks " + what + " vs cpu SeerGate", differ, share, 0.01, share <= 0.01,
                     differ + " of " + heads * nb + " rows differ; density reached " + String.format("%.3f", (double) visited / causal)));
-            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16);
+            if (kernel == null) {
+                device.free(counts);
+                device.free(lists);
+                return;
+            }
+            what = tag(kernel) + what;
+            CudaSparseAttention att = new CudaSparseAttention(device, d, bf16, kernel);
             float[] got = p.run(att, counts, lists);
             add("gated " + what + " vs masked fp64", p.reference(gpuLists), got, p.maxV, tolerance(bf16), "same blocks as the gate's lists");
             if (visited == causal) {
                 // Every block visited, in score order instead of the dense kernel's diagonal-first order.
-                add("gated density 1 " + p.label() + " vs dense kernel", p.run(att, 0, 0), got, p.maxV, tolerance(bf16), "other block order");
+                add("gated density 1 " + tag(kernel) + p.label() + " vs dense kernel", p.run(att, 0, 0), got, p.maxV, tolerance(bf16), "other block order");
             } else {
                 float[] dense = p.reference(null);
                 double moved = 0;

@@ -7,6 +7,9 @@
 // and the diagonal always, plus the best others up to round(density * (i + 1)) blocks in all, or every other block
 // whose softmax probability over the row exceeds the threshold. Output: counts[h * nb + i] and the block indices at
 // lists[h * nb (nb + 1) / 2 + i (i + 1) / 2 ...], best first (the layout flash_prefill.cu reads).
+// Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the default, measured), or
+// gate_query_tiled / gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
+// radix select; lists in no particular order), chosen by dev.bitcap.cuda.CudaSeerGate.Picker.
 
 #ifndef HEAD_DIM
 #error "HEAD_DIM must be defined"
@@ -98,6 +101,82 @@ extern "C" __global__ void __launch_bounds__(THREADS) gate_key(const half_t* __r
     }
     __syncthreads();
     rotate_out(mapped, gk + ((long long) g * nb + b) * gateDim, invFreq, gateDim, from, adjacent);
+}
+
+// gate_query and gate_key for MAP_BLOCKS blocks at once (grid (ceil(nb / MAP_BLOCKS), heads or kvHeads)): the same
+// pooling and the same sums in the same order, but each weight read from L2 serves MAP_BLOCKS blocks instead of one
+// (the per-block kernels read a head's whole map, 64 KiB for Q and 192 KiB for K at d = 128, once per block).
+// Used with the radix picker. Slots past the last block are never pooled: their sums are computed and dropped.
+#define MAP_BLOCKS 8
+extern "C" __global__ void __launch_bounds__(THREADS) gate_query_tiled(const half_t* __restrict__ q, const float* __restrict__ wq,
+        const float* __restrict__ invFreq, float* __restrict__ gq, int len, int heads, long long stride, int gateDim, int block, int adjacent,
+        int nb) {
+    __shared__ float pooled[MAP_BLOCKS][HEAD_DIM];
+    __shared__ float mapped[MAP_BLOCKS][MAX_GATE];
+    const int b0 = blockIdx.x * MAP_BLOCKS, h = blockIdx.y, count = min(MAP_BLOCKS, nb - b0);
+    for (int x = 0; x < count; x++) {
+        const int from = (b0 + x) * block, to = min(len, from + block);
+        for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+            float sum = 0.0f;
+            for (int t = from; t < to; t++) sum += to_float(q[(long long) t * stride + h * HEAD_DIM + c]);
+            pooled[x][c] = sum / (to - from);
+        }
+    }
+    __syncthreads();
+    for (int o = threadIdx.x; o < gateDim; o += THREADS) {
+        float acc[MAP_BLOCKS];
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) acc[x] = 0.0f;
+        const float* w = wq + (long long) h * HEAD_DIM * gateDim + o;
+        for (int c = 0; c < HEAD_DIM; c++) {
+            const float wc = w[(long long) c * gateDim];
+#pragma unroll
+            for (int x = 0; x < MAP_BLOCKS; x++) acc[x] += pooled[x][c] * wc;
+        }
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) mapped[x][o] = acc[x];
+    }
+    __syncthreads();
+    for (int x = 0; x < count; x++) rotate_out(mapped[x], gq + ((long long) h * nb + b0 + x) * gateDim, invFreq, gateDim, (b0 + x) * block, adjacent);
+}
+
+extern "C" __global__ void __launch_bounds__(THREADS) gate_key_tiled(const half_t* __restrict__ k, const float* __restrict__ wk,
+        const float* __restrict__ invFreq, float* __restrict__ gk, int len, int kvHeads, long long stride, int gateDim, int block, int adjacent,
+        int nb) {
+    __shared__ float pooled[MAP_BLOCKS][3 * HEAD_DIM];
+    __shared__ float mapped[MAP_BLOCKS][MAX_GATE];
+    const int b0 = blockIdx.x * MAP_BLOCKS, g = blockIdx.y, count = min(MAP_BLOCKS, nb - b0);
+    for (int x = 0; x < count; x++) {
+        const int from = (b0 + x) * block, to = min(len, from + block);
+        for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+            float mx = NEG_INF, mn = -NEG_INF, sum = 0.0f;
+            for (int t = from; t < to; t++) {
+                const float v = to_float(k[(long long) t * stride + g * HEAD_DIM + c]);
+                mx = fmaxf(mx, v);
+                mn = fminf(mn, v);
+                sum += v;
+            }
+            pooled[x][c] = mx;
+            pooled[x][HEAD_DIM + c] = mn;
+            pooled[x][2 * HEAD_DIM + c] = sum / (to - from);
+        }
+    }
+    __syncthreads();
+    for (int o = threadIdx.x; o < gateDim; o += THREADS) {
+        float acc[MAP_BLOCKS];
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) acc[x] = 0.0f;
+        const float* w = wk + (long long) g * 3 * HEAD_DIM * gateDim + o;
+        for (int c = 0; c < 3 * HEAD_DIM; c++) {
+            const float wc = w[(long long) c * gateDim];
+#pragma unroll
+            for (int x = 0; x < MAP_BLOCKS; x++) acc[x] += pooled[x][c] * wc;
+        }
+#pragma unroll
+        for (int x = 0; x < MAP_BLOCKS; x++) mapped[x][o] = acc[x];
+    }
+    __syncthreads();
+    for (int x = 0; x < count; x++) rotate_out(mapped[x], gk + ((long long) g * nb + b0 + x) * gateDim, invFreq, gateDim, (b0 + x) * block, adjacent);
 }
 
 __device__ __forceinline__ unsigned int orderable(float f) {
@@ -211,4 +290,182 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS) gate_select(const f
         if (tid == 0) counts[(long long) h * nb + i] = count;
         __syncthreads();
     }
+}
+
+// Scores of one head's query blocks against its KV head's key blocks, scale * gq . gk, for key block <= query block:
+// one 64 x 64 tile of the lower triangle per block (4 x 4 per thread), grid (tiles (tiles + 1) / 2, heads).
+// scores[h][i][j], rows of nb floats; entries above the diagonal are not written.
+#define SC_TILE 64
+#define SC_PITCH 68 // floats per staged channel: 16-byte aligned rows that spread the transposing stores over the banks
+#define SC_K 32
+extern "C" __global__ void __launch_bounds__(256) gate_scores(const float* __restrict__ gq, const float* __restrict__ gk, float* __restrict__ scores,
+        int nb, int heads, int kvHeads, int gateDim, float scale) {
+    __shared__ float4 as4[SC_K * SC_PITCH / 4], bs4[SC_K * SC_PITCH / 4];
+    float* as = reinterpret_cast<float*>(as4); // [SC_K][SC_PITCH]: channel-major so a thread reads 4 rows as one float4
+    float* bs = reinterpret_cast<float*>(bs4);
+    const int t = blockIdx.x, h = blockIdx.y, g = h / (heads / kvHeads);
+    int ti = (int) ((sqrtf(8.0f * t + 1.0f) - 1.0f) * 0.5f);
+    while ((ti + 1) * (ti + 2) / 2 <= t) ti++;
+    while (ti * (ti + 1) / 2 > t) ti--;
+    const int tj = t - ti * (ti + 1) / 2;
+    const int i0 = ti * SC_TILE, j0 = tj * SC_TILE;
+    const int tid = threadIdx.x, ty = tid / 16, tx = tid % 16;
+    float acc[4][4];
+#pragma unroll
+    for (int a = 0; a < 4; a++)
+#pragma unroll
+        for (int b = 0; b < 4; b++) acc[a][b] = 0.0f;
+    for (int c0 = 0; c0 < gateDim; c0 += SC_K) {
+        __syncthreads();
+        for (int e = tid; e < SC_TILE * SC_K; e += 256) {
+            const int r = e / SC_K, c = e % SC_K;
+            const bool cin = c0 + c < gateDim;
+            as[c * SC_PITCH + r] = i0 + r < nb && cin ? gq[((long long) h * nb + i0 + r) * gateDim + c0 + c] : 0.0f;
+            bs[c * SC_PITCH + r] = j0 + r < nb && cin ? gk[((long long) g * nb + j0 + r) * gateDim + c0 + c] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int c = 0; c < SC_K; c++) {
+            const float4 a = as4[(c * SC_PITCH + ty * 4) / 4], b = bs4[(c * SC_PITCH + tx * 4) / 4];
+            const float av[4] = {a.x, a.y, a.z, a.w}, bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int x = 0; x < 4; x++)
+#pragma unroll
+                for (int y = 0; y < 4; y++) acc[x][y] += av[x] * bv[y];
+        }
+    }
+#pragma unroll
+    for (int x = 0; x < 4; x++) {
+        const int i = i0 + ty * 4 + x;
+        if (i >= nb) continue;
+#pragma unroll
+        for (int y = 0; y < 4; y++) {
+            const int j = j0 + tx * 4 + y;
+            if (j <= i) scores[((long long) h * nb + i) * nb + j] = acc[x][y] * scale;
+        }
+    }
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// The chosen blocks of one row per warp (rows h * nb + i, grid ceil(heads * nb / 4) x 128 threads): blocks 0 and
+// i always; under a density the k = budget - 2 best of blocks 1..i-1 by score (the k-th largest score found by a
+// radix select over its 32-bit ordered form, 8 bits a pass; among equal scores the later blocks, as the bitonic
+// order of gate_select), under a threshold every block of 1..i-1 whose softmax probability over the row exceeds it.
+extern "C" __global__ void __launch_bounds__(128) gate_pick(const float* __restrict__ scores, int* __restrict__ counts, int* __restrict__ lists,
+        int nb, int heads, double density, float threshold, int byThreshold) {
+    __shared__ int hist[4][256];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const long long row = (long long) blockIdx.x * 4 + w;
+    if (row >= (long long) heads * nb) return; // the whole warp leaves: a row is one warp's
+    const int h = (int) (row / nb), i = (int) (row % nb), n = i + 1;
+    const float* s = scores + row * nb;
+    int* out = lists + (long long) h * ((long long) nb * (nb + 1) / 2) + (long long) i * (i + 1) / 2;
+    const unsigned int lt = (1u << lane) - 1u;
+    int count = 0;
+    if (n <= 2) {
+        if (lane < n) out[lane] = lane;
+        count = n;
+    } else if (byThreshold) {
+        float mx = NEG_INF;
+        for (int j = lane; j < n; j += 32) mx = fmaxf(mx, s[j]);
+        mx = warp_max(mx);
+        float sum = 0.0f;
+        for (int j = lane; j < n; j += 32) sum += __expf(s[j] - mx);
+        sum = warp_sum(sum);
+        for (int base = 0; base < n; base += 32) {
+            const int j = base + lane;
+            const bool take = j < n && (j == 0 || j == n - 1 || __expf(s[j] - mx) / sum > threshold);
+            const unsigned int b = __ballot_sync(0xffffffffu, take);
+            if (take) out[count + __popc(b & lt)] = j;
+            count += __popc(b);
+        }
+    } else {
+        const long long budget = max((long long) min(2, n), min((long long) n, (long long) floor(density * n + 0.5)));
+        const int k = (int) budget - 2, middle = n - 2;
+        if (lane == 0) {
+            out[0] = 0;
+            out[1] = n - 1;
+        }
+        count = 2;
+        if (k >= middle) {
+            for (int j = 1 + lane; j < n - 1; j += 32) out[2 + j - 1] = j;
+            count += middle;
+        } else if (k > 0) {
+            unsigned int prefix = 0, mask = 0;
+            int remaining = k; // how many still to pick among the keys that match prefix on the bits of mask
+            for (int shift = 24; shift >= 0; shift -= 8) {
+                for (int b = lane; b < 256; b += 32) hist[w][b] = 0;
+                __syncwarp();
+                for (int j = 1 + lane; j < n - 1; j += 32) {
+                    const unsigned int u = orderable(s[j]);
+                    if ((u & mask) == prefix) atomicAdd(&hist[w][(u >> shift) & 255], 1);
+                }
+                __syncwarp();
+                // Lane L holds bins 255 - 8L down to 248 - 8L; find the digit where the count from the top reaches remaining.
+                int local[8], total = 0;
+#pragma unroll
+                for (int x = 0; x < 8; x++) {
+                    local[x] = hist[w][255 - 8 * lane - x];
+                    total += local[x];
+                }
+                int incl = total;
+                for (int o = 1; o < 32; o <<= 1) {
+                    const int y = __shfl_up_sync(0xffffffffu, incl, o);
+                    if (lane >= o) incl += y;
+                }
+                const int excl = incl - total;
+                const bool mine = excl < remaining && remaining <= incl;
+                int digit = 0, above = 0;
+                if (mine) {
+                    int cum = excl;
+                    bool found = false;
+#pragma unroll
+                    for (int x = 0; x < 8; x++) {
+                        if (!found && cum + local[x] >= remaining) {
+                            found = true;
+                            digit = 255 - 8 * lane - x;
+                            above = cum;
+                        }
+                        cum += local[x];
+                    }
+                }
+                const int src = __ffs(__ballot_sync(0xffffffffu, mine)) - 1;
+                digit = __shfl_sync(0xffffffffu, digit, src);
+                above = __shfl_sync(0xffffffffu, above, src);
+                remaining -= above;
+                prefix |= (unsigned int) digit << shift;
+                mask |= 255u << shift;
+                __syncwarp();
+            }
+            // prefix is now the k-th largest key: take every key above it, then `remaining` equal ones from the top.
+            for (int base = 1; base < n - 1; base += 32) {
+                const int j = base + lane;
+                const bool take = j < n - 1 && orderable(s[j]) > prefix;
+                const unsigned int b = __ballot_sync(0xffffffffu, take);
+                if (take) out[count + __popc(b & lt)] = j;
+                count += __popc(b);
+            }
+            int taken = 0;
+            for (int top = n - 2; top >= 1 && taken < remaining; top -= 32) {
+                const int j = top - lane;
+                const bool eq = j >= 1 && orderable(s[j]) == prefix;
+                const unsigned int b = __ballot_sync(0xffffffffu, eq);
+                const bool take = eq && taken + __popc(b & lt) < remaining; // lower lanes hold later blocks
+                const unsigned int tb = __ballot_sync(0xffffffffu, take);
+                if (take) out[count + __popc(tb & lt)] = j;
+                count += __popc(tb);
+                taken += __popc(tb);
+            }
+        }
+    }
+    if (lane == 0) counts[row] = count;
 }

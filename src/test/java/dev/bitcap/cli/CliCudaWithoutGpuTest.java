@@ -46,6 +46,12 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void checkRejectsANonPositivePrefillLengthBeforeTheDevice() {
+        CliRunner.run("check", "--prefill-only", "--prefill-bench", "--prefill-lengths", "8192,0").assertUserError(
+                "--prefill-lengths takes positive lengths, not 0");
+    }
+
+    @Test
     void autoFallsBackToTheCpuWithANote() {
         CliRunner r = CliRunner.run("logits", "--device", "auto", "--ids", "1,2");
         assertEquals(0, r.code(), r.err());

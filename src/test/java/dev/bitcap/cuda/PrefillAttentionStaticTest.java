@@ -2,8 +2,10 @@ package dev.bitcap.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.bitcap.BitcapException;
 import dev.bitcap.attention.BlockSelection;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -52,10 +54,58 @@ class PrefillAttentionStaticTest {
 
     @Test
     void kernelSourcesAreInTheJarAndListTheirVariants() {
-        for (String f : List.of("flash_prefill.cu", "seer_gate.cu")) {
+        for (String f : List.of("flash_prefill.cu", "flash_prefill2.cu", "seer_gate.cu")) {
             String src = CudaDevice.source(f);
             assertTrue(src.startsWith("// variants: -D"), f + " must start with its nvcc variants");
             assertTrue(src.contains("extern \"C\" __global__"), f);
         }
+    }
+
+    @Test
+    void theMeasuredKernelAndPickerStayTheDefaults() {
+        assertEquals(CudaSparseAttention.Kernel.BASE, CudaSeerPrefill.kernelFrom(null));
+        assertEquals(CudaSparseAttention.Kernel.BASE, CudaSeerPrefill.kernelFrom(" "));
+        assertEquals(CudaSeerGate.Picker.SORT, CudaSeerPrefill.pickerFrom(null));
+        assertEquals(CudaSparseAttention.Kernel.WIDE, CudaSeerPrefill.kernelFrom("Wide"));
+        assertEquals(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerPrefill.kernelFrom("swizzled"));
+        assertEquals(CudaSeerGate.Picker.RADIX, CudaSeerPrefill.pickerFrom("radix "));
+    }
+
+    @Test
+    void anUnknownKernelOrPickerIsAOneLineError() {
+        var k = assertThrows(BitcapException.class, () -> CudaSeerPrefill.kernelFrom("fast"));
+        assertEquals("prefill kernel must be base, wide or swizzled, not 'fast'", k.getMessage());
+        var p = assertThrows(BitcapException.class, () -> CudaSeerPrefill.pickerFrom("heap"));
+        assertEquals("gate picker must be sort or radix, not 'heap'", p.getMessage());
+    }
+
+    @Test
+    void sharedMemoryLetsEachKernelReachItsBlocksPerMultiprocessor() {
+        // The H200 gives a multiprocessor 228 KiB of shared memory, 1 KiB of it reserved per block.
+        int perSm = 228 * 1024;
+        assertEquals(5 * 64 * 136 * 2, CudaSparseAttention.Kernel.BASE.smem(128));
+        assertEquals(48 * 1024, CudaSparseAttention.Kernel.WIDE.smem(128), "three unpadded 64 x 128 tiles");
+        assertTrue(4 * (CudaSparseAttention.Kernel.WIDE.smem(128) + 1024) <= perSm, "WIDE runs 4 blocks of 2 warps an SM");
+        assertTrue(2 * (CudaSparseAttention.Kernel.SWIZZLED.smem(128) + 1024) <= perSm);
+        assertTrue(2 * (CudaSparseAttention.Kernel.BASE.smem(128) + 1024) <= perSm);
+    }
+
+    @Test
+    void benchRowsNameOnlyWhatDiffersFromTheDefaults() {
+        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, CudaSeerGate.Picker.SORT));
+        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, null));
+        assertEquals("/wide/radix", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.WIDE, CudaSeerGate.Picker.RADIX));
+        assertEquals("/radix", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, CudaSeerGate.Picker.RADIX));
+        assertEquals("/swizzled", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.SWIZZLED, null));
+    }
+
+    @Test
+    void theVariantKernelFileCompilesEveryKernelTheJavaSideCanAskFor() {
+        String src = CudaDevice.source("flash_prefill2.cu");
+        String variants = src.lines().findFirst().orElseThrow();
+        assertTrue(variants.contains("WARP_ROWS=32") && variants.contains("WARP_ROWS=16"), variants);
+        assertTrue(src.contains("flash_prefill_v2("), "the function CudaSparseAttention.Kernel launches");
+        String gate = CudaDevice.source("seer_gate.cu");
+        assertTrue(gate.contains("gate_scores(") && gate.contains("gate_pick(") && gate.contains("gate_select("), "both pickers' kernels");
     }
 }
