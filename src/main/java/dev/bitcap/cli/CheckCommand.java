@@ -44,6 +44,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-only", description = "check only the GEMV rows (dense, packed, binary), not the models")
     boolean gemvOnly;
 
+    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, bulk, async); with --gemv-bench time only them beside the default")
+    boolean gemvVariants;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
@@ -77,16 +80,18 @@ final class CheckCommand implements Callable<Integer> {
             };
             CudaCheck check = new CudaCheck(root, print);
             List<CudaCheck.Row> rows = prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
-                    : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
+                    : gemvVariants ? check.runGemvVariants(gpu) : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
             if (gemvBench) {
                 out.printf("%n%-64s %10s %10s %10s %8s%n", "benchmark (µs per launch back to back; single launch)", "µs", "single µs", "GB/s", "of copy");
-                new GemvBench(gpu).run(r -> {
+                java.util.function.Consumer<GemvBench.Result> line = r -> {
                     out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
                     out.flush();
-                });
+                };
+                if (gemvVariants) new GemvBench(gpu).runVariants(line);
+                else new GemvBench(gpu).run(line);
             }
             if (prefillBench) {
                 out.printf("%n%-8s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");

@@ -90,6 +90,13 @@ public final class CudaCheck {
         gemvRows(device);
         packedRows(device);
         binaryRows(device);
+        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
+        return rows;
+    }
+
+    /** Only the rows of the opt-in packed decode kernels (PackedGemvVariantCheck). */
+    public List<Row> runGemvVariants(CudaDevice device) {
+        new PackedGemvVariantCheck(device, this::add).run();
         return rows;
     }
 
@@ -102,6 +109,7 @@ public final class CudaCheck {
         stories();
         new PrefillAttentionCheck(device, this::add).run();
         new DecodeStepCheck(device, this::add).run();
+        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
         return rows;
     }
 
@@ -279,9 +287,10 @@ public final class CudaCheck {
 
     /** The staged kernels with one column slab per row: several 32-unit steps per warp instead of slabs across blocks. */
     private void oneSlab(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name) {
+        CudaMatMul.PackedTuning before = mm.packedTuning();
         mm.setPackedTuning(new CudaMatMul.PackedTuning(true, 0, 0));
         gemvCase(device, mm, w, dx, dy, n, ref, name, FP32_GEMV, false);
-        mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
+        mm.setPackedTuning(before);
     }
 
     private void gemvCase(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name,
