@@ -47,6 +47,9 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, bulk, async); with --gemv-bench time only them beside the default")
     boolean gemvVariants;
 
+    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, bulk; default: all)")
+    java.util.List<String> gemvVariantKinds;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--kv-only", description = "run only the paged GPU KV cache checks")
@@ -63,6 +66,8 @@ final class CheckCommand implements Callable<Integer> {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
+        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : List.of("wide", "async", "bulk");
+        CudaCheck.requireGemvVariantKinds(kinds);
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
         if (kvOnly || kvBench) return kvChecks(out, root);
@@ -80,7 +85,7 @@ final class CheckCommand implements Callable<Integer> {
             };
             CudaCheck check = new CudaCheck(root, print);
             List<CudaCheck.Row> rows = prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
-                    : gemvVariants ? check.runGemvVariants(gpu) : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
+                    : gemvVariants ? check.runGemvVariants(gpu, kinds) : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = rows.stream().filter(r -> !r.pass()).count();
             out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                     gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
@@ -90,7 +95,7 @@ final class CheckCommand implements Callable<Integer> {
                     out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
                     out.flush();
                 };
-                if (gemvVariants) new GemvBench(gpu).runVariants(line);
+                if (gemvVariants) new GemvBench(gpu).runVariants(kinds, line);
                 else new GemvBench(gpu).run(line);
             }
             if (prefillBench) {

@@ -94,10 +94,20 @@ public final class CudaCheck {
         return rows;
     }
 
-    /** Only the rows of the opt-in packed decode kernels (PackedGemvVariantCheck). */
+    /** Only the rows of the opt-in packed decode kernels (PackedGemvVariantCheck), every kind. */
     public List<Row> runGemvVariants(CudaDevice device) {
-        new PackedGemvVariantCheck(device, this::add).run();
+        return runGemvVariants(device, PackedGemvVariantCheck.KINDS);
+    }
+
+    /** The rows of the opt-in packed decode kernels of the given kinds (wide, async, bulk). */
+    public List<Row> runGemvVariants(CudaDevice device, java.util.Collection<String> kinds) {
+        new PackedGemvVariantCheck(device, this::add).run(kinds);
         return rows;
+    }
+
+    /** A one-line error naming the kinds when one of {@code kinds} is not a GEMV variant. */
+    public static void requireGemvVariantKinds(java.util.Collection<String> kinds) {
+        PackedGemvVariantCheck.requireKinds(kinds);
     }
 
     public List<Row> run(CudaDevice device) {

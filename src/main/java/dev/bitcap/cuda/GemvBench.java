@@ -97,6 +97,12 @@ public final class GemvBench {
      * gemv_async_1 with 4 stages. Predictions: docs/CUDA_NOTES.md ("gemv4").
      */
     public List<Result> runVariants(Consumer<Result> sink) {
+        return runVariants(PackedGemvVariantCheck.KINDS, sink);
+    }
+
+    /** {@link #runVariants(Consumer)} with only the settings of the given kinds (wide, async, bulk) beside the default. */
+    public List<Result> runVariants(java.util.Collection<String> kinds, Consumer<Result> sink) {
+        PackedGemvVariantCheck.requireKinds(kinds);
         double copy = copyBandwidth();
         List<Result> out = new ArrayList<>();
         Consumer<Result> both = r -> {
@@ -116,6 +122,8 @@ public final class GemvBench {
             for (int[] s : shapes) {
                 Weights w = weights(QuantFormats.byName(format), s[0], s[1], rnd);
                 for (CudaMatMul.PackedTuning t : tunings) {
+                    String kind = t.asyncStages() > 0 ? "async" : t.variant() == CudaMatMul.Variant.WIDE ? "wide" : "bulk";
+                    if (!t.equals(CudaMatMul.PackedTuning.DEFAULT) && !kinds.contains(kind)) continue; // the default runs always
                     boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0;
                     for (int n : oneRowOnly ? new int[] {1} : new int[] {1, 4}) {
                         both.accept(measure(w, n, copy, rnd, "[" + variantTag(t) + "] ", false, mm, t));

@@ -40,6 +40,12 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void checkNamesTheGemvVariantsWhenOneIsUnknown() {
+        CliRunner.run("check", "--gemv-variants", "--gemv-variant-kinds", "wide,tma").assertUserError(
+                "unknown GEMV variant 'tma' (variants: wide, async, bulk)");
+    }
+
+    @Test
     void autoFallsBackToTheCpuWithANote() {
         CliRunner r = CliRunner.run("logits", "--device", "auto", "--ids", "1,2");
         assertEquals(0, r.code(), r.err());
