@@ -345,9 +345,12 @@ public final class CudaMatMul {
         return t.variant() == Variant.WIDE ? 2 : stagedRows1(p);
     }
 
-    /** Bytes of gemv_bulk_*'s rings and mbarriers per block: 8 warps × stages × rows × 32 units, 8 bytes per stage and warp. */
+    /**
+     * Bytes of gemv_bulk_*'s rings and mbarriers per block: 8 warps × stages × rows × 32 units, 8 bytes per stage and
+     * warp, and 128 for aligning the rings after the activations.
+     */
     static int bulkRingBytes(int stages, int rowsPerWarp, int bits) {
-        return 8 * stages * rowsPerWarp * 32 * 4 * bits + 8 * stages * 8;
+        return 8 * stages * rowsPerWarp * 32 * 4 * bits + 8 * stages * 8 + 128;
     }
 
     /** gemv_wide_* / gemv_bulk_* (opt-in): launched as gemv_staged_* (grid, slabs, scratch), the bulk ring after the activations. */

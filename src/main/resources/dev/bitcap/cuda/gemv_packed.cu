@@ -1033,8 +1033,8 @@ extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_wide_4(STAG
 // 16-byte reads for 4 bits, conflict-free). The group parameters (a few bytes) go through registers one ring ahead
 // (raw fp16, one register per unit and row). Needs rows of a multiple of 16 bytes (bulk copies move 16-byte
 // multiples between 16-byte aligned addresses; CudaMatMul falls back to gemv_staged_* otherwise). Dynamic shared memory: the activation slab
-// (NT·slabUnits·SLOTS_PER_UNIT float4), then 8 warps × BULK_STAGES × R × 32·UNIT_BYTES bytes, then 8 × BULK_STAGES
-// mbarriers of 8 bytes.
+// (NT·slabUnits·SLOTS_PER_UNIT float4), up to 127 bytes of padding to a 128-byte boundary, then 8 warps ×
+// BULK_STAGES × R × 32·UNIT_BYTES bytes, then 8 × BULK_STAGES mbarriers of 8 bytes.
 __device__ __forceinline__ void bar_init(unsigned long long* bar, unsigned int count) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"((unsigned int) __cvta_generic_to_shared(bar)), "r"(count));
 }
@@ -1087,6 +1087,7 @@ __device__ __forceinline__ void gemv_bulk(STAGED_ARGS) {
     const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
     const size_t rowBytes = (size_t) units * UNIT_BYTES;
     unsigned char* rings = reinterpret_cast<unsigned char*>(xs + NT * slabUnits * SLOTS_PER_UNIT);
+    rings += (128u - ((unsigned int) __cvta_generic_to_shared(rings) & 127u)) & 127u; // bulk copies want 16-byte aligned targets
     unsigned char* ring = rings + (size_t) warp * S * R * CHUNK;
     unsigned long long* bars = reinterpret_cast<unsigned long long*>(rings + (size_t) STAGED_WARPS * S * R * CHUNK) + warp * S;
     const int steps = (u1 - u0 + 31) / 32;
