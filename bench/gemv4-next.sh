@@ -17,7 +17,7 @@ step check; timeout 150 $J check --device cuda --data $D --gemv-variants > $OUT/
 grep -E "checks,|FAIL" $OUT/check.log | head -20
 step bench-wide-async; timeout 110 $J check --device cuda --data $D --gemv-variants --gemv-variant-kinds wide,async --gemv-bench > $OUT/bench.log 2>&1
 echo "bench wide,async rc $?" >> $OUT/steps.log
-step bench-bulk; timeout 80 $J check --device cuda --data $D --gemv-variants --gemv-variant-kinds bulk --gemv-bench >> $OUT/bench.log 2>&1
+step bench-bulk; timeout 90 $J check --device cuda --data $D --gemv-variants --gemv-variant-kinds bulk --gemv-bench >> $OUT/bench.log 2>&1
 echo "bench bulk rc $?" >> $OUT/steps.log
 grep -E "copy|gemv" $OUT/bench.log | grep -v " pass" | head -120
 step synth8b; timeout 40 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b-int4 > $OUT/e2e.log 2>&1; echo "synth rc $?" >> $OUT/steps.log

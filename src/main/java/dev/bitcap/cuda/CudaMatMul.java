@@ -114,7 +114,9 @@ public final class CudaMatMul {
      * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
      * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows);
      * {@code asyncStages} &gt; 0 runs n = 1 through the experimental gemv_async_1 with a cp.async ring of that many steps
-     * (not measured yet, not a default). The benchmark compares settings; the defaults are the best.
+     * (not measured yet, not a default); {@code variant} other than STAGED runs n &le; 4 through an opt-in kernel
+     * ({@link Variant}; {@code depth}: its units per lane or ring steps, 0 for the kernel's default). The benchmark
+     * compares settings; the defaults are the best.
      */
     public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages, Variant variant, int depth) {
         /** Without the opt-in decode variants. */
@@ -359,10 +361,11 @@ public final class CudaMatMul {
         int nt = n == 1 ? 1 : 4;
         int rowsPerWarp = variantRows(tuning, p, n);
         boolean bulk = tuning.variant() == Variant.BULK;
-        int ring = bulk ? bulkRingBytes(tuning.depth() > 0 ? tuning.depth() : 4, rowsPerWarp, p.bits()) : 0;
+        int stages = tuning.depth() > 0 ? tuning.depth() : 4; // BULK_STAGES when not defined
+        int ring = bulk ? bulkRingBytes(stages, rowsPerWarp, p.bits()) : 0;
         int limit = bulk ? VARIANT_SHARED_LIMIT : STAGED_SHARED_LIMIT;
         if (ring + 32 * nt * STAGED_UNIT_BYTES > limit) {
-            throw new BitcapException("gemv_bulk_" + nt + ": " + tuning.depth() + " stages of " + rowsPerWarp + " rows of " + p.bits()
+            throw new BitcapException("gemv_bulk_" + nt + ": " + stages + " stages of " + rowsPerWarp + " rows of " + p.bits()
                     + "-bit codes do not fit in " + limit + " bytes of shared memory");
         }
         int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);

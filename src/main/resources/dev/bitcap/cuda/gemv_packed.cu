@@ -1051,15 +1051,26 @@ __device__ __forceinline__ void bulk_copy(void* dst, const void* src, unsigned i
 }
 
 // Waits for the phase of `parity` to complete. A copy that never lands (a bug, not a load) ends the kernel with a
-// trap after ~2^24 polls instead of hanging the device.
+// trap after a second of waiting (the global timer, read only once the first poll failed) instead of hanging the device.
+__device__ __forceinline__ bool bar_try(unsigned int a, unsigned int parity) {
+    unsigned int done;
+    asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
+            : "=r"(done) : "r"(a), "r"(parity) : "memory");
+    return done != 0;
+}
+
+__device__ __forceinline__ unsigned long long global_nanos() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
 __device__ __forceinline__ void bar_wait(unsigned long long* bar, unsigned int parity) {
     const unsigned int a = (unsigned int) __cvta_generic_to_shared(bar);
-    for (unsigned int tries = 0;; tries++) {
-        unsigned int done;
-        asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
-                : "=r"(done) : "r"(a), "r"(parity) : "memory");
-        if (done) return;
-        if (tries > (1u << 24)) asm volatile("trap;");
+    if (bar_try(a, parity)) return;
+    const unsigned long long start = global_nanos();
+    while (!bar_try(a, parity)) {
+        if (global_nanos() - start > 1000000000ull) asm volatile("trap;");
     }
 }
 
