@@ -44,10 +44,10 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--gemv-only", description = "check only the GEMV rows (dense, packed, binary), not the models")
     boolean gemvOnly;
 
-    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, bulk, async); with --gemv-bench time only them beside the default")
+    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, bulk, stream); with --gemv-bench time only them beside the default")
     boolean gemvVariants;
 
-    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, bulk; default: all)")
+    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, bulk, stream; default: all)")
     java.util.List<String> gemvVariantKinds;
 
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -66,7 +66,7 @@ final class CheckCommand implements Callable<Integer> {
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
-        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : List.of("wide", "async", "bulk");
+        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : List.of("wide", "async", "bulk", "stream");
         CudaCheck.requireGemvVariantKinds(kinds);
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();

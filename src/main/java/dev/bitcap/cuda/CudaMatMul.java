@@ -147,8 +147,8 @@ public final class CudaMatMul {
         }
 
         /**
-         * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]}
-         * (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1).
+         * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
+         * {@code stream[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1).
          */
         public static PackedTuning parse(String text) {
             String t = text.trim().toLowerCase(java.util.Locale.ROOT);
@@ -163,13 +163,15 @@ public final class CudaMatMul {
                 }
             }
             int min = name.equals("async") ? 2 : 1;
-            boolean known = name.equals("staged") || name.equals("wide") || name.equals("bulk") || name.equals("async");
+            boolean known = List.of("staged", "wide", "bulk", "stream", "async").contains(name);
             if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
-                throw new BitcapException(ENV + ": expected staged, wide[:units 1-8], bulk[:stages 1-8] or async[:stages 2-8], got '" + text + "'");
+                throw new BitcapException(ENV + ": expected staged, wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8] or async[:stages 2-8], got '"
+                        + text + "'");
             }
             return switch (name) {
                 case "wide" -> of(Variant.WIDE, depth, 0, DEFAULT.blocksPerSm());
                 case "bulk" -> of(Variant.BULK, depth, 0, DEFAULT.blocksPerSm());
+                case "stream" -> of(Variant.STREAM, depth, 0, DEFAULT.blocksPerSm());
                 case "async" -> new PackedTuning(true, 0, DEFAULT.blocksPerSm(), colon < 0 ? 4 : depth);
                 default -> DEFAULT;
             };
@@ -187,9 +189,11 @@ public final class CudaMatMul {
      * Decode kernels for n &le; 4 packed rows (gemv_packed.cu, compiled only with GEMV_VARIANTS=1): STAGED is the
      * default gemv_staged_*; WIDE (gemv_wide_1/4) has each lane request several units of its rows before any math;
      * BULK (gemv_bulk_1/4) has each warp's lane 0 bulk-copy (TMA) whole 32-unit chunks of its rows into a ring in
-     * shared memory, every step of a short slab requested at once. Not measured yet; not a default.
+     * shared memory, every step of a short slab requested at once; STREAM (gemv_stream_1, n = 1 only) is one wave of
+     * blocks whose warps stream their row groups through the same ring, the activations staged once per block for the
+     * whole row. Not measured yet; not a default.
      */
-    public enum Variant { STAGED, WIDE, BULK }
+    public enum Variant { STAGED, WIDE, BULK, STREAM }
 
     private PackedTuning tuning = PackedTuning.fromEnvironment();
     private long partial, partialBytes, counters;
@@ -211,7 +215,7 @@ public final class CudaMatMul {
         if (tuning.asyncStages() > 0 && tuning.asyncStages() != 4) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
         if (tuning.variant() != Variant.STAGED) {
             defines.add("GEMV_VARIANTS=1");
-            if (tuning.rowsPerWarp1() > 0) defines.add("WIDE_R1=" + tuning.rowsPerWarp1());
+            if (tuning.rowsPerWarp1() > 0) defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "STREAM_R1=" + tuning.rowsPerWarp1()));
             if (tuning.depth() > 0) defines.add((tuning.variant() == Variant.WIDE ? "WIDE_UNITS=" : "BULK_STAGES=") + tuning.depth());
         }
         defines = withAccumulate(defines);
@@ -326,12 +330,17 @@ public final class CudaMatMul {
 
     /**
      * The opt-in kernel {@code t} runs for {@code w} at {@code n} activation rows, or null where the default staged
-     * kernels run: the variants cover packed weights at n &le; 4; BULK needs rows of a multiple of 16 bytes.
+     * kernels run: the variants cover packed weights at n &le; 4 (STREAM n = 1); BULK and STREAM need rows of a
+     * multiple of 16 bytes, STREAM a whole row's activations beside its rings in {@link #VARIANT_SHARED_LIMIT}.
      */
     static String variantKernel(PackedTuning t, DeviceMatrix w, int n) {
         if (t.variant() == Variant.STAGED || !t.staged() || w.packed() == null || n > 4) return null;
         if (n == 1 && t.asyncStages() > 0) return null;
-        if (t.variant() == Variant.BULK && !bulkRowsAligned(w.cols(), w.packed().bits())) return null;
+        if (t.variant() != Variant.WIDE && !bulkRowsAligned(w.cols(), w.packed().bits())) return null;
+        if (t.variant() == Variant.STREAM) {
+            int ring = bulkRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
+            return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_stream_1" : null;
+        }
         return (t.variant() == Variant.WIDE ? "gemv_wide_" : "gemv_bulk_") + (n == 1 ? 1 : 4);
     }
 
@@ -340,11 +349,17 @@ public final class CudaMatMul {
         return (long) (cols + 31) / 32 * 4 * bits % 16 == 0;
     }
 
-    /** Weight rows per warp of a variant kernel: WIDE_R1 (default 2) or STAGED_R1 for BULK at n = 1; 2 at n &le; 4. */
+    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / STREAM_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
     static int variantRows(PackedTuning t, DeviceMatrix.Packed p, int n) {
         if (n > 1) return 2;
         if (t.rowsPerWarp1() > 0) return t.rowsPerWarp1();
-        return t.variant() == Variant.WIDE ? 2 : stagedRows1(p);
+        return t.variant() == Variant.BULK ? stagedRows1(p) : 2;
+    }
+
+    /** Blocks of gemv_stream_1: one wave of {@code blocksPerSm} (0: 2) per multiprocessor, or fewer where the row groups end first. */
+    static int streamBlocks(int rows, int rowsPerWarp, int multiprocessors, int blocksPerSm) {
+        long groups8 = ((long) rows + 8L * rowsPerWarp - 1) / (8L * rowsPerWarp);
+        return (int) Math.max(1, Math.min(groups8, (long) (blocksPerSm > 0 ? blocksPerSm : 2) * multiprocessors));
     }
 
     /**
@@ -355,26 +370,31 @@ public final class CudaMatMul {
         return 8 * stages * rowsPerWarp * 32 * 4 * bits + 8 * stages * 8 + 128;
     }
 
-    /** gemv_wide_* / gemv_bulk_* (opt-in): launched as gemv_staged_* (grid, slabs, scratch), the bulk ring after the activations. */
+    /**
+     * gemv_wide_* / gemv_bulk_* / gemv_stream_1 (opt-in): launched as gemv_staged_* (grid, slabs, scratch; the bulk
+     * rings after the activations), except the stream kernel: one wave of blocks, the whole row staged, no slabs.
+     */
     private void variantGemv(DeviceMatrix w, long x, long y, int n) {
         DeviceMatrix.Packed p = w.packed();
         int nt = n == 1 ? 1 : 4;
         int rowsPerWarp = variantRows(tuning, p, n);
-        boolean bulk = tuning.variant() == Variant.BULK;
+        boolean stream = tuning.variant() == Variant.STREAM, ringed = tuning.variant() != Variant.WIDE;
+        String kernel = stream ? "gemv_stream_1" : (ringed ? "gemv_bulk_" : "gemv_wide_") + nt;
         int stages = tuning.depth() > 0 ? tuning.depth() : 4; // BULK_STAGES when not defined
-        int ring = bulk ? bulkRingBytes(stages, rowsPerWarp, p.bits()) : 0;
-        int limit = bulk ? VARIANT_SHARED_LIMIT : STAGED_SHARED_LIMIT;
+        int ring = ringed ? bulkRingBytes(stages, rowsPerWarp, p.bits()) : 0;
+        int limit = ringed ? VARIANT_SHARED_LIMIT : STAGED_SHARED_LIMIT;
         if (ring + 32 * nt * STAGED_UNIT_BYTES > limit) {
-            throw new BitcapException("gemv_bulk_" + nt + ": " + stages + " stages of " + rowsPerWarp + " rows of " + p.bits()
+            throw new BitcapException(kernel + ": " + stages + " stages of " + rowsPerWarp + " rows of " + p.bits()
                     + "-bit codes do not fit in " + limit + " bytes of shared memory");
         }
-        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
-        int zBlocks = (n + nt - 1) / nt;
         int units = (w.cols() + 31) / 32;
-        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), limit - ring);
+        int zBlocks = (n + nt - 1) / nt;
+        int rowBlocks = stream ? streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), tuning.blocksPerSm())
+                : (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        // the stream kernel stages the whole row once per block (variantKernel checked that it fits)
+        int slab = stream ? units : slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), limit - ring);
         int slabs = (units + slab - 1) / slab;
         CudaModule m = packedModule(p);
-        String kernel = (bulk ? "gemv_bulk_" : "gemv_wide_") + nt;
         int shared = slab * nt * STAGED_UNIT_BYTES + ring;
         if (shared > STAGED_SHARED_LIMIT && variantOptIn.add(java.util.Map.entry(m, kernel))) {
             m.setMaxDynamicSharedMemory(kernel, VARIANT_SHARED_LIMIT);
