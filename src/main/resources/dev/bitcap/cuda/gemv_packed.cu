@@ -1014,7 +1014,7 @@ __device__ __forceinline__ void gemv_wide(STAGED_ARGS) {
     finish_slabs<R, NT>(acc, y, rows, n, r0, t0, nt, partial, counters);
 }
 
-// One activation row, WIDE_R1 weight rows per warp, WIDE_UNITS units per lane in flight (CudaMatMul.wideRows).
+// One activation row, WIDE_R1 weight rows per warp, WIDE_UNITS units per lane in flight (CudaMatMul.variantRows).
 extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_wide_1(STAGED_ARGS) {
     gemv_wide<WIDE_R1, 1, WIDE_UNITS>(STAGED_PASS);
 }
@@ -1117,6 +1117,8 @@ __device__ __forceinline__ void gemv_bulk(STAGED_ARGS) {
         const int ub = u0 + 32 * k;
         const unsigned int bytes = (unsigned int) min(32, u1 - ub) * UNIT_BYTES;
         if (lane == 0) {
+            // the lanes' generic reads of this stage (ordered before by __syncwarp) come before the async proxy's writes
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
             bar_expect(bars + slot, R * bytes);
 #pragma unroll
             for (int i = 0; i < R; i++) {
@@ -1235,6 +1237,8 @@ __device__ __forceinline__ void gemv_stream(STAGED_ARGS) {
         const int ub = 32 * c;
         const unsigned int bytes = (unsigned int) min(32, units - ub) * UNIT_BYTES;
         if (lane == 0) {
+            // the lanes' generic reads of this stage (ordered before by __syncwarp) come before the async proxy's writes
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
             bar_expect(bars + slot, R * bytes);
 #pragma unroll
             for (int i = 0; i < R; i++) {
