@@ -62,8 +62,16 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--kv-folded", hidden = true, description = "no effect, kept for old scripts: every int4/int2 decode kernel is checked and timed")
     boolean kvFolded;
 
+    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, bulk, stream); with --gemv-bench time only them beside the default")
+    boolean gemvVariants;
+
+    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, bulk, stream; default: all)")
+    java.util.List<String> gemvVariantKinds;
+
     @Override
     public Integer call() {
+        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : List.of("wide", "async", "bulk", "stream");
+        CudaCheck.requireGemvVariantKinds(kinds); // before the device: a typo needs no GPU
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());
         if (fixtures != null) CudaCheck.requireFixtures(fixtures); // before the device: a typo needs no GPU
@@ -83,6 +91,8 @@ final class CheckCommand implements Callable<Integer> {
                         r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
                 out.flush();
             };
+            if (gemvVariants) return gemvVariantRows(out, gpu, new CudaCheck(root, print), kinds);
+
             CudaCheck check = new CudaCheck(root, print);
             List<CudaCheck.Row> rows = parallel ? new dev.bitcap.parallel.CudaRankCheck(root, print).run(fixtures)
                     : prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
@@ -107,6 +117,22 @@ final class CheckCommand implements Callable<Integer> {
             }
             return failed == 0 ? 0 : 1;
         }
+    }
+
+    /** The opt-in packed decode GEMV kernels' rows (and, with --gemv-bench, their timings beside the default). */
+    private int gemvVariantRows(PrintWriter out, CudaDevice gpu, CudaCheck check, List<String> kinds) {
+        List<CudaCheck.Row> rows = check.runGemvVariants(gpu, kinds);
+        long failed = rows.stream().filter(r -> !r.pass()).count();
+        out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
+                gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
+        if (gemvBench) {
+            out.printf("%n%-64s %10s %10s %10s %8s%n", "benchmark (µs per launch back to back; single launch)", "µs", "single µs", "GB/s", "of copy");
+            new GemvBench(gpu).runVariants(kinds, r -> {
+                out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
+                out.flush();
+            });
+        }
+        return failed == 0 ? 0 : 1;
     }
 
     /** The paged GPU KV cache rows (and, with --kv-bench, its decode benchmark) without the other checks. */

@@ -90,7 +90,24 @@ public final class CudaCheck {
         gemvRows(device);
         packedRows(device);
         binaryRows(device);
+        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
         return rows;
+    }
+
+    /** Only the rows of the opt-in packed decode kernels (PackedGemvVariantCheck), every kind. */
+    public List<Row> runGemvVariants(CudaDevice device) {
+        return runGemvVariants(device, PackedGemvVariantCheck.KINDS);
+    }
+
+    /** The rows of the opt-in packed decode kernels of the given kinds (wide, async, bulk). */
+    public List<Row> runGemvVariants(CudaDevice device, java.util.Collection<String> kinds) {
+        new PackedGemvVariantCheck(device, this::add).run(kinds);
+        return rows;
+    }
+
+    /** A one-line error naming the kinds when one of {@code kinds} is not a GEMV variant. */
+    public static void requireGemvVariantKinds(java.util.Collection<String> kinds) {
+        PackedGemvVariantCheck.requireKinds(kinds);
     }
 
     public List<Row> run(CudaDevice device) {
@@ -102,6 +119,7 @@ public final class CudaCheck {
         stories();
         new PrefillAttentionCheck(device, this::add).run();
         new DecodeStepCheck(device, this::add).run();
+        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
         return rows;
     }
 
@@ -279,9 +297,10 @@ public final class CudaCheck {
 
     /** The staged kernels with one column slab per row: several 32-unit steps per warp instead of slabs across blocks. */
     private void oneSlab(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name) {
+        CudaMatMul.PackedTuning before = mm.packedTuning();
         mm.setPackedTuning(new CudaMatMul.PackedTuning(true, 0, 0));
         gemvCase(device, mm, w, dx, dy, n, ref, name, FP32_GEMV, false);
-        mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
+        mm.setPackedTuning(before);
     }
 
     private void gemvCase(CudaDevice device, CudaMatMul mm, DeviceMatrix w, long dx, long dy, int n, float[] ref, String name,

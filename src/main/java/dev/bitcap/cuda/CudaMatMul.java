@@ -114,12 +114,67 @@ public final class CudaMatMul {
      * of gemv_staged_1 (0: the kernel's default, see {@link #stagedRows1}); the column slabs are sized so that about
      * {@code blocksPerSm} blocks per multiprocessor run (0: one slab per row where the shared memory allows);
      * {@code asyncStages} &gt; 0 runs n = 1 through the experimental gemv_async_1 with a cp.async ring of that many steps
-     * (not measured yet, not a default). The benchmark compares settings; the defaults are the best.
+     * (not measured yet, not a default); {@code variant} other than STAGED runs n &le; 4 through an opt-in kernel
+     * ({@link Variant}; {@code depth}: its units per lane or ring steps, 0 for the kernel's default). The benchmark
+     * compares settings; the defaults are the best.
      */
-    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages) {
+    public record PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages, Variant variant, int depth) {
+        /** Without the opt-in decode variants. */
+        public PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm, int asyncStages) {
+            this(staged, rowsPerWarp1, blocksPerSm, asyncStages, Variant.STAGED, 0);
+        }
+
         /** Without the experimental cp.async ring (asyncStages 0). */
         public PackedTuning(boolean staged, int rowsPerWarp1, int blocksPerSm) {
             this(staged, rowsPerWarp1, blocksPerSm, 0);
+        }
+
+        /**
+         * An opt-in decode variant for n &le; 4 ({@link Variant}); {@code depth} is the units per lane in flight (WIDE)
+         * or the ring's steps (BULK), 0 for the kernel's default (4); {@code rowsPerWarp1} as above (0: the default).
+         */
+        public static PackedTuning of(Variant variant, int depth, int rowsPerWarp1, int blocksPerSm) {
+            return new PackedTuning(true, rowsPerWarp1, blocksPerSm, 0, variant, depth);
+        }
+
+        /** The environment variable that picks a decode variant for every CudaMatMul of the process. */
+        public static final String ENV = "BITCAP_GEMV_VARIANT";
+
+        /** {@link #DEFAULT}, or the variant {@code $BITCAP_GEMV_VARIANT} names (see {@link #parse}). */
+        public static PackedTuning fromEnvironment() {
+            String v = System.getenv(ENV);
+            return v == null || v.isBlank() ? DEFAULT : parse(v);
+        }
+
+        /**
+         * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
+         * {@code stream[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1).
+         */
+        public static PackedTuning parse(String text) {
+            String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+            int colon = t.indexOf(':');
+            String name = colon < 0 ? t : t.substring(0, colon);
+            int depth = 0;
+            if (colon >= 0) {
+                try {
+                    depth = Integer.parseInt(t.substring(colon + 1));
+                } catch (NumberFormatException e) {
+                    depth = -1;
+                }
+            }
+            int min = name.equals("async") ? 2 : 1;
+            boolean known = List.of("staged", "wide", "bulk", "stream", "async").contains(name);
+            if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
+                throw new BitcapException(ENV + ": expected staged, wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8] or async[:stages 2-8], got '"
+                        + text + "'");
+            }
+            return switch (name) {
+                case "wide" -> of(Variant.WIDE, depth, 0, DEFAULT.blocksPerSm());
+                case "bulk" -> of(Variant.BULK, depth, 0, DEFAULT.blocksPerSm());
+                case "stream" -> of(Variant.STREAM, depth, 0, DEFAULT.blocksPerSm());
+                case "async" -> new PackedTuning(true, 0, DEFAULT.blocksPerSm(), colon < 0 ? 4 : depth);
+                default -> DEFAULT;
+            };
         }
 
         /**
@@ -130,7 +185,17 @@ public final class CudaMatMul {
         public static final PackedTuning DEFAULT = new PackedTuning(true, 0, 2);
     }
 
-    private PackedTuning tuning = PackedTuning.DEFAULT;
+    /**
+     * Decode kernels for n &le; 4 packed rows (gemv_packed.cu, compiled only with GEMV_VARIANTS=1): STAGED is the
+     * default gemv_staged_*; WIDE (gemv_wide_1/4) has each lane request several units of its rows before any math;
+     * BULK (gemv_bulk_1/4) has each warp's lane 0 bulk-copy (TMA) whole 32-unit chunks of its rows into a ring in
+     * shared memory, every step of a short slab requested at once; STREAM (gemv_stream_1, n = 1 only) is one wave of
+     * blocks whose warps stream their row groups through the same ring, the activations staged once per block for the
+     * whole row. Not measured yet; not a default.
+     */
+    public enum Variant { STAGED, WIDE, BULK, STREAM }
+
+    private PackedTuning tuning = PackedTuning.fromEnvironment();
     private long partial, partialBytes, counters;
     private int counterCount;
 
@@ -138,16 +203,26 @@ public final class CudaMatMul {
         this.tuning = t;
     }
 
+    public PackedTuning packedTuning() {
+        return tuning;
+    }
+
     private CudaModule packedModule(DeviceMatrix.Packed p) {
-        String key = p.bits() + " " + p.zeroPoint() + " " + p.affine() + " " + p.paramCount() + " " + tuning.rowsPerWarp1() + " "
-                + tuning.asyncStages() + (accumulate ? " accumulate" : "");
+        List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
+                "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
+        if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
+        // 4 is the kernel's own default: the same module as without the define (the default modules carry gemv_async_1)
+        if (tuning.asyncStages() > 0 && tuning.asyncStages() != 4) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
+        if (tuning.variant() != Variant.STAGED) {
+            defines.add("GEMV_VARIANTS=1");
+            if (tuning.rowsPerWarp1() > 0) defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "STREAM_R1=" + tuning.rowsPerWarp1()));
+            if (tuning.depth() > 0) defines.add((tuning.variant() == Variant.WIDE ? "WIDE_UNITS=" : "BULK_STAGES=") + tuning.depth());
+        }
+        defines = withAccumulate(defines);
+        String key = String.join(" ", defines); // settings that compile to the same source share a module
         CudaModule m = packedModules.get(key);
         if (m == null) {
-            List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
-                    "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
-            if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
-            if (tuning.asyncStages() > 0) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
-            m = device.module("gemv_packed.cu", withAccumulate(defines));
+            m = device.module("gemv_packed.cu", defines);
             packedModules.put(key, m);
         }
         return m;
@@ -206,6 +281,10 @@ public final class CudaMatMul {
             asyncGemv(w, x, y);
             return;
         }
+        if (variantKernel(tuning, w, n) != null) {
+            variantGemv(w, x, y, n);
+            return;
+        }
         int nt = n == 1 ? 1 : n <= 4 ? 4 : 8;
         int rowsPerWarp = nt == 1 ? (tuning.rowsPerWarp1() > 0 ? tuning.rowsPerWarp1() : stagedRows1(p)) : nt == 4 ? 2 : stagedRows8(p);
         int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
@@ -243,6 +322,87 @@ public final class CudaMatMul {
         m.launch("gemv_async_1").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols())
                 .i(1).i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
                 .run(rowBlocks, slabs, 1, 256, slab * STAGED_UNIT_BYTES + ring);
+    }
+
+    /** Shared memory the opt-in variants may take (as gemv_async_1: two blocks per multiprocessor). */
+    static final int VARIANT_SHARED_LIMIT = ASYNC_SHARED_LIMIT;
+    private final java.util.Set<java.util.Map.Entry<CudaModule, String>> variantOptIn = new java.util.HashSet<>();
+
+    /**
+     * The opt-in kernel {@code t} runs for {@code w} at {@code n} activation rows, or null where the default staged
+     * kernels run: the variants cover packed weights at n &le; 4 (STREAM n = 1); BULK and STREAM need rows of a
+     * multiple of 16 bytes, STREAM a whole row's activations beside its rings in {@link #VARIANT_SHARED_LIMIT}.
+     */
+    static String variantKernel(PackedTuning t, DeviceMatrix w, int n) {
+        if (t.variant() == Variant.STAGED || !t.staged() || w.packed() == null || n > 4) return null;
+        if (n == 1 && t.asyncStages() > 0) return null;
+        if (t.variant() != Variant.WIDE && !bulkRowsAligned(w.cols(), w.packed().bits())) return null;
+        if (t.variant() == Variant.STREAM) {
+            int ring = bulkRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
+            return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_stream_1" : null;
+        }
+        return (t.variant() == Variant.WIDE ? "gemv_wide_" : "gemv_bulk_") + (n == 1 ? 1 : 4);
+    }
+
+    /** Bulk copies move 16-byte multiples between 16-byte aligned addresses: every row's bytes a multiple of 16. */
+    static boolean bulkRowsAligned(int cols, int bits) {
+        return (long) (cols + 31) / 32 * 4 * bits % 16 == 0;
+    }
+
+    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / STREAM_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
+    static int variantRows(PackedTuning t, DeviceMatrix.Packed p, int n) {
+        if (n > 1) return 2;
+        if (t.rowsPerWarp1() > 0) return t.rowsPerWarp1();
+        return t.variant() == Variant.BULK ? stagedRows1(p) : 2;
+    }
+
+    /** Blocks of gemv_stream_1: one wave of {@code blocksPerSm} (0: 2) per multiprocessor, or fewer where the row groups end first. */
+    static int streamBlocks(int rows, int rowsPerWarp, int multiprocessors, int blocksPerSm) {
+        long groups8 = ((long) rows + 8L * rowsPerWarp - 1) / (8L * rowsPerWarp);
+        return (int) Math.max(1, Math.min(groups8, (long) (blocksPerSm > 0 ? blocksPerSm : 2) * multiprocessors));
+    }
+
+    /**
+     * Bytes of gemv_bulk_*'s rings and mbarriers per block: 8 warps × stages × rows × 32 units, 8 bytes per stage and
+     * warp, and 128 for aligning the rings after the activations.
+     */
+    static int bulkRingBytes(int stages, int rowsPerWarp, int bits) {
+        return 8 * stages * rowsPerWarp * 32 * 4 * bits + 8 * stages * 8 + 128;
+    }
+
+    /**
+     * gemv_wide_* / gemv_bulk_* / gemv_stream_1 (opt-in): launched as gemv_staged_* (grid, slabs, scratch; the bulk
+     * rings after the activations), except the stream kernel: one wave of blocks, the whole row staged, no slabs.
+     */
+    private void variantGemv(DeviceMatrix w, long x, long y, int n) {
+        DeviceMatrix.Packed p = w.packed();
+        int nt = n == 1 ? 1 : 4;
+        int rowsPerWarp = variantRows(tuning, p, n);
+        boolean stream = tuning.variant() == Variant.STREAM, ringed = tuning.variant() != Variant.WIDE;
+        String kernel = stream ? "gemv_stream_1" : (ringed ? "gemv_bulk_" : "gemv_wide_") + nt;
+        int stages = tuning.depth() > 0 ? tuning.depth() : 4; // BULK_STAGES when not defined
+        int ring = ringed ? bulkRingBytes(stages, rowsPerWarp, p.bits()) : 0;
+        int limit = ringed ? VARIANT_SHARED_LIMIT : STAGED_SHARED_LIMIT;
+        if (ring + 32 * nt * STAGED_UNIT_BYTES > limit) {
+            throw new BitcapException(kernel + ": " + stages + " stages of " + rowsPerWarp + " rows of " + p.bits()
+                    + "-bit codes do not fit in " + limit + " bytes of shared memory");
+        }
+        int units = (w.cols() + 31) / 32;
+        int zBlocks = (n + nt - 1) / nt;
+        int rowBlocks = stream ? streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), tuning.blocksPerSm())
+                : (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        // the stream kernel stages the whole row once per block (variantKernel checked that it fits)
+        int slab = stream ? units : slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), limit - ring);
+        int slabs = (units + slab - 1) / slab;
+        CudaModule m = packedModule(p);
+        int shared = slab * nt * STAGED_UNIT_BYTES + ring;
+        if (shared > STAGED_SHARED_LIMIT && variantOptIn.add(java.util.Map.entry(m, kernel))) {
+            m.setMaxDynamicSharedMemory(kernel, VARIANT_SHARED_LIMIT);
+        }
+        if (slabs > 1) slabScratch(m, (long) slabs * n * w.rows() * 4, rowBlocks * zBlocks);
+        m.launch(kernel).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(n)
+                .i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
+                .run(rowBlocks, slabs, zBlocks, 256, shared);
     }
 
     /**

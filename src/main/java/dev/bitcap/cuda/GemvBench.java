@@ -90,6 +90,70 @@ public final class GemvBench {
     }
 
     /**
+     * The opt-in decode kernels (issue 4, branch gemv4) beside the default staged kernel in the same run: int4-asym
+     * and afp4 g128 at the three Llama-3-8B shapes, n = 1 and 4, each setting first compared with the default's output
+     * (MISMATCH instead of a time when it differs). Settings: gemv_wide_* with 2, 4, 8 units per lane in flight (and
+     * 4 rows per warp), gemv_bulk_* with rings of 2, 4, 8 steps (8 with 2 rows per warp; 4 with one slab per row),
+     * gemv_async_1 with 4 stages, gemv_stream_1 with 4 and 8 steps (8 also with 1 row per warp; 4 also at one block
+     * per SM). A setting that does not cover a shape (its kernel would not run) is left out. Predictions: docs/CUDA_NOTES.md ("gemv4").
+     */
+    public List<Result> runVariants(Consumer<Result> sink) {
+        return runVariants(PackedGemvVariantCheck.KINDS, sink);
+    }
+
+    /** {@link #runVariants(Consumer)} with only the settings of the given kinds (wide, async, bulk) beside the default. */
+    public List<Result> runVariants(java.util.Collection<String> kinds, Consumer<Result> sink) {
+        PackedGemvVariantCheck.requireKinds(kinds);
+        double copy = copyBandwidth();
+        List<Result> out = new ArrayList<>();
+        Consumer<Result> both = r -> {
+            out.add(r);
+            sink.accept(r);
+        };
+        both.accept(new Result("device copy 1 GiB (read + write)", Double.NaN, Double.NaN, copy, 1));
+        CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
+        int[][] shapes = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
+        Random rnd = new Random(3);
+        CudaMatMul.Variant wide = CudaMatMul.Variant.WIDE, bulk = CudaMatMul.Variant.BULK, stream = CudaMatMul.Variant.STREAM;
+        List<CudaMatMul.PackedTuning> tunings = List.of(CudaMatMul.PackedTuning.DEFAULT, CudaMatMul.PackedTuning.of(wide, 2, 0, 2),
+                CudaMatMul.PackedTuning.of(wide, 4, 0, 2), CudaMatMul.PackedTuning.of(wide, 8, 0, 2), CudaMatMul.PackedTuning.of(wide, 4, 4, 2),
+                CudaMatMul.PackedTuning.of(bulk, 2, 0, 2), CudaMatMul.PackedTuning.of(bulk, 4, 0, 2), CudaMatMul.PackedTuning.of(bulk, 8, 2, 2),
+                CudaMatMul.PackedTuning.of(bulk, 4, 0, 0), new CudaMatMul.PackedTuning(true, 0, 2, 4), CudaMatMul.PackedTuning.of(stream, 4, 0, 2),
+                CudaMatMul.PackedTuning.of(stream, 8, 0, 2), CudaMatMul.PackedTuning.of(stream, 8, 1, 2), CudaMatMul.PackedTuning.of(stream, 4, 0, 1));
+        for (String format : List.of("int4-asym", "afp4")) {
+            for (int[] s : shapes) {
+                Weights w = weights(QuantFormats.byName(format), s[0], s[1], rnd);
+                for (CudaMatMul.PackedTuning t : tunings) {
+                    String kind = t.asyncStages() > 0 ? "async" : t.variant().name().toLowerCase(java.util.Locale.ROOT);
+                    boolean isDefault = t.equals(CudaMatMul.PackedTuning.DEFAULT);
+                    if (!isDefault && !kinds.contains(kind)) continue; // the default runs always
+                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0 || t.variant() == stream;
+                    for (int n : oneRowOnly ? new int[] {1} : new int[] {1, 4}) {
+                        boolean fallsBack = !isDefault && t.asyncStages() == 0 && CudaMatMul.variantKernel(t, w.copies().get(0), n) == null;
+                        if (fallsBack) continue; // the setting does not cover this shape: it would time the default again
+                        both.accept(measure(w, n, copy, rnd, "[" + variantTag(t) + "] ", false, mm, t));
+                    }
+                }
+                mm.setPackedTuning(CudaMatMul.PackedTuning.DEFAULT);
+                w.free();
+            }
+        }
+        return out;
+    }
+
+    /** A short name of a setting: the kernel family, its depth, rows per warp (r=def: the kernel's) and blocks per SM. */
+    static String variantTag(CudaMatMul.PackedTuning t) {
+        String rows = " r" + (t.rowsPerWarp1() > 0 ? t.rowsPerWarp1() : "=def") + " b" + t.blocksPerSm();
+        if (t.asyncStages() > 0) return "async" + t.asyncStages() + rows;
+        return switch (t.variant()) {
+            case STAGED -> "staged" + rows;
+            case WIDE -> "wide" + (t.depth() > 0 ? t.depth() : 4) + rows;
+            case BULK -> "bulk" + (t.depth() > 0 ? t.depth() : 4) + rows;
+            case STREAM -> "stream" + (t.depth() > 0 ? t.depth() : 4) + rows;
+        };
+    }
+
+    /**
      * Every setting on every shape of each type, n = 1 (and, with {@code batches}, n = 4 and 16 for the settings that
      * apply to them, and the cuBLAS prefill path per packed shape).
      */

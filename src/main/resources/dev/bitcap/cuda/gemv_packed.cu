@@ -1,4 +1,4 @@
-// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DACCUMULATE=1
+// variants: -DBITS=2 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=2 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=3 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=3 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=8 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=1 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=1 -DGEMV_VARIANTS=1 | -DBITS=8 -DZERO_POINT=0 -DAFFINE=0 -DPARAMS=2 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2 -DACCUMULATE=1 -DGEMV_VARIANTS=1 | -DBITS=4 -DZERO_POINT=1 -DAFFINE=1 -DPARAMS=2
 // Fused dequantize-GEMV over the packed quantized matrices of dev.bitcap.quant (layout: quant/PackedCodes.java),
 // launched by dev.bitcap.cuda.CudaMatMul, and the dequantization to fp16 that feeds cuBLAS for prefill.
 // A row is units of 32 codes in 4*BITS bytes (BITS 8: byte j = c_j; 4: byte k = c_k | c_{k+16} << 4; 2: byte k
@@ -873,3 +873,438 @@ extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_async_1(STAGED
 extern "C" __global__ void zero_counters(unsigned int* __restrict__ counters, int count) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) counters[i] = 0;
 }
+
+// ---- Opt-in decode variants (GEMV_VARIANTS=1; CudaMatMul.PackedTuning.variant, BITCAP_GEMV_VARIANT): not the default --
+// At the Llama-3-8B decode shapes a warp of gemv_staged_1 walks only 4-5 units per lane (128 units per 4096-wide
+// row; 160-unit slabs of the 14336-wide rows), so its one-unit-ahead pipeline never reaches a steady state: each warp
+// waits for the first unit, then for every later one in a chain of loaded latencies. Both variants put the whole of
+// a warp's share of the slab (or a deep part of it) in flight before any math, so that the bytes in flight per SM
+// stop depending on the loop reaching a steady state (predictions per variant: docs/CUDA_NOTES.md, "gemv4").
+#if GEMV_VARIANTS
+#ifndef WIDE_UNITS
+#define WIDE_UNITS 4
+#endif
+#ifndef WIDE_R1
+#define WIDE_R1 2
+#endif
+#ifndef BULK_STAGES
+#define BULK_STAGES 4
+#endif
+
+// The end of a staged-style kernel: the warp's R·NT sums reduced across its lanes, written (one slab) or left in
+// `partial` for the last slab block of the row block to add in slab order (as gemv_staged does).
+template <int R, int NT>
+__device__ __forceinline__ void finish_slabs(float (&acc)[R * NT], float* __restrict__ y, int rows, int n, int r0, int t0, int nt,
+        float* __restrict__ partial, unsigned int* __restrict__ counters) {
+    constexpr int V = R * NT;
+    const int tid = threadIdx.x, lane = tid & 31;
+    warp_transpose_sum<V>(acc, lane);
+    const int idx = transpose_index<V>(lane);
+    const int i = idx / NT, t = idx % NT;
+    const bool owner = (lane & (32 / V - 1)) == 0 && t < nt && r0 + i < rows;
+    if (gridDim.y == 1) {
+        if (owner) STORE_Y(y[(size_t) (t0 + t) * rows + r0 + i], acc[0]);
+        return;
+    }
+    if (owner) partial[((size_t) blockIdx.y * n + t0 + t) * rows + r0 + i] = acc[0];
+    __shared__ bool last;
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+        unsigned int* counter = counters + (size_t) blockIdx.z * gridDim.x + blockIdx.x;
+        last = atomicAdd(counter, 1u) == gridDim.y - 1;
+        if (last) *counter = 0;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int rb = blockIdx.x * STAGED_WARPS * R;
+    for (int k = tid; k < STAGED_WARPS * R * NT; k += STAGED_THREADS) {
+        const int rr = rb + k % (STAGED_WARPS * R), tt = t0 + k / (STAGED_WARPS * R);
+        if (rr >= rows || tt >= n) continue;
+        float s = 0.0f;
+        for (int sl = 0; sl < gridDim.y; sl++) s += __ldcg(partial + ((size_t) sl * n + tt) * rows + rr);
+        STORE_Y(y[(size_t) tt * rows + rr], s);
+    }
+}
+
+// x rows t0 .. t0 + NT - 1 of the slab [u0, u1) into shared memory as gemv_staged stages them (times the input
+// scale, zero past the end, one padding float4 per unit); rows past n repeat the last one and are not written.
+template <int NT>
+__device__ __forceinline__ void stage_activations(float4* xs, const float* __restrict__ x, const float* __restrict__ inScale, int cols,
+        int t0, int nt, int u0, int u1, int slabUnits) {
+    const int slabFloat4 = (u1 - u0) * 8;
+    const bool vec = (cols & 31) == 0 && inScale == nullptr;
+    for (int t = 0; t < NT; t++) {
+        const float* xr = x + (size_t) (t0 + min(t, nt - 1)) * cols + (size_t) u0 * 32;
+        float4* dst = xs + t * slabUnits * SLOTS_PER_UNIT;
+        for (int f = threadIdx.x; f < slabFloat4; f += STAGED_THREADS) {
+            float4 q;
+            if (vec) {
+                q = __ldg(reinterpret_cast<const float4*>(xr) + f);
+            } else {
+                float e[4];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    const int cc = u0 * 32 + 4 * f + k;
+                    e[k] = cc < cols ? (inScale ? xr[4 * f + k] * inScale[cc] : xr[4 * f + k]) : 0.0f;
+                }
+                q = make_float4(e[0], e[1], e[2], e[3]);
+            }
+            dst[(f >> 3) * SLOTS_PER_UNIT + (f & 7)] = q;
+        }
+    }
+}
+
+// ---- gemv_wide_*: D units per lane and row in registers, all requested before any math ------------------------------
+// Lane l of a warp takes units base + l + 32·d (d < D) of its R rows: R·D independent loads of 4·BITS bytes (and the
+// units' parameters) are issued at once, then summed; the next D units are requested after that. No pipelining
+// inside a warp (it would double the registers): the other warps of the SM overlap. The first D units are requested
+// before the activations are staged. Launch as gemv_staged_* (grid, threads, dynamic shared memory).
+template <int R, int NT, int D>
+__device__ __forceinline__ void gemv_wide(STAGED_ARGS) {
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = (blockIdx.x * STAGED_WARPS + warp) * R;
+    const int t0 = blockIdx.z * NT;
+    const int nt = min(NT, n - t0);
+    const int units = (cols + 31) / 32;
+    const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+
+    UnitCodes<R> c[D];
+    int base = u0;
+#pragma unroll
+    for (int d = 0; d < D; d++) {
+        const int u = base + lane + 32 * d;
+        if (u < u1) load_units<R>(c[d], codes, params, r0, rows, u, rowBytes, unitsPerGroup, groups, paramCount);
+    }
+    stage_activations<NT>(xs, x, inScale, cols, t0, nt, u0, u1, slabUnits);
+    __syncthreads();
+
+    float acc[R * NT];
+#pragma unroll
+    for (int i = 0; i < R * NT; i++) acc[i] = 0.0f;
+    while (base < u1) {
+#pragma unroll
+        for (int d = 0; d < D; d++) {
+            const int u = base + lane + 32 * d;
+            if (u < u1) sum_unit<R, NT>(c[d], xs + (u - u0) * SLOTS_PER_UNIT, slabUnits * SLOTS_PER_UNIT, tab, affineOffset, acc);
+        }
+        base += 32 * D;
+        if (base < u1) {
+#pragma unroll
+            for (int d = 0; d < D; d++) {
+                const int u = base + lane + 32 * d;
+                if (u < u1) load_units<R>(c[d], codes, params, r0, rows, u, rowBytes, unitsPerGroup, groups, paramCount);
+            }
+        }
+    }
+    finish_slabs<R, NT>(acc, y, rows, n, r0, t0, nt, partial, counters);
+}
+
+// One activation row, WIDE_R1 weight rows per warp, WIDE_UNITS units per lane in flight (CudaMatMul.variantRows).
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_wide_1(STAGED_ARGS) {
+    gemv_wide<WIDE_R1, 1, WIDE_UNITS>(STAGED_PASS);
+}
+
+// Up to four activation rows, 2 weight rows per warp, WIDE_UNITS units per lane in flight.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_wide_4(STAGED_ARGS) {
+    gemv_wide<2, 4, WIDE_UNITS>(STAGED_PASS);
+}
+
+// ---- gemv_bulk_*: bulk copies (TMA, cp.async.bulk) of whole row chunks into a per-warp ring in shared memory -------
+// Each warp owns a ring of BULK_STAGES steps; a step is 32 units of each of its R rows, R contiguous chunks of
+// 32·4·BITS bytes that lane 0 requests with one bulk copy per row, completing on the step's mbarrier (expected bytes
+// set by the same lane). All stages are requested at the start, before the activations are staged, so a slab of up
+// to BULK_STAGES steps per warp is wholly in flight at once and costs no registers; a step is refilled as soon as
+// its lanes have read their unit into registers. Lane l reads unit l of each row of a step (4·BITS bytes at l·4·BITS:
+// 16-byte reads for 4 bits, conflict-free). The group parameters (a few bytes) go through registers one ring ahead
+// (raw fp16, one register per unit and row). Needs rows of a multiple of 16 bytes (bulk copies move 16-byte
+// multiples between 16-byte aligned addresses; CudaMatMul falls back to gemv_staged_* otherwise). Dynamic shared memory: the activation slab
+// (NT·slabUnits·SLOTS_PER_UNIT float4), up to 127 bytes of padding to a 128-byte boundary, then 8 warps ×
+// BULK_STAGES × R × 32·UNIT_BYTES bytes, then 8 × BULK_STAGES mbarriers of 8 bytes.
+__device__ __forceinline__ void bar_init(unsigned long long* bar, unsigned int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"((unsigned int) __cvta_generic_to_shared(bar)), "r"(count));
+}
+
+__device__ __forceinline__ void bar_expect(unsigned long long* bar, unsigned int bytes) {
+    asm volatile("{\n\t.reg .b64 state;\n\tmbarrier.arrive.expect_tx.shared::cta.b64 state, [%0], %1;\n\t}"
+            :: "r"((unsigned int) __cvta_generic_to_shared(bar)), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void bulk_copy(void* dst, const void* src, unsigned int bytes, unsigned long long* bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];"
+            :: "r"((unsigned int) __cvta_generic_to_shared(dst)), "l"(src), "r"(bytes), "r"((unsigned int) __cvta_generic_to_shared(bar))
+            : "memory");
+}
+
+// Waits for the phase of `parity` to complete. A copy that never lands (a bug, not a load) ends the kernel with a
+// trap after a second of waiting (the global timer, read only once the first poll failed) instead of hanging the device.
+__device__ __forceinline__ bool bar_try(unsigned int a, unsigned int parity) {
+    unsigned int done;
+    asm volatile("{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.u32 %0, 1, 0, p;\n\t}"
+            : "=r"(done) : "r"(a), "r"(parity) : "memory");
+    return done != 0;
+}
+
+__device__ __forceinline__ unsigned long long global_nanos() {
+    unsigned long long t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+
+__device__ __forceinline__ void bar_wait(unsigned long long* bar, unsigned int parity) {
+    const unsigned int a = (unsigned int) __cvta_generic_to_shared(bar);
+    if (bar_try(a, parity)) return;
+    const unsigned long long start = global_nanos();
+    while (!bar_try(a, parity)) {
+        if (global_nanos() - start > 1000000000ull) asm volatile("trap;");
+    }
+}
+
+template <int R, int NT>
+__device__ __forceinline__ void gemv_bulk(STAGED_ARGS) {
+    constexpr int S = BULK_STAGES;
+    constexpr int CHUNK = 32 * UNIT_BYTES; // one row's part of a step
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int r0 = (blockIdx.x * STAGED_WARPS + warp) * R;
+    const int t0 = blockIdx.z * NT;
+    const int nt = min(NT, n - t0);
+    const int units = (cols + 31) / 32;
+    const int u0 = blockIdx.y * slabUnits, u1 = min(units, u0 + slabUnits);
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+    unsigned char* rings = reinterpret_cast<unsigned char*>(xs + NT * slabUnits * SLOTS_PER_UNIT);
+    rings += (128u - ((unsigned int) __cvta_generic_to_shared(rings) & 127u)) & 127u; // bulk copies want 16-byte aligned targets
+    unsigned char* ring = rings + (size_t) warp * S * R * CHUNK;
+    unsigned long long* bars = reinterpret_cast<unsigned long long*>(rings + (size_t) STAGED_WARPS * S * R * CHUNK) + warp * S;
+    const int steps = (u1 - u0 + 31) / 32;
+
+    if (lane == 0) {
+#pragma unroll
+        for (int s = 0; s < S; s++) bar_init(bars + s, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncwarp();
+
+    unsigned int pw[S][R]; // the units' fp16 parameters as loaded (p0 in the low half, p1 or 0 in the high half)
+    // Step k (32 units from u0 + 32k) into ring stage `slot`: the bulk copies by lane 0, each lane its unit's parameters.
+    auto issue = [&](int k, int slot) {
+        if (k >= steps) return;
+        const int ub = u0 + 32 * k;
+        const unsigned int bytes = (unsigned int) min(32, u1 - ub) * UNIT_BYTES;
+        if (lane == 0) {
+            // the lanes' generic reads of this stage (ordered before by __syncwarp) come before the async proxy's writes
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            bar_expect(bars + slot, R * bytes);
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                bulk_copy(ring + (size_t) (slot * R + i) * CHUNK, codes + (size_t) r * rowBytes + (size_t) ub * UNIT_BYTES, bytes, bars + slot);
+            }
+        }
+        const int u = ub + lane;
+        if (u < u1) {
+            const int g = u / unitsPerGroup;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+                // two parameters start on a 4-byte boundary: one load for both
+                pw[slot][i] = paramCount > 1 ? __ldg(reinterpret_cast<const unsigned int*>(pr)) : (unsigned int) __ldg(pr);
+            }
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < S; s++) issue(s, s);
+    stage_activations<NT>(xs, x, inScale, cols, t0, nt, u0, u1, slabUnits);
+    __syncthreads();
+
+    float acc[R * NT];
+#pragma unroll
+    for (int i = 0; i < R * NT; i++) acc[i] = 0.0f;
+    for (int base = 0; base < steps; base += S) {
+        const unsigned int parity = (unsigned int) (base / S) & 1u;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            const int k = base + s;
+            if (k < steps) {
+                bar_wait(bars + s, parity);
+                UnitCodes<R> c;
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+                    load_unit(ring + (size_t) (s * R + i) * CHUNK + lane * UNIT_BYTES, c.w[i]); // widest aligned shared loads
+                    c.p0[i] = half_to_float((unsigned short) (pw[s][i] & 0xffffu));
+#if NEED_SX || NEED_B
+                    c.p1[i] = half_to_float((unsigned short) (pw[s][i] >> 16));
+#endif
+                }
+                __syncwarp(); // every lane has its unit: the stage may be refilled
+                issue(k + S, s);
+                const int u = u0 + 32 * k + lane;
+                if (u < u1) sum_unit<R, NT>(c, xs + (u - u0) * SLOTS_PER_UNIT, slabUnits * SLOTS_PER_UNIT, tab, affineOffset, acc);
+            }
+        }
+    }
+    finish_slabs<R, NT>(acc, y, rows, n, r0, t0, nt, partial, counters);
+}
+
+// One activation row, STAGED_R1 weight rows per warp (as gemv_staged_1), BULK_STAGES steps of 32 units in flight per warp.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_bulk_1(STAGED_ARGS) {
+    gemv_bulk<STAGED_R1, 1>(STAGED_PASS);
+}
+
+// Up to four activation rows, 2 weight rows per warp.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_bulk_4(STAGED_ARGS) {
+    gemv_bulk<2, 4>(STAGED_PASS);
+}
+// ---- gemv_stream_1: persistent warps streaming their row groups through the bulk ring ------------------------------
+// One wave of blocks (CudaMatMul: blocksPerSm × SMs at most); the activations are staged once per block for the whole
+// row (no column slabs, so no slab sums), and warp v of the grid takes row groups (STREAM_R1 rows each) v, v + W, ...
+// (W warps in all, a fixed assignment: deterministic, nothing to reset between launches). The warp's steps run back
+// to back across its row groups, so the ring requests the next group's first chunks while the current group's last
+// ones are summed: no per-block prologue after the first, and no tail wave beyond the row groups' imbalance. Same
+// ring, mbarriers and 16-byte row condition as gemv_bulk_*. Dynamic shared memory: the row's activations
+// (slabUnits·SLOTS_PER_UNIT float4 with slabUnits = units), padding to 128 bytes, then the rings and mbarriers.
+#ifndef STREAM_R1
+#define STREAM_R1 2
+#endif
+template <int R>
+__device__ __forceinline__ void gemv_stream(STAGED_ARGS) {
+    constexpr int S = BULK_STAGES;
+    constexpr int CHUNK = 32 * UNIT_BYTES;
+    extern __shared__ float4 xs[];
+#if !AFFINE
+#if NEED_B
+    __shared__ float2 tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
+#else
+    __shared__ float tab[CODES];
+    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
+#endif
+#else
+    const float* tab = nullptr;
+#endif
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int units = (cols + 31) / 32;
+    const size_t rowBytes = (size_t) units * UNIT_BYTES;
+    unsigned char* rings = reinterpret_cast<unsigned char*>(xs + slabUnits * SLOTS_PER_UNIT);
+    rings += (128u - ((unsigned int) __cvta_generic_to_shared(rings) & 127u)) & 127u;
+    unsigned char* ring = rings + (size_t) warp * S * R * CHUNK;
+    unsigned long long* bars = reinterpret_cast<unsigned long long*>(rings + (size_t) STAGED_WARPS * S * R * CHUNK) + warp * S;
+    const int stepsPerGroup = (units + 31) / 32;
+    const int rowGroups = (rows + R - 1) / R;
+    const int warps = gridDim.x * STAGED_WARPS;
+    const int g0 = blockIdx.x * STAGED_WARPS + warp;
+    const int myGroups = g0 < rowGroups ? (rowGroups - g0 + warps - 1) / warps : 0;
+    const int total = myGroups * stepsPerGroup; // this warp's steps, all row groups one after the other
+
+    if (lane == 0) {
+#pragma unroll
+        for (int s = 0; s < S; s++) bar_init(bars + s, 1);
+        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    }
+    __syncwarp();
+
+    unsigned int pw[S][R];
+    auto issue = [&](int j, int slot) {
+        if (j >= total) return;
+        const int k = j / stepsPerGroup, c = j - k * stepsPerGroup;
+        const int r0 = (g0 + k * warps) * R;
+        const int ub = 32 * c;
+        const unsigned int bytes = (unsigned int) min(32, units - ub) * UNIT_BYTES;
+        if (lane == 0) {
+            // the lanes' generic reads of this stage (ordered before by __syncwarp) come before the async proxy's writes
+            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+            bar_expect(bars + slot, R * bytes);
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                bulk_copy(ring + (size_t) (slot * R + i) * CHUNK, codes + (size_t) r * rowBytes + (size_t) ub * UNIT_BYTES, bytes, bars + slot);
+            }
+        }
+        const int u = ub + lane;
+        if (u < units) {
+            const int g = u / unitsPerGroup;
+#pragma unroll
+            for (int i = 0; i < R; i++) {
+                const int r = min(r0 + i, rows - 1);
+                const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
+                pw[slot][i] = paramCount > 1 ? __ldg(reinterpret_cast<const unsigned int*>(pr)) : (unsigned int) __ldg(pr);
+            }
+        }
+    };
+#pragma unroll
+    for (int s = 0; s < S; s++) issue(s, s);
+    stage_activations<1>(xs, x, inScale, cols, 0, 1, 0, units, slabUnits);
+    __syncthreads();
+
+    float acc[R];
+#pragma unroll
+    for (int i = 0; i < R; i++) acc[i] = 0.0f;
+    for (int base = 0; base < total; base += S) {
+        const unsigned int parity = (unsigned int) (base / S) & 1u;
+#pragma unroll
+        for (int s = 0; s < S; s++) {
+            const int j = base + s;
+            if (j < total) {
+                bar_wait(bars + s, parity);
+                UnitCodes<R> c;
+#pragma unroll
+                for (int i = 0; i < R; i++) {
+                    load_unit(ring + (size_t) (s * R + i) * CHUNK + lane * UNIT_BYTES, c.w[i]);
+                    c.p0[i] = half_to_float((unsigned short) (pw[s][i] & 0xffffu));
+#if NEED_SX || NEED_B
+                    c.p1[i] = half_to_float((unsigned short) (pw[s][i] >> 16));
+#endif
+                }
+                __syncwarp();
+                issue(j + S, s);
+                const int k = j / stepsPerGroup, ci = j - k * stepsPerGroup;
+                const int u = 32 * ci + lane;
+                if (u < units) sum_unit<R, 1>(c, xs + u * SLOTS_PER_UNIT, 0, tab, affineOffset, acc);
+                if (ci == stepsPerGroup - 1) { // the group's rows are complete: written by one lane each, then the next group
+                    float v[R];
+#pragma unroll
+                    for (int i = 0; i < R; i++) {
+                        v[i] = acc[i];
+                        acc[i] = 0.0f;
+                    }
+                    warp_transpose_sum<R>(v, lane);
+                    const int i = transpose_index<R>(lane);
+                    const int r0 = (g0 + k * warps) * R;
+                    if ((lane & (32 / R - 1)) == 0 && r0 + i < rows) STORE_Y(y[r0 + i], v[0]);
+                }
+            }
+        }
+    }
+}
+
+// One activation row, STREAM_R1 weight rows per warp, BULK_STAGES steps in flight per warp across its row groups.
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_stream_1(STAGED_ARGS) {
+    gemv_stream<STREAM_R1>(STAGED_PASS);
+}
+#endif // GEMV_VARIANTS

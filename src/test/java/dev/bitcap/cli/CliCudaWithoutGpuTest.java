@@ -73,6 +73,12 @@ class CliCudaWithoutGpuTest {
     }
 
     @Test
+    void checkNamesTheGemvVariantsWhenOneIsUnknown() {
+        CliRunner.run("check", "--gemv-variants", "--gemv-variant-kinds", "wide,tma").assertUserError(
+                "unknown GEMV variant 'tma' (variants: wide, async, bulk, stream)");
+    }
+
+    @Test
     void anExplicitLibraryFolderIsNamedInTheError() {
         CliRunner.run("logits", "--device", "cuda", "--cuda-lib-dir", "/nonexistent/cuda", "--ids", "1")
                 .assertUserError("looked in /nonexistent/cuda, ");

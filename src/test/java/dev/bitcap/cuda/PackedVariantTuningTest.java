@@ -1,0 +1,112 @@
+package dev.bitcap.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.tensor.DType;
+import org.junit.jupiter.api.Test;
+
+/** The opt-in packed decode variants' selection and launch arithmetic (no GPU needed). */
+class PackedVariantTuningTest {
+    private static DeviceMatrix packed(int rows, int cols, int bits, boolean affine) {
+        int units = (cols + 31) / 32;
+        DeviceMatrix.Packed p = new DeviceMatrix.Packed("test", bits, affine, affine ? 2 : 1, 4, (units + 3) / 4, 1, 1, 0, affine, 0);
+        return new DeviceMatrix(1, DType.U8, rows, cols, (long) units * 4 * bits, p);
+    }
+
+    @Test
+    void theEnvironmentValueNamesAVariantAndItsDepth() {
+        assertEquals(CudaMatMul.PackedTuning.DEFAULT, CudaMatMul.PackedTuning.parse("staged"));
+        CudaMatMul.PackedTuning wide = CudaMatMul.PackedTuning.parse("wide");
+        assertEquals(CudaMatMul.Variant.WIDE, wide.variant());
+        assertEquals(0, wide.depth());
+        assertEquals(CudaMatMul.PackedTuning.DEFAULT.blocksPerSm(), wide.blocksPerSm());
+        CudaMatMul.PackedTuning bulk = CudaMatMul.PackedTuning.parse(" Bulk:6 ");
+        assertEquals(CudaMatMul.Variant.BULK, bulk.variant());
+        assertEquals(6, bulk.depth());
+        assertEquals(4, CudaMatMul.PackedTuning.parse("async").asyncStages());
+        assertEquals(8, CudaMatMul.PackedTuning.parse("async:8").asyncStages());
+    }
+
+    @Test
+    void aBadEnvironmentValueIsOneClearError() {
+        for (String bad : new String[] {"fast", "wide:0", "wide:9", "bulk:x", "async:1", "staged:2", "wide:"}) {
+            BitcapException e = assertThrows(BitcapException.class, () -> CudaMatMul.PackedTuning.parse(bad), bad);
+            assertTrue(e.getMessage().startsWith(CudaMatMul.PackedTuning.ENV + ": expected staged, wide"), e.getMessage());
+            assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
+        }
+    }
+
+    @Test
+    void bulkCopiesNeedRowsOfWholeSixteenBytes() {
+        for (int cols : new int[] {1, 96, 172, 2100, 4096, 8192}) {
+            assertTrue(CudaMatMul.bulkRowsAligned(cols, 4), "int4 " + cols);
+            assertTrue(CudaMatMul.bulkRowsAligned(cols, 8), "int8 " + cols);
+        }
+        assertFalse(CudaMatMul.bulkRowsAligned(96, 2)); // 3 units of 8 bytes
+        assertTrue(CudaMatMul.bulkRowsAligned(172, 2)); // 6 units
+        assertFalse(CudaMatMul.bulkRowsAligned(172, 3)); // 6 units of 12 bytes
+        assertFalse(CudaMatMul.bulkRowsAligned(2100, 3)); // 66 units
+        assertTrue(CudaMatMul.bulkRowsAligned(4096, 3));
+    }
+
+    @Test
+    void theVariantKernelsCoverPackedRowsUpToFourActivations() {
+        CudaMatMul.PackedTuning wide = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.WIDE, 0, 0, 2);
+        CudaMatMul.PackedTuning bulk = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.BULK, 0, 0, 2);
+        DeviceMatrix int4 = packed(77, 172, 4, true), int3 = packed(77, 172, 3, true);
+        assertNull(CudaMatMul.variantKernel(CudaMatMul.PackedTuning.DEFAULT, int4, 1));
+        assertEquals("gemv_wide_1", CudaMatMul.variantKernel(wide, int4, 1));
+        assertEquals("gemv_wide_4", CudaMatMul.variantKernel(wide, int4, 3));
+        assertNull(CudaMatMul.variantKernel(wide, int4, 5));
+        assertEquals("gemv_bulk_1", CudaMatMul.variantKernel(bulk, int4, 1));
+        assertEquals("gemv_bulk_4", CudaMatMul.variantKernel(bulk, int4, 4));
+        assertNull(CudaMatMul.variantKernel(bulk, int3, 1)); // 72-byte rows: the staged kernel runs
+        assertEquals("gemv_wide_1", CudaMatMul.variantKernel(wide, int3, 1));
+        assertNull(CudaMatMul.variantKernel(new CudaMatMul.PackedTuning(false, 0, 2, 0, CudaMatMul.Variant.WIDE, 0), int4, 1)); // old kernels
+    }
+
+    @Test
+    void theStreamKernelTakesOneRowAndOneWaveWhereTheRowFits() {
+        CudaMatMul.PackedTuning stream = CudaMatMul.PackedTuning.parse("stream:8");
+        assertEquals(CudaMatMul.Variant.STREAM, stream.variant());
+        assertEquals(8, stream.depth());
+        CudaMatMul.PackedTuning s4 = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 0, 2);
+        DeviceMatrix down = packed(4096, 14336, 4, true);
+        assertEquals("gemv_stream_1", CudaMatMul.variantKernel(s4, down, 1));
+        assertNull(CudaMatMul.variantKernel(s4, down, 3)); // n = 1 only
+        // 448 units of activations (64.5 KB) beside 4 rows' rings (64 KB) exceed the 112 KB: the staged kernel runs
+        assertNull(CudaMatMul.variantKernel(CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 4, 2), down, 1));
+        assertNull(CudaMatMul.variantKernel(s4, packed(77, 172, 3, true), 1)); // 72-byte rows
+        assertEquals(2 * 132, CudaMatMul.streamBlocks(14336, 2, 132, 2));
+        assertEquals(2 * 132, CudaMatMul.streamBlocks(14336, 2, 132, 0));
+        assertEquals(132, CudaMatMul.streamBlocks(14336, 2, 132, 1));
+        assertEquals(3, CudaMatMul.streamBlocks(40, 2, 132, 2)); // 20 row groups in blocks of 8 warps
+        assertEquals(1, CudaMatMul.streamBlocks(1, 1, 132, 2));
+    }
+
+    @Test
+    void theDefaultBulkRingsLeaveRoomForTheActivationsOfASlab() {
+        for (int bits : new int[] {2, 3, 4, 8}) {
+            for (boolean affine : new boolean[] {true, false}) {
+                DeviceMatrix.Packed p = packed(64, 4096, bits, affine).packed();
+                CudaMatMul.PackedTuning bulk = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.BULK, 0, 0, 2);
+                for (int n : new int[] {1, 4}) {
+                    int rows = CudaMatMul.variantRows(bulk, p, n);
+                    int nt = n == 1 ? 1 : 4;
+                    int ring = CudaMatMul.bulkRingBytes(4, rows, bits);
+                    String at = bits + " bits, affine " + affine + ", n " + n;
+                    assertTrue(ring + 32 * nt * CudaMatMul.STAGED_UNIT_BYTES <= CudaMatMul.VARIANT_SHARED_LIMIT, at);
+                    // two blocks per multiprocessor (228 KiB, 1 KiB reserved per block) with a 32-unit slab
+                    assertTrue(2 * (ring + 32 * nt * CudaMatMul.STAGED_UNIT_BYTES + 1024) <= 228 * 1024, at);
+                }
+            }
+        }
+        // int4 INT codes at n = 1: 4 rows per warp, 8 warps, 4 steps of 32 units of 16 bytes, 8 warps x 4 mbarriers, alignment
+        assertEquals(8 * 4 * 4 * 32 * 16 + 8 * 4 * 8 + 128, CudaMatMul.bulkRingBytes(4, 4, 4));
+    }
+}
