@@ -90,7 +90,6 @@ public final class CudaCheck {
         gemvRows(device);
         packedRows(device);
         binaryRows(device);
-        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
         return rows;
     }
 
@@ -117,9 +116,10 @@ public final class CudaCheck {
         kvRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
-        new PrefillAttentionCheck(device, this::add).run();
+        // the opt-in kernels (GEMV variants, faster prefill, radix gate) have not run on a GPU yet: their rows come with
+        // --gemv-variants and --prefill-only, not here, so that this check stays the verified paths
+        new PrefillAttentionCheck(device, this::add).run(false);
         new DecodeStepCheck(device, this::add).run();
-        runGemvVariants(device); // last: a fault in an opt-in kernel would end the check here
         return rows;
     }
 
