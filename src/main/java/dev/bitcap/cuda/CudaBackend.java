@@ -4,6 +4,8 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.attention.BlockSelection;
+import dev.bitcap.attention.SeerGate;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.PassRecord;
@@ -22,6 +24,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.ref.PhantomReference;
 import java.lang.ref.Reference;
 import java.lang.ref.ReferenceQueue;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -95,9 +98,9 @@ public final class CudaBackend implements Backend {
             for (int l = 0; l < layers.length && covered; l++) {
                 Mlp[] ex = layers[l].experts;
                 if (ex == null) continue;
-                deviceExperts[l] = CudaMoe.prepare(device, java.util.Arrays.stream(ex).map(Mlp::gate).toArray(DeviceMatrix[]::new),
-                        java.util.Arrays.stream(ex).map(Mlp::up).toArray(DeviceMatrix[]::new),
-                        java.util.Arrays.stream(ex).map(Mlp::down).toArray(DeviceMatrix[]::new));
+                deviceExperts[l] = CudaMoe.prepare(device, Arrays.stream(ex).map(Mlp::gate).toArray(DeviceMatrix[]::new),
+                        Arrays.stream(ex).map(Mlp::up).toArray(DeviceMatrix[]::new),
+                        Arrays.stream(ex).map(Mlp::down).toArray(DeviceMatrix[]::new));
                 covered = deviceExperts[l] != null;
             }
             this.deviceMoe = covered ? new CudaMoe(device, ops, c) : null;
@@ -405,7 +408,7 @@ public final class CudaBackend implements Backend {
      * SeerAttention for prefill: a pass of one sequence from position 0 attends over the blocks the gate chooses
      * (tensor-core kernel, fp16 inputs); decode stays dense. The gate must have been checked against this model.
      */
-    public void useSeerPrefill(dev.bitcap.attention.SeerGate gate, dev.bitcap.attention.BlockSelection selection) {
+    public void useSeerPrefill(SeerGate gate, BlockSelection selection) {
         seerPrefill = new CudaSeerPrefill(device, gate, selection);
     }
 
