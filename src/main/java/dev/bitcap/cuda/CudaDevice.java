@@ -139,6 +139,20 @@ public final class CudaDevice implements AutoCloseable {
         driver.synchronize(stream);
     }
 
+    /** A new device buffer holding a copy of {@code v} (at least one float, so that an empty array has an address). */
+    public long upload(float[] v) {
+        long p = alloc(4L * Math.max(1, v.length));
+        upload(p, v, 0, v.length);
+        return p;
+    }
+
+    /** The {@code count} floats at {@code src}, after the stream's work so far. */
+    public float[] download(long src, int count) {
+        float[] v = new float[count];
+        download(v, 0, src, count);
+        return v;
+    }
+
     /** Waits for the stream, then copies {@code count} floats from the device into {@code dst}. */
     public void download(float[] dst, int offset, long src, int count) {
         MemorySegment s = stage(4L * count);

@@ -64,15 +64,11 @@ final class DecodeStepCheck {
     }
 
     private long upload(float[] v) {
-        long p = device.alloc(4L * Math.max(1, v.length));
-        device.upload(p, v, 0, v.length);
-        return p;
+        return device.upload(v);
     }
 
     private float[] download(long p, int count) {
-        float[] v = new float[count];
-        device.download(v, 0, p, count);
-        return v;
+        return device.download(p, count);
     }
 
     // ---- rmsnorm ---------------------------------------------------------------------------------------------
