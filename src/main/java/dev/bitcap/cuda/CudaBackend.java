@@ -6,6 +6,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import dev.bitcap.BitcapException;
 import dev.bitcap.attention.BlockSelection;
 import dev.bitcap.attention.SeerGate;
+import dev.bitcap.cuda.DeviceWeights.Layer;
+import dev.bitcap.cuda.DeviceWeights.Mlp;
 import dev.bitcap.engine.Backend;
 import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.PassRecord;
@@ -65,12 +67,6 @@ public final class CudaBackend implements Backend {
     private boolean seerPass;
     private int graphsBuiltWith;
 
-    private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
-
-    private record Layer(long attnNorm, DeviceMatrix q, DeviceMatrix k, DeviceMatrix v, DeviceMatrix o, long qBias, long kBias,
-                         long vBias, long qNorm, long kNorm, long mlpNorm, Mlp mlp, DeviceMatrix router, Mlp[] experts, Mlp shared,
-                         long sharedGate) {}
-
     public CudaBackend(LoadedModel model, PassRecorder recorder) {
         this(CudaDevice.open(0), model, recorder);
     }
@@ -85,18 +81,17 @@ public final class CudaBackend implements Backend {
             this.ops = new CudaOps(device);
             this.mm = new CudaMatMul(device, ops);
             this.attention = new CudaAttention(device, c.heads(), c.kvHeads(), c.headDim(), c.layers());
-            Map<Object, DeviceMatrix> uploaded = new IdentityHashMap<>();
-            this.embedding = matrix(uploaded, w.embedding());
-            this.lmHead = matrix(uploaded, w.lmHead());
-            this.layers = new Layer[c.layers()];
-            for (int l = 0; l < layers.length; l++) layers[l] = upload(uploaded, w.layers()[l]);
-            this.finalNorm = floats(w.finalNorm());
-            this.invFreq = floats(c.ropeScaling().inverseFrequencies(c.headDim(), c.ropeTheta()));
+            DeviceWeights uploaded = new DeviceWeights(device, w, c);
+            this.embedding = uploaded.embedding;
+            this.lmHead = uploaded.lmHead;
+            this.layers = uploaded.layers;
+            this.finalNorm = uploaded.finalNorm;
+            this.invFreq = uploaded.invFreq;
             this.act = new Activations();
             this.deviceExperts = new CudaMoe.Experts[layers.length];
             boolean covered = c.isMoe() && c.expertsPerToken() <= CudaMoe.MAX_K;
             for (int l = 0; l < layers.length && covered; l++) {
-                Mlp[] ex = layers[l].experts;
+                Mlp[] ex = layers[l].experts();
                 if (ex == null) continue;
                 deviceExperts[l] = CudaMoe.prepare(device, Arrays.stream(ex).map(Mlp::gate).toArray(DeviceMatrix[]::new),
                         Arrays.stream(ex).map(Mlp::up).toArray(DeviceMatrix[]::new),
@@ -145,44 +140,6 @@ public final class CudaBackend implements Backend {
 
     private static long once(Map<Object, Boolean> seen, WeightMatrix m) {
         return seen.put(m, Boolean.TRUE) == null ? m.byteSize() : 0;
-    }
-
-    private DeviceMatrix matrix(Map<Object, DeviceMatrix> uploaded, WeightMatrix m) {
-        DeviceMatrix d = uploaded.get(m);
-        if (d == null) {
-            d = DeviceMatrix.upload(device, m);
-            uploaded.put(m, d);
-        }
-        return d;
-    }
-
-    private Mlp mlp(Map<Object, DeviceMatrix> uploaded, Weights.Mlp m) {
-        return m == null ? null : new Mlp(matrix(uploaded, m.gate()), matrix(uploaded, m.up()), matrix(uploaded, m.down()));
-    }
-
-    private Layer upload(Map<Object, DeviceMatrix> uploaded, Weights.Layer l) {
-        Weights.Attention a = l.attention();
-        DeviceMatrix router = null;
-        Mlp[] experts = null;
-        Mlp shared = null;
-        long sharedGate = 0;
-        if (l.moe() != null) {
-            router = matrix(uploaded, l.moe().router());
-            experts = new Mlp[l.moe().experts().length];
-            for (int e = 0; e < experts.length; e++) experts[e] = mlp(uploaded, l.moe().experts()[e]);
-            shared = mlp(uploaded, l.moe().shared());
-            sharedGate = floats(l.moe().sharedGate());
-        }
-        return new Layer(floats(l.attnNorm()), matrix(uploaded, a.q()), matrix(uploaded, a.k()), matrix(uploaded, a.v()),
-                matrix(uploaded, a.o()), floats(a.qBias()), floats(a.kBias()), floats(a.vBias()), floats(a.qNorm()), floats(a.kNorm()),
-                floats(l.mlpNorm()), mlp(uploaded, l.mlp()), router, experts, shared, sharedGate);
-    }
-
-    private long floats(float[] v) {
-        if (v == null) return 0;
-        long p = device.alloc(4L * v.length);
-        device.upload(p, v, 0, v.length);
-        return p;
     }
 
     public CudaDevice device() {
@@ -375,19 +332,19 @@ public final class CudaBackend implements Backend {
         ops.embed(embedding, act.ids, act.x, n);
         for (int l = 0; l < layers.length; l++) {
             Layer layer = layers[l];
-            ops.rmsnorm(act.x, layer.attnNorm, act.xn, n, d, c.rmsEps(), 0);
+            ops.rmsnorm(act.x, layer.attnNorm(), act.xn, n, d, c.rmsEps(), 0);
             attention(l, layer, n, splitLength);
-            ops.rmsnorm(act.x, layer.mlpNorm, act.xn, n, d, c.rmsEps(), 0);
-            if (layer.experts != null) {
+            ops.rmsnorm(act.x, layer.mlpNorm(), act.xn, n, d, c.rmsEps(), 0);
+            if (layer.experts() != null) {
                 if (routesOnDevice(n)) {
-                    mm.matmul(layer.router, act.xn, act.routerLogits, n);
+                    mm.matmul(layer.router(), act.xn, act.routerLogits, n);
                     deviceMoe.run(l, deviceExperts[l], act.routerLogits, act.xn, act.x, n);
                     shared(layer, n);
                 } else {
                     routed[l] = moe(layer, n);
                 }
             } else {
-                mlpAdd(layer.mlp, act.xn, n, act.x);
+                mlpAdd(layer.mlp(), act.xn, n, act.x);
             }
         }
         ops.rmsnorm(act.x, finalNorm, act.h, m, d, c.rmsEps(), allLogits ? 0 : act.lastRows);
@@ -419,15 +376,15 @@ public final class CudaBackend implements Backend {
 
     private void attention(int l, Layer w, int n, int maxLength) {
         int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
-        mm.matmul(w.q, act.xn, act.q, n);
-        mm.matmul(w.k, act.xn, act.k, n);
-        mm.matmul(w.v, act.xn, act.v, n);
-        if (w.qBias != 0) ops.addBias(act.q, w.qBias, n, qDim);
-        if (w.kBias != 0) ops.addBias(act.k, w.kBias, n, kvDim);
-        if (w.vBias != 0) ops.addBias(act.v, w.vBias, n, kvDim);
-        if (w.qNorm != 0) {
-            ops.rmsnorm(act.q, w.qNorm, act.q, n * c.heads(), hd, c.rmsEps(), 0);
-            ops.rmsnorm(act.k, w.kNorm, act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
+        mm.matmul(w.q(), act.xn, act.q, n);
+        mm.matmul(w.k(), act.xn, act.k, n);
+        mm.matmul(w.v(), act.xn, act.v, n);
+        if (w.qBias() != 0) ops.addBias(act.q, w.qBias(), n, qDim);
+        if (w.kBias() != 0) ops.addBias(act.k, w.kBias(), n, kvDim);
+        if (w.vBias() != 0) ops.addBias(act.v, w.vBias(), n, kvDim);
+        if (w.qNorm() != 0) {
+            ops.rmsnorm(act.q, w.qNorm(), act.q, n * c.heads(), hd, c.rmsEps(), 0);
+            ops.rmsnorm(act.k, w.kNorm(), act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
         }
         if (seerPass) seerPrefill.gateInputs(act.q, act.k, n);
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
@@ -436,7 +393,7 @@ public final class CudaBackend implements Backend {
                 paged != null ? 0 : act.vBase, c.layers(), l);
         if (paged != null) { // paged fp16 / int KV cache: append and attend there
             paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
-            mm.matmulAdd(w.o, act.att, act.x, n, act.o);
+            mm.matmulAdd(w.o(), act.att, act.x, n, act.o);
             return;
         }
         if (seerPass) {
@@ -446,31 +403,31 @@ public final class CudaBackend implements Backend {
         } else {
             attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
         }
-        mm.matmulAdd(w.o, act.att, act.x, n, act.o); // x += o_proj(att): the residual add in the GEMV's final write
+        mm.matmulAdd(w.o(), act.att, act.x, n, act.o); // x += o_proj(att): the residual add in the GEMV's final write
     }
 
     /** out [n, hidden] = down(silu(gate x) * up x) for n rows of x. */
     private void mlp(Mlp w, long x, int n, long out) {
-        int f = w.gate.rows();
-        mm.matmul(w.gate, x, act.g, n);
-        mm.matmul(w.up, x, act.u, n);
+        int f = w.gate().rows();
+        mm.matmul(w.gate(), x, act.g, n);
+        mm.matmul(w.up(), x, act.u, n);
         ops.swiglu(act.g, act.u, (long) n * f);
-        mm.matmul(w.down, act.g, out, n);
+        mm.matmul(w.down(), act.g, out, n);
     }
 
     /** residual [n, hidden] += down(silu(gate x) * up x): the add fused into the down projection (act.y is its scratch). */
     private void mlpAdd(Mlp w, long x, int n, long residual) {
-        int f = w.gate.rows();
-        mm.matmul(w.gate, x, act.g, n);
-        mm.matmul(w.up, x, act.u, n);
+        int f = w.gate().rows();
+        mm.matmul(w.gate(), x, act.g, n);
+        mm.matmul(w.up(), x, act.u, n);
         ops.swiglu(act.g, act.u, (long) n * f);
-        mm.matmulAdd(w.down, act.g, residual, n, act.y);
+        mm.matmulAdd(w.down(), act.g, residual, n, act.y);
     }
 
     /** Routes the n tokens on the host (as the CPU backend does), then runs each chosen expert once over its tokens. */
     private int[] moe(Layer w, int n) {
         int d = c.hiddenSize(), e = c.experts(), k = c.expertsPerToken();
-        mm.matmul(w.router, act.xn, act.routerLogits, n);
+        mm.matmul(w.router(), act.xn, act.routerLogits, n);
         float[] logits = new float[n * e];
         device.download(logits, 0, act.routerLogits, n * e);
         ExpertRouting routing = ExpertRouting.route(c, logits, n);
@@ -493,7 +450,7 @@ public final class CudaBackend implements Backend {
             if (mRows == 0) continue;
             long rowPtr = act.routeRows + 4L * offset[ex], scalePtr = act.routeScales + 4L * offset[ex];
             ops.gatherRows(act.xn, rowPtr, act.xs, mRows, d);
-            mlp(w.experts[ex], act.xs, mRows, act.ys);
+            mlp(w.experts()[ex], act.xs, mRows, act.ys);
             ops.scatterAddScaled(act.x, act.ys, rowPtr, scalePtr, mRows, d);
         }
         shared(w, n);
@@ -503,10 +460,10 @@ public final class CudaBackend implements Backend {
     /** Adds the shared expert (Qwen2-MoE: times its sigmoid gate) of the n tokens, if the layer has one. */
     private void shared(Layer w, int n) {
         int d = c.hiddenSize();
-        if (w.shared != null) {
-            mlp(w.shared, act.xn, n, act.ys);
-            if (w.sharedGate != 0) {
-                ops.sigmoidGate(w.sharedGate, act.xn, act.gate, n, d);
+        if (w.shared() != null) {
+            mlp(w.shared(), act.xn, n, act.ys);
+            if (w.sharedGate() != 0) {
+                ops.sigmoidGate(w.sharedGate(), act.xn, act.gate, n, d);
                 ops.scatterAddScaled(act.x, act.ys, act.iota, act.gate, n, d);
             } else {
                 ops.add(act.x, act.ys, (long) n * d);

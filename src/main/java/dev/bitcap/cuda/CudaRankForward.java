@@ -1,15 +1,14 @@
 package dev.bitcap.cuda;
 
 import dev.bitcap.BitcapException;
+import dev.bitcap.cuda.DeviceWeights.Layer;
+import dev.bitcap.cuda.DeviceWeights.Mlp;
 import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
 import dev.bitcap.tensor.RopeStyle;
-import dev.bitcap.tensor.WeightMatrix;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * One rank's forward pass on a GPU over its shard of a split model (tensor and/or expert parallelism), with the
@@ -46,11 +45,6 @@ public final class CudaRankForward implements AutoCloseable {
     private int tileCount;
     private boolean prefill;
 
-    private record Mlp(DeviceMatrix gate, DeviceMatrix up, DeviceMatrix down) {}
-
-    private record Layer(long attnNorm, DeviceMatrix q, DeviceMatrix k, DeviceMatrix v, DeviceMatrix o, long qBias, long kBias, long vBias,
-                         long qNorm, long kNorm, long mlpNorm, Mlp mlp, DeviceMatrix router, Mlp[] experts, Mlp shared, long sharedGate) {}
-
     /**
      * @param full the whole model's shape; {@code local} the shape this rank computes (its heads and widths)
      * @param weights this rank's shard (experts it does not own are null)
@@ -70,48 +64,13 @@ public final class CudaRankForward implements AutoCloseable {
         this.ops = new CudaOps(device);
         this.mm = new CudaMatMul(device, ops);
         this.attention = new CudaAttention(device, local.heads(), local.kvHeads(), local.headDim(), local.layers());
-        Map<Object, DeviceMatrix> uploaded = new IdentityHashMap<>();
-        this.embedding = matrix(uploaded, weights.embedding());
-        this.lmHead = matrix(uploaded, weights.lmHead());
-        this.layers = new Layer[full.layers()];
-        for (int l = 0; l < layers.length; l++) layers[l] = upload(uploaded, weights.layers()[l]);
-        this.finalNorm = floats(weights.finalNorm());
-        this.invFreq = floats(full.ropeScaling().inverseFrequencies(full.headDim(), full.ropeTheta()));
+        DeviceWeights uploaded = new DeviceWeights(device, weights, full); // experts other ranks own stay null
+        this.embedding = uploaded.embedding;
+        this.lmHead = uploaded.lmHead;
+        this.layers = uploaded.layers;
+        this.finalNorm = uploaded.finalNorm;
+        this.invFreq = uploaded.invFreq;
         device.synchronize();
-    }
-
-    private DeviceMatrix matrix(Map<Object, DeviceMatrix> uploaded, WeightMatrix m) {
-        if (m == null) return null;
-        return uploaded.computeIfAbsent(m, key -> DeviceMatrix.upload(device, m));
-    }
-
-    private Mlp mlp(Map<Object, DeviceMatrix> uploaded, Weights.Mlp m) {
-        return m == null ? null : new Mlp(matrix(uploaded, m.gate()), matrix(uploaded, m.up()), matrix(uploaded, m.down()));
-    }
-
-    private Layer upload(Map<Object, DeviceMatrix> uploaded, Weights.Layer l) {
-        Weights.Attention a = l.attention();
-        DeviceMatrix router = null;
-        Mlp[] experts = null;
-        Mlp shared = null;
-        long sharedGate = 0;
-        if (l.moe() != null) {
-            router = matrix(uploaded, l.moe().router());
-            experts = new Mlp[l.moe().experts().length];
-            for (int e = 0; e < experts.length; e++) experts[e] = mlp(uploaded, l.moe().experts()[e]); // null: another rank's
-            shared = mlp(uploaded, l.moe().shared());
-            sharedGate = floats(l.moe().sharedGate());
-        }
-        return new Layer(floats(l.attnNorm()), matrix(uploaded, a.q()), matrix(uploaded, a.k()), matrix(uploaded, a.v()), matrix(uploaded, a.o()),
-                floats(a.qBias()), floats(a.kBias()), floats(a.vBias()), floats(a.qNorm()), floats(a.kNorm()), floats(l.mlpNorm()),
-                mlp(uploaded, l.mlp()), router, experts, shared, sharedGate);
-    }
-
-    private long floats(float[] values) {
-        if (values == null) return 0;
-        long p = device.alloc(4L * values.length);
-        device.upload(p, values, 0, values.length);
-        return p;
     }
 
     /** A sequence whose f32 KV cache on this rank's device holds this rank's KV heads. */
@@ -160,16 +119,16 @@ public final class CudaRankForward implements AutoCloseable {
         ops.embed(embedding, ids, x, n);
         for (int l = 0; l < layers.length; l++) {
             Layer w = layers[l];
-            ops.rmsnorm(x, w.attnNorm, xn, n, d, full.rmsEps(), 0);
+            ops.rmsnorm(x, w.attnNorm(), xn, n, d, full.rmsEps(), 0);
             attention(l, w, n, maxLength);
-            ops.rmsnorm(x, w.mlpNorm, xn, n, d, full.rmsEps(), 0);
-            if (w.experts != null) {
+            ops.rmsnorm(x, w.mlpNorm(), xn, n, d, full.rmsEps(), 0);
+            if (w.experts() != null) {
                 routed[l] = moe(w, n);
             } else if (tp) {
-                mlp(w.mlp, xn, n, part);
+                mlp(w.mlp(), xn, n, part);
                 reduceInto(n);
             } else {
-                mlpAdd(w.mlp, xn, n);
+                mlpAdd(w.mlp(), xn, n);
             }
         }
         for (int s = 0; s < sequences.size(); s++) sequences.get(s).advance(tokenLists.get(s).length);
@@ -193,15 +152,15 @@ public final class CudaRankForward implements AutoCloseable {
 
     private void attention(int l, Layer w, int n, int maxLength) {
         int hd = local.headDim();
-        mm.matmul(w.q, xn, q, n);
-        mm.matmul(w.k, xn, k, n);
-        mm.matmul(w.v, xn, v, n);
-        if (w.qBias != 0) ops.addBias(q, w.qBias, n, local.qDim());
-        if (w.kBias != 0) ops.addBias(k, w.kBias, n, local.kvDim());
-        if (w.vBias != 0) ops.addBias(v, w.vBias, n, local.kvDim());
-        if (w.qNorm != 0) {
-            ops.rmsnorm(q, w.qNorm, q, n * local.heads(), hd, full.rmsEps(), 0);
-            ops.rmsnorm(k, w.kNorm, k, n * local.kvHeads(), hd, full.rmsEps(), 0);
+        mm.matmul(w.q(), xn, q, n);
+        mm.matmul(w.k(), xn, k, n);
+        mm.matmul(w.v(), xn, v, n);
+        if (w.qBias() != 0) ops.addBias(q, w.qBias(), n, local.qDim());
+        if (w.kBias() != 0) ops.addBias(k, w.kBias(), n, local.kvDim());
+        if (w.vBias() != 0) ops.addBias(v, w.vBias(), n, local.kvDim());
+        if (w.qNorm() != 0) {
+            ops.rmsnorm(q, w.qNorm(), q, n * local.heads(), hd, full.rmsEps(), 0);
+            ops.rmsnorm(k, w.kNorm(), k, n * local.kvHeads(), hd, full.rmsEps(), 0);
         }
         ops.ropeAppend(q, k, v, pos, invFreq, n, local.heads(), local.kvHeads(), hd, full.ropeStyle() == RopeStyle.ROTATE_HALF, kBase, vBase,
                 local.layers(), l);
@@ -211,28 +170,28 @@ public final class CudaRankForward implements AutoCloseable {
             attention.run(q, kBase, vBase, pos, att, n, maxLength, l);
         }
         if (tp) {
-            mm.matmul(w.o, att, part, n); // this rank's heads' share of o_proj
+            mm.matmul(w.o(), att, part, n); // this rank's heads' share of o_proj
             reduceInto(n);
         } else {
-            mm.matmulAdd(w.o, att, x, n, part);
+            mm.matmulAdd(w.o(), att, x, n, part);
         }
     }
 
     /** out [n, hidden] = down(silu(gate x) * up x). */
     private void mlp(Mlp w, long in, int n, long out) {
-        int f = w.gate.rows();
-        mm.matmul(w.gate, in, g, n);
-        mm.matmul(w.up, in, u, n);
+        int f = w.gate().rows();
+        mm.matmul(w.gate(), in, g, n);
+        mm.matmul(w.up(), in, u, n);
         ops.swiglu(g, u, (long) n * f);
-        mm.matmul(w.down, g, out, n);
+        mm.matmul(w.down(), g, out, n);
     }
 
     private void mlpAdd(Mlp w, long in, int n) {
-        int f = w.gate.rows();
-        mm.matmul(w.gate, in, g, n);
-        mm.matmul(w.up, in, u, n);
+        int f = w.gate().rows();
+        mm.matmul(w.gate(), in, g, n);
+        mm.matmul(w.up(), in, u, n);
         ops.swiglu(g, u, (long) n * f);
-        mm.matmulAdd(w.down, g, x, n, ys);
+        mm.matmulAdd(w.down(), g, x, n, ys);
     }
 
     /**
@@ -247,7 +206,7 @@ public final class CudaRankForward implements AutoCloseable {
         // zeroed from a zero buffer on this stream: cuMemsetD8 runs on the legacy stream, which does not wait for
         // (or hold back) this non-blocking stream's kernels
         if (split) device.driver().copyOnDevice(part, zeros, 4L * n * d, device.stream());
-        mm.matmul(w.router, xn, routerLogits, n);
+        mm.matmul(w.router(), xn, routerLogits, n);
         float[] logitsHost = new float[n * e];
         device.download(logitsHost, 0, routerLogits, n * e);
         ExpertRouting routing = ExpertRouting.route(full, logitsHost, n);
@@ -267,17 +226,17 @@ public final class CudaRankForward implements AutoCloseable {
         device.upload(routeScales, scales, 0, scales.length);
         for (int ex = 0; ex < e; ex++) {
             int mRows = perExpert[ex];
-            if (mRows == 0 || w.experts[ex] == null) continue; // null: owned by another rank
+            if (mRows == 0 || w.experts()[ex] == null) continue; // null: owned by another rank
             long rowPtr = routeRows + 4L * offset[ex], scalePtr = routeScales + 4L * offset[ex];
             ops.gatherRows(xn, rowPtr, xs, mRows, d);
-            mlp(w.experts[ex], xs, mRows, ys);
+            mlp(w.experts()[ex], xs, mRows, ys);
             ops.scatterAddScaled(target, ys, rowPtr, scalePtr, mRows, d);
         }
         // the shared expert is cut under tp (every rank adds its share) and whole under ep (rank 0 alone adds it)
-        if (w.shared != null && (!ep || rank == 0)) {
-            mlp(w.shared, xn, n, ys);
-            if (w.sharedGate != 0) {
-                ops.sigmoidGate(w.sharedGate, xn, gate, n, d);
+        if (w.shared() != null && (!ep || rank == 0)) {
+            mlp(w.shared(), xn, n, ys);
+            if (w.sharedGate() != 0) {
+                ops.sigmoidGate(w.sharedGate(), xn, gate, n, d);
                 ops.scatterAddScaled(target, ys, iota, gate, n, d);
             } else {
                 ops.add(target, ys, (long) n * d);

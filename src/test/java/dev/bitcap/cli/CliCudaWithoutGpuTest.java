@@ -3,24 +3,15 @@ package dev.bitcap.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.bitcap.cuda.CudaLibraries;
-import java.lang.foreign.Arena;
+import dev.bitcap.cuda.NoCudaDriver;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Assumptions;
 
 /** What a machine without a CUDA driver says (CI has none; on a GPU machine these are skipped). */
 class CliCudaWithoutGpuTest {
     @BeforeAll
     static void onlyWithoutADriver() {
-        boolean driver;
-        try {
-            java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", Arena.global());
-            driver = true;
-        } catch (IllegalArgumentException e) {
-            driver = System.getenv(CudaLibraries.DIR_VARIABLE) != null;
-        }
-        Assumptions.assumeFalse(driver, "this machine has a CUDA driver");
+        NoCudaDriver.assume();
     }
 
     @Test

@@ -4,11 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bitcap.BitcapException;
-import dev.bitcap.cuda.CudaLibraries;
+import dev.bitcap.cuda.NoCudaDriver;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
-import java.lang.foreign.Arena;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -16,14 +14,7 @@ import org.junit.jupiter.api.Test;
 class CudaRanksWithoutGpuTest {
     @BeforeAll
     static void onlyWithoutADriver() {
-        boolean driver;
-        try {
-            java.lang.foreign.SymbolLookup.libraryLookup("libcuda.so.1", Arena.global());
-            driver = true;
-        } catch (IllegalArgumentException e) {
-            driver = System.getenv(CudaLibraries.DIR_VARIABLE) != null;
-        }
-        Assumptions.assumeFalse(driver, "this machine has a CUDA driver");
+        NoCudaDriver.assume();
     }
 
     @Test
