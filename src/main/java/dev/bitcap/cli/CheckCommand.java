@@ -12,6 +12,7 @@ import dev.bitcap.cuda.Nvrtc;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.function.Consumer;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -78,35 +79,17 @@ final class CheckCommand implements Callable<Integer> {
         for (int len : prefillLengths) if (len < 1) throw new BitcapException("--prefill-lengths takes positive lengths, not " + len);
         PrintWriter out = spec.commandLine().getOut();
         Path root = data != null ? data : defaultData();
-        if (kvOnly || kvBench) return kvChecks(out, root);
         try (CudaDevice gpu = CudaDevice.open(0)) {
-            long[] mem = gpu.memoryInfo();
-            out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
-                    gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
-                    gpu.cache().dir());
-            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
-            out.flush();
-            java.util.function.Consumer<CudaCheck.Row> print = r -> {
-                out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
-                        r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
-                out.flush();
-            };
-            if (gemvVariants) return gemvVariantRows(out, gpu, new CudaCheck(root, print), kinds);
-
+            Consumer<CudaCheck.Row> print = printHeader(out, gpu);
             CudaCheck check = new CudaCheck(root, print);
+            if (kvOnly || kvBench) return kvChecks(out, gpu, check);
+            if (gemvVariants) return gemvVariantRows(out, gpu, check, kinds);
+
             List<CudaCheck.Row> rows = parallel ? new dev.bitcap.parallel.CudaRankCheck(root, print).run(fixtures)
                     : prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
                     : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
-            long failed = rows.stream().filter(r -> !r.pass()).count();
-            out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
-                    gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
-            if (gemvBench) {
-                out.printf("%n%-64s %10s %10s %10s %8s%n", "benchmark (µs per launch back to back; single launch)", "µs", "single µs", "GB/s", "of copy");
-                new GemvBench(gpu).run(r -> {
-                    out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
-                    out.flush();
-                });
-            }
+            long failed = printSummary(out, gpu, rows);
+            if (gemvBench) new GemvBench(gpu).run(gemvBenchPrinter(out));
             if (prefillBench) {
                 out.printf("%n%-20s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");
                 new PrefillAttentionBench(gpu).run(prefillLengths, r -> {
@@ -119,48 +102,56 @@ final class CheckCommand implements Callable<Integer> {
         }
     }
 
-    /** The opt-in packed decode GEMV kernels' rows (and, with --gemv-bench, their timings beside the default). */
-    private int gemvVariantRows(PrintWriter out, CudaDevice gpu, CudaCheck check, List<String> kinds) {
-        List<CudaCheck.Row> rows = check.runGemvVariants(gpu, kinds);
+    /** Prints the device line and the table's header; returns the printer of one check row. */
+    private static Consumer<CudaCheck.Row> printHeader(PrintWriter out, CudaDevice gpu) {
+        long[] mem = gpu.memoryInfo();
+        out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
+                gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
+                gpu.cache().dir());
+        out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
+        out.flush();
+        return r -> {
+            out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
+                    r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
+            out.flush();
+        };
+    }
+
+    /** Prints the count of checks and failures and the kernel cache's figures; returns the failures. */
+    private static long printSummary(PrintWriter out, CudaDevice gpu, List<CudaCheck.Row> rows) {
         long failed = rows.stream().filter(r -> !r.pass()).count();
         out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
                 gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
-        if (gemvBench) {
-            out.printf("%n%-64s %10s %10s %10s %8s%n", "benchmark (µs per launch back to back; single launch)", "µs", "single µs", "GB/s", "of copy");
-            new GemvBench(gpu).runVariants(kinds, r -> {
-                out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
-                out.flush();
-            });
-        }
+        return failed;
+    }
+
+    /** Prints the GEMV benchmark's header; returns the printer of one result. */
+    private static Consumer<GemvBench.Result> gemvBenchPrinter(PrintWriter out) {
+        out.printf("%n%-64s %10s %10s %10s %8s%n", "benchmark (µs per launch back to back; single launch)", "µs", "single µs", "GB/s", "of copy");
+        return r -> {
+            out.printf("%-64s %10.1f %10.1f %10.0f %7.0f%%%n", r.name(), r.micros(), r.singleMicros(), r.gbPerSecond(), 100 * r.ofCopy());
+            out.flush();
+        };
+    }
+
+    /** The opt-in packed decode GEMV kernels' rows (and, with --gemv-bench, their timings beside the default). */
+    private int gemvVariantRows(PrintWriter out, CudaDevice gpu, CudaCheck check, List<String> kinds) {
+        long failed = printSummary(out, gpu, check.runGemvVariants(gpu, kinds));
+        if (gemvBench) new GemvBench(gpu).runVariants(kinds, gemvBenchPrinter(out));
         return failed == 0 ? 0 : 1;
     }
 
     /** The paged GPU KV cache rows (and, with --kv-bench, its decode benchmark) without the other checks. */
-    private int kvChecks(PrintWriter out, Path root) {
-        try (CudaDevice gpu = CudaDevice.open(0)) {
-            long[] mem = gpu.memoryInfo();
-            out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
-                    gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
-                    gpu.cache().dir());
-            out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
-            out.flush();
-            List<CudaCheck.Row> rows = new CudaCheck(root, r -> {
-                out.printf("%-12s %-58s %11.3e %11.3e %9.1e  %s%s%n", r.group(), r.name(), r.absError(), r.relError(), r.tolerance(),
-                        r.pass() ? "pass" : "FAIL", r.note().isEmpty() ? "" : "  " + r.note());
+    private int kvChecks(PrintWriter out, CudaDevice gpu, CudaCheck check) {
+        long failed = printSummary(out, gpu, check.kvRows(gpu));
+        if (kvBench) {
+            out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
+            new dev.bitcap.cuda.KvDecodeBench(gpu).run(r -> {
+                out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
                 out.flush();
-            }).kvRows(gpu);
-            long failed = rows.stream().filter(r -> !r.pass()).count();
-            out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
-                    gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
-            if (kvBench) {
-                out.printf("%n%-44s %10s %10s %8s  %s%n", "benchmark", "µs", "GB/s", "of copy", "note");
-                new dev.bitcap.cuda.KvDecodeBench(gpu).run(r -> {
-                    out.printf("%-44s %10.1f %10.0f %7.0f%%  %s%n", r.name(), r.micros(), r.gbPerSecond(), 100 * r.ofCopy(), r.note());
-                    out.flush();
-                });
-            }
-            return failed == 0 ? 0 : 1;
+            });
         }
+        return failed == 0 ? 0 : 1;
     }
 
     private static Path defaultData() {

@@ -41,7 +41,23 @@ import java.util.function.Consumer;
  */
 public final class CudaCheck {
     /** One comparison; {@code relError} is max |got - ref| / max |ref|; token rows use mismatches (0 or 1). */
-    public record Row(String group, String name, double absError, double relError, double tolerance, boolean pass, String note) {}
+    public record Row(String group, String name, double absError, double relError, double tolerance, boolean pass, String note) {
+        /**
+         * {@code got} against {@code ref}: largest absolute error, relative to the largest |ref|; passes when every value
+         * is finite, the lengths agree and that relative error is within {@code tolerance}.
+         */
+        public static Row compare(String group, String name, float[] ref, float[] got, double tolerance, String note) {
+            double abs = 0, mag = 0;
+            boolean finite = ref.length == got.length;
+            for (int i = 0; finite && i < ref.length; i++) {
+                if (!Float.isFinite(got[i])) finite = false;
+                abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
+                mag = Math.max(mag, Math.abs(ref[i]));
+            }
+            double rel = mag == 0 ? abs : abs / mag;
+            return new Row(group, name, abs, rel, tolerance, finite && rel <= tolerance, finite ? note : "non-finite or missing output");
+        }
+    }
 
     private static final String[] FIXTURES = {"tiny-llama", "tiny-mixtral", "tiny-qwen2moe", "tiny-qwen3moe"};
     /** fp32 everywhere, different summation order: the CPU-vs-transformers tolerance of HfFixtureGoldenTest. */
@@ -62,15 +78,7 @@ public final class CudaCheck {
     }
 
     private void compare(String group, String name, float[] ref, float[] got, double tolerance, String note) {
-        double abs = 0, mag = 0;
-        boolean finite = ref.length == got.length;
-        for (int i = 0; finite && i < ref.length; i++) {
-            if (!Float.isFinite(got[i])) finite = false;
-            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
-            mag = Math.max(mag, Math.abs(ref[i]));
-        }
-        double rel = mag == 0 ? abs : abs / mag;
-        add(new Row(group, name, abs, rel, tolerance, finite && rel <= tolerance, finite ? note : "non-finite or missing output"));
+        add(Row.compare(group, name, ref, got, tolerance, note));
     }
 
     private void tokens(String group, String name, int[] ref, int[] got) {

@@ -45,16 +45,7 @@ final class DecodeStepCheck {
     }
 
     private void compare(String name, float[] ref, float[] got, double tolerance, String note) {
-        double abs = 0, mag = 0;
-        boolean finite = ref.length == got.length;
-        for (int i = 0; finite && i < ref.length; i++) {
-            if (!Float.isFinite(got[i])) finite = false;
-            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
-            mag = Math.max(mag, Math.abs(ref[i]));
-        }
-        double rel = mag == 0 ? abs : abs / mag;
-        sink.accept(new CudaCheck.Row("decode step", name, abs, rel, tolerance, finite && rel <= tolerance,
-                finite ? note : "non-finite or missing output"));
+        sink.accept(CudaCheck.Row.compare("decode step", name, ref, got, tolerance, note));
     }
 
     private float[] gaussian(int count, double scale) {

@@ -178,15 +178,7 @@ final class PackedGemvVariantCheck {
     }
 
     private void compare(String name, float[] ref, float[] got, double tolerance) {
-        double abs = 0, mag = 0;
-        boolean finite = ref.length == got.length;
-        for (int i = 0; finite && i < ref.length; i++) {
-            if (!Float.isFinite(got[i])) finite = false;
-            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
-            mag = Math.max(mag, Math.abs(ref[i]));
-        }
-        double rel = mag == 0 ? abs : abs / mag;
-        sink.accept(new CudaCheck.Row("gemv variant", name, abs, rel, tolerance, finite && rel <= tolerance, finite ? "" : "non-finite or missing output"));
+        sink.accept(CudaCheck.Row.compare("gemv variant", name, ref, got, tolerance, ""));
     }
 
     private static float[] gaussian(Random rnd, int count, double scale) {

@@ -152,15 +152,7 @@ public final class CudaRankCheck {
     }
 
     private void compare(String group, String name, float[] ref, float[] got) {
-        double abs = 0, mag = 0;
-        boolean ok = ref.length == got.length;
-        for (int i = 0; ok && i < ref.length; i++) {
-            if (!Float.isFinite(got[i])) ok = false;
-            abs = Math.max(abs, Math.abs((double) got[i] - ref[i]));
-            mag = Math.max(mag, Math.abs(ref[i]));
-        }
-        double rel = mag == 0 ? abs : abs / mag;
-        add(new CudaCheck.Row(group, name, abs, rel, SPLIT_TOLERANCE, ok && rel <= SPLIT_TOLERANCE, ok ? "" : "non-finite or missing output"));
+        add(CudaCheck.Row.compare(group, name, ref, got, SPLIT_TOLERANCE, ""));
     }
 
     private void add(CudaCheck.Row r) {
