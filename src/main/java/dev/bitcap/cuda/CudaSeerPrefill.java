@@ -19,7 +19,7 @@ final class CudaSeerPrefill {
     private long gateQ, gateK, q, k, v, counts, lists;
     private int capacity;
 
-    /** Environment variables that opt into the unmeasured variants: base|wide|swizzled, and sort|radix. */
+    /** Environment variables that choose another kernel (base|wide|swizzled) or picker (sort|radix) than the defaults. */
     static final String KERNEL_ENV = "BITCAP_PREFILL_KERNEL", PICKER_ENV = "BITCAP_GATE_PICKER";
 
     CudaSeerPrefill(CudaDevice device, SeerGate gate, BlockSelection selection) {
@@ -40,12 +40,12 @@ final class CudaSeerPrefill {
 
     /** The prefill kernel an environment value names; unset or blank: the measured default. */
     static CudaSparseAttention.Kernel kernelFrom(String value) {
-        return value == null || value.isBlank() ? CudaSparseAttention.Kernel.BASE : CudaSparseAttention.Kernel.parse(value);
+        return value == null || value.isBlank() ? CudaSparseAttention.Kernel.DEFAULT : CudaSparseAttention.Kernel.parse(value);
     }
 
     /** The gate picker an environment value names; unset or blank: the measured default. */
     static CudaSeerGate.Picker pickerFrom(String value) {
-        return value == null || value.isBlank() ? CudaSeerGate.Picker.SORT : CudaSeerGate.Picker.parse(value);
+        return value == null || value.isBlank() ? CudaSeerGate.Picker.DEFAULT : CudaSeerGate.Picker.parse(value);
     }
 
     /** Whether a pass of these sequences' lengths before it and its token count takes the sparse path. */

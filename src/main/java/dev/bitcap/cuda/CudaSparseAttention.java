@@ -14,13 +14,16 @@ public final class CudaSparseAttention {
     public static final int BLOCK = 64;
 
     /**
-     * Which prefill kernel runs: {@code BASE} (flash_prefill.cu, the default, measured on the H200), or one of the
-     * opt-in variants of flash_prefill2.cu (same arguments and results, not yet measured): {@code WIDE}, 32 query rows
-     * a warp (2 warps a block, 4 blocks an SM) so each K/V fragment feeds twice the mma; {@code SWIZZLED}, 16 rows a
-     * warp as BASE but with the XOR-swizzled single K/V buffers and FA2's load order of the variant file.
+     * Which prefill kernel runs: {@code BASE} (flash_prefill.cu, the first kernel), or one of flash_prefill2.cu (same
+     * arguments and results): {@code WIDE}, 32 query rows a warp (2 warps a block, 4 blocks an SM) so each K/V fragment
+     * feeds twice the mma; {@code SWIZZLED}, 16 rows a warp as BASE but with the XOR-swizzled single K/V buffers and
+     * FA2's load order. {@link #DEFAULT} is SWIZZLED: every check row of all three passed on the H200 (2026-12-02) and
+     * SWIZZLED was the fastest dense kernel at 8K and 32K and within 1 % of WIDE at 128K (docs/PERFORMANCE.md).
      */
     public enum Kernel {
         BASE("flash_prefill", 128, 0), WIDE("flash_prefill_v2", 64, 32), SWIZZLED("flash_prefill_v2", 128, 16);
+
+        public static final Kernel DEFAULT = SWIZZLED;
 
         final String function;
         final int threads, warpRows;
@@ -52,7 +55,7 @@ public final class CudaSparseAttention {
     private final float scaleLog2;
 
     public CudaSparseAttention(CudaDevice device, int headDim, boolean bf16) {
-        this(device, headDim, bf16, Kernel.BASE);
+        this(device, headDim, bf16, Kernel.DEFAULT);
     }
 
     public CudaSparseAttention(CudaDevice device, int headDim, boolean bf16, Kernel kernel) {

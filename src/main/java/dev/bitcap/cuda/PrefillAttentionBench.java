@@ -15,8 +15,9 @@ import java.util.function.Consumer;
  * kernel at densities 0.5 / 0.3 / 0.1 with the gate included (pooling, maps, RoPE, scores, top-k, lists, then the
  * kernel, all inside the timed span). The gate has random weights: its cost and the kernel's depend on the number
  * of blocks chosen, which a density fixes, not on which ones. Inputs are made on the GPU. Every {@link Kernel} is
- * timed dense ("dense", "dense/wide", "dense/swizzled"); the sparse rows run the measured defaults ("seer") and the
- * fastest dense kernel at that length with each {@link Picker} ("seer/wide/radix" and so on).
+ * timed dense ("dense", "dense/wide", "dense/swizzled"); the sparse rows run the defaults ("seer": {@link Kernel#DEFAULT} and
+ * {@link Picker#DEFAULT}) and the fastest dense kernel at that length with each {@link Picker} ("seer/wide", "seer/base/sort"
+ * and so on: the suffix names what differs from the defaults).
  */
 public final class PrefillAttentionBench {
     /** One timing: milliseconds (median), causal-dense TFLOP/s equivalent, and the density actually visited. */
@@ -37,7 +38,7 @@ public final class PrefillAttentionBench {
         int d = 128, heads = 32, gateDim = 128;
         java.util.Map<Kernel, CudaSparseAttention> kernels = new java.util.EnumMap<>(Kernel.class);
         for (Kernel kernel : Kernel.values()) kernels.put(kernel, new CudaSparseAttention(device, d, true, kernel));
-        CudaSparseAttention base = kernels.get(Kernel.BASE);
+        CudaSparseAttention base = kernels.get(Kernel.DEFAULT);
         for (int kvHeads : new int[] {32, 8}) {
             double[] invFreq = new double[gateDim / 2];
             for (int j = 0; j < invFreq.length; j++) invFreq[j] = Math.pow(500000, -2.0 * j / gateDim);
@@ -55,7 +56,7 @@ public final class PrefillAttentionBench {
                 long counts = device.alloc(4L * heads * nb), lists = device.alloc(4L * CudaSparseAttention.listInts(len, heads));
                 int reps = len >= 65536 ? 3 : 10;
                 double flops = causalFlops(len, heads, d);
-                Kernel best = Kernel.BASE;
+                Kernel best = Kernel.DEFAULT;
                 double bestMs = Double.MAX_VALUE;
                 for (Kernel kernel : Kernel.values()) {
                     CudaSparseAttention att = kernels.get(kernel);
@@ -66,9 +67,9 @@ public final class PrefillAttentionBench {
                         best = kernel;
                     }
                 }
-                // The measured default pair, then the fastest dense kernel at this length with each picker.
+                // The default pair, then the fastest dense kernel at this length with each picker.
                 java.util.Set<java.util.List<Enum<?>>> pairs = new java.util.LinkedHashSet<>();
-                pairs.add(java.util.List.of(Kernel.BASE, Picker.SORT));
+                pairs.add(java.util.List.of(Kernel.DEFAULT, Picker.DEFAULT));
                 for (Picker picker : Picker.values()) pairs.add(java.util.List.of(best, picker));
                 for (java.util.List<Enum<?>> pair : pairs) {
                     Kernel kernel = (Kernel) pair.get(0);
@@ -95,10 +96,10 @@ public final class PrefillAttentionBench {
         }
     }
 
-    /** "" for the measured defaults, else "/kernel" and "/picker" for what differs. */
+    /** "" for the defaults, else "/kernel" and "/picker" for what differs. */
     static String suffix(Kernel kernel, Picker picker) {
-        String s = kernel == Kernel.BASE ? "" : "/" + kernel.name().toLowerCase(java.util.Locale.ROOT);
-        return picker == null || picker == Picker.SORT ? s : s + "/" + picker.name().toLowerCase(java.util.Locale.ROOT);
+        String s = kernel == Kernel.DEFAULT ? "" : "/" + kernel.name().toLowerCase(java.util.Locale.ROOT);
+        return picker == null || picker == Picker.DEFAULT ? s : s + "/" + picker.name().toLowerCase(java.util.Locale.ROOT);
     }
 
     /** Median milliseconds of {@code reps} timed runs after 2 warm-up runs, each between two events. */

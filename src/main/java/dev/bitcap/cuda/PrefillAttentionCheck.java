@@ -167,39 +167,39 @@ public final class PrefillAttentionCheck {
         return rows;
     }
 
-    /** Every row: the measured defaults, then the same rows for each opt-in kernel and the radix picker. */
+    /** Every row: the defaults, then the same rows for each other kernel and the other picker. */
     public void run() {
         run(true);
     }
 
     /**
-     * The rows of the measured defaults (BASE kernel, sort picker), and with {@code optIn} also those of the opt-in
-     * kernels and the radix picker, which have not run on a GPU yet and stay out of the full check until they have.
+     * The rows of the defaults ({@link Kernel#DEFAULT}, {@link Picker#DEFAULT}), and with {@code others} also those of
+     * the other kernels and picker, which the full check leaves to {@code --prefill-only}.
      */
-    public void run(boolean optIn) {
-        for (Kernel kernel : optIn ? Kernel.values() : new Kernel[] {Kernel.BASE}) {
+    public void run(boolean others) {
+        for (Kernel kernel : others ? Kernel.values() : new Kernel[] {Kernel.DEFAULT}) {
             dense(200, 4, 2, 64, false, kernel);
             dense(333, 8, 2, 128, true, kernel);
             dense(1024, 2, 2, 128, false, kernel);
             handLists(300, 4, 1, 128, false, kernel);
             handLists(257, 4, 4, 64, true, kernel);
         }
+        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), Picker.DEFAULT, Kernel.DEFAULT);
+        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.DEFAULT, Kernel.DEFAULT);
+        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), Picker.DEFAULT, Kernel.DEFAULT);
+        // Longer rows (256 blocks, several radix passes with many keys per digit) for the default picker.
+        gated(16384, 8, 2, 128, true, BlockSelection.density(0.1), Picker.DEFAULT, null);
+        gated(12000, 4, 4, 64, false, BlockSelection.threshold(0.005), Picker.DEFAULT, null);
+        if (!others) return;
         gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), Picker.SORT, Kernel.BASE);
-        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.SORT, Kernel.BASE);
+        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.SORT, Kernel.WIDE);
         gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), Picker.SORT, Kernel.BASE);
-        if (!optIn) return;
-        gated(2048, 4, 2, 128, true, BlockSelection.density(0.3), Picker.RADIX, Kernel.WIDE);
-        gated(1100, 4, 1, 64, false, BlockSelection.threshold(0.02), Picker.RADIX, Kernel.SWIZZLED);
-        gated(1500, 4, 2, 128, false, BlockSelection.density(1.0), Picker.RADIX, Kernel.WIDE);
-        gated(1500, 4, 2, 128, true, BlockSelection.density(1.0), Picker.RADIX, Kernel.SWIZZLED);
-        // Longer rows (256 blocks, several radix passes with many keys per digit) for the pickers only.
-        gated(16384, 8, 2, 128, true, BlockSelection.density(0.1), Picker.RADIX, null);
-        gated(12000, 4, 4, 64, false, BlockSelection.threshold(0.005), Picker.RADIX, null);
+        gated(1500, 4, 2, 128, true, BlockSelection.density(1.0), Picker.RADIX, Kernel.WIDE);
         pickersAgree(16384, 8, 2, 128, true, List.of(BlockSelection.density(0.1), BlockSelection.density(0.5), BlockSelection.threshold(0.01)));
     }
 
     private static String tag(Kernel kernel) {
-        return kernel == Kernel.BASE ? "" : "[" + kernel.name().toLowerCase(java.util.Locale.ROOT) + "] ";
+        return kernel == Kernel.DEFAULT ? "" : "[" + kernel.name().toLowerCase(java.util.Locale.ROOT) + "] ";
     }
 
     private void dense(int len, int heads, int kvHeads, int d, boolean bf16, Kernel kernel) {
@@ -330,7 +330,7 @@ public final class PrefillAttentionCheck {
                     causal += i + 1;
                 }
             }
-            String what = selection + " " + (picker == Picker.SORT ? "" : "[radix] ") + p.label();
+            String what = selection + " " + (picker == Picker.DEFAULT ? "" : "[" + picker.name().toLowerCase(java.util.Locale.ROOT) + "] ") + p.label();
             int[][][] cpuLists = cpuSelection(gate, p, selection);
             int differ = 0;
             for (int h = 0; h < heads; h++) {

@@ -63,12 +63,22 @@ class PrefillAttentionStaticTest {
 
     @Test
     void theMeasuredKernelAndPickerStayTheDefaults() {
-        assertEquals(CudaSparseAttention.Kernel.BASE, CudaSeerPrefill.kernelFrom(null));
-        assertEquals(CudaSparseAttention.Kernel.BASE, CudaSeerPrefill.kernelFrom(" "));
-        assertEquals(CudaSeerGate.Picker.SORT, CudaSeerPrefill.pickerFrom(null));
+        assertEquals(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerPrefill.kernelFrom(null));
+        assertEquals(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerPrefill.kernelFrom(" "));
+        assertEquals(CudaSeerGate.Picker.RADIX, CudaSeerPrefill.pickerFrom(null));
+        assertEquals(CudaSparseAttention.Kernel.BASE, CudaSeerPrefill.kernelFrom("base"));
+        assertEquals(CudaSeerGate.Picker.SORT, CudaSeerPrefill.pickerFrom("SORT"));
         assertEquals(CudaSparseAttention.Kernel.WIDE, CudaSeerPrefill.kernelFrom("Wide"));
         assertEquals(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerPrefill.kernelFrom("swizzled"));
         assertEquals(CudaSeerGate.Picker.RADIX, CudaSeerPrefill.pickerFrom("radix "));
+    }
+
+    @Test
+    void theRadixPickerGivesWayToSortWhenItsScoreMatrixWouldBeTooLarge() {
+        assertTrue(CudaSeerGate.radixFits(32, 2048), "128K positions, 32 heads: 512 MiB of scores");
+        assertTrue(CudaSeerGate.radixFits(32, 5792));
+        assertFalse(CudaSeerGate.radixFits(32, 5793), "just over 4 GiB");
+        assertFalse(CudaSeerGate.radixFits(32, 8192), "512K positions");
     }
 
     @Test
@@ -92,11 +102,11 @@ class PrefillAttentionStaticTest {
 
     @Test
     void benchRowsNameOnlyWhatDiffersFromTheDefaults() {
-        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, CudaSeerGate.Picker.SORT));
-        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, null));
-        assertEquals("/wide/radix", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.WIDE, CudaSeerGate.Picker.RADIX));
-        assertEquals("/radix", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, CudaSeerGate.Picker.RADIX));
-        assertEquals("/swizzled", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.SWIZZLED, null));
+        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerGate.Picker.RADIX));
+        assertEquals("", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.SWIZZLED, null));
+        assertEquals("/wide", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.WIDE, CudaSeerGate.Picker.RADIX));
+        assertEquals("/sort", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.SWIZZLED, CudaSeerGate.Picker.SORT));
+        assertEquals("/base/sort", PrefillAttentionBench.suffix(CudaSparseAttention.Kernel.BASE, CudaSeerGate.Picker.SORT));
     }
 
     @Test
