@@ -1,6 +1,8 @@
 """Peer of `bitcap check --kv-bench`: PyTorch SDPA fp16 decode attention (one query per sequence) at the same shapes,
 the best of the flash / efficient / cuDNN backends, CUDA events, median of 30, plus a device copy in the same run.
-Prints one line per shape: PEER heads kvHeads batch length best_us best_backend and every backend's time."""
+Prints one line per shape: PEER heads kvHeads batch length best_us best_backend and every backend's time.
+Optional arguments narrow the shapes: heads (e.g. 32/8,32/32), batches (1,8) and lengths (32768,131072)."""
+import sys
 import torch
 import torch.nn.functional as F
 from torch.nn.attention import sdpa_kernel, SDPBackend
@@ -32,9 +34,12 @@ print(f"COPY {2 * a.numel() / ms / 1e6:.0f} GB/s")
 del a, b
 D = 128
 backends = [("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)]
-for heads, kvh in ((32, 8), (32, 32)):
-    for L in (4096, 32768, 131072):
-        for B in (1, 8, 32):
+HEADS = [tuple(map(int, h.split("/"))) for h in sys.argv[1].split(",")] if len(sys.argv) > 1 else [(32, 8), (32, 32)]
+BATCHES = [int(b) for b in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1, 8, 32]
+LENGTHS = [int(n) for n in sys.argv[3].split(",")] if len(sys.argv) > 3 else [4096, 32768, 131072]
+for heads, kvh in HEADS:
+    for L in LENGTHS:
+        for B in BATCHES:
             need = 2 * B * kvh * L * D * 2
             free = torch.cuda.mem_get_info()[0]
             if need + (2 << 30) > free:

@@ -37,14 +37,14 @@ public final class AttentionOptions {
     Integer block;
 
     private SeerAttention installed;
-    private boolean onCuda;
+    private boolean onCuda, sparseDecodeOnCuda;
 
     /** Checks the flags and, for a sparse kind, puts its attention into {@code backend}. */
     void apply(Backend backend, LoadedModel model) {
         SeerAttention attention = build(model);
         if (attention == null) return;
         if (backend instanceof dev.bitcap.cuda.CudaBackend cuda && kind.equals("seer")) {
-            cuda.useSeerPrefill(SeerGateFile.read(gate), density != null ? BlockSelection.density(density) : BlockSelection.threshold(threshold));
+            sparseDecodeOnCuda = cuda.useSeer(SeerGateFile.read(gate), density != null ? BlockSelection.density(density) : BlockSelection.threshold(threshold));
             onCuda = true;
             return;
         }
@@ -95,7 +95,10 @@ public final class AttentionOptions {
     }
 
     String describe() {
-        if (onCuda) return kind + " prefill on cuda (decode dense), blocks of " + dev.bitcap.cuda.CudaSparseAttention.BLOCK + ", " + (density != null ? "density " + density : "threshold " + threshold);
+        if (onCuda) {
+            return kind + (sparseDecodeOnCuda ? " prefill and decode on cuda" : " prefill on cuda (decode dense: sparse decode reads a paged --kv fp16|int4|int2)")
+                    + ", blocks of " + dev.bitcap.cuda.CudaSparseAttention.BLOCK + ", " + (density != null ? "density " + density : "threshold " + threshold);
+        }
         if (installed == null) return "dense";
         return kind + " blocks of " + installed.block() + ", " + (density != null ? "density " + density : "threshold " + threshold);
     }

@@ -64,6 +64,8 @@ public final class CudaBackend implements Backend {
     private boolean useGraphs = true;
     private boolean prefill;
     private CudaSeerPrefill seerPrefill;
+    /** SeerAttention-R decode over the paged cache ({@link #useSeer} with --kv fp16/int4/int2), or null. */
+    private CudaSeerDecode seerDecode;
     private boolean seerPass;
     private int graphsBuiltWith;
 
@@ -181,6 +183,7 @@ public final class CudaBackend implements Backend {
         device.makeCurrent();
         freeReleased();
         KvCache cache = paged != null ? paged.attention.newCache(paged.pool, capacity) : new CudaKvCache(device, c.layers(), capacity, c.kvDim());
+        if (seerDecode != null) seerDecode.add(cache, capacity);
         Sequence s = new Sequence(cache);
         caches.put(new PhantomReference<>(s, released), cache);
         return s;
@@ -203,7 +206,12 @@ public final class CudaBackend implements Backend {
         try {
             cache.reserve(positions + extra);
             new CudaKvFill(device, paged.attention).fill(cache, positions, seed);
+            if (seerDecode != null) {
+                seerDecode.add(cache, positions + extra);
+                seerDecode.fillRandom(cache, positions, paged.attention, seed);
+            }
         } catch (RuntimeException e) {
+            if (seerDecode != null) seerDecode.remove(cache);
             cache.release();
             throw e;
         }
@@ -216,6 +224,7 @@ public final class CudaBackend implements Backend {
     private void freeReleased() {
         for (Reference<? extends Sequence> r; (r = released.poll()) != null; ) {
             KvCache cache = caches.remove(r);
+            if (seerDecode != null && cache != null) seerDecode.remove(cache);
             if (cache instanceof CudaKvCache f32) {
                 device.free(f32.keys);
                 device.free(f32.values);
@@ -251,6 +260,7 @@ public final class CudaBackend implements Backend {
         if (act.ensure(n, m) || attention.buffersVersion() != graphsBuiltWith) dropGraphs();
         act.writePass(sequences, tokens, allLogits);
         if (paged != null) paged.beginPass(sequences, tokens);
+        if (seerDecode != null && paged.decodePass()) seerDecode.beginDecode(sequences);
         prefill = n > sequences.size(); // some sequence takes several tokens: the tiled kernel shares key/value loads
         seerPass = seerPrefill != null && CudaSeerPrefill.serves(sequences.size(), sequences.get(0).length(), n);
 
@@ -362,11 +372,16 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * SeerAttention for prefill: a pass of one sequence from position 0 attends over the blocks the gate chooses
-     * (tensor-core kernel, fp16 inputs); decode stays dense. The gate must have been checked against this model.
+     * SeerAttention: a pass of one sequence from position 0 attends over the blocks the gate chooses (tensor-core
+     * kernel, fp16 inputs); with a paged KV cache ({@link #useKv}, called first) decode does too, per KV head over the
+     * blocks the gate's compressed keys choose (SeerAttention-R), while with the f32 cache decode stays dense. The gate
+     * must have been checked against this model. Returns whether decode is sparse.
      */
-    public void useSeerPrefill(SeerGate gate, BlockSelection selection) {
+    public boolean useSeer(SeerGate gate, BlockSelection selection) {
+        if (!caches.isEmpty()) throw new IllegalStateException("the attention is chosen before the first sequence");
         seerPrefill = new CudaSeerPrefill(device, gate, selection);
+        if (paged != null) seerDecode = new CudaSeerDecode(device, gate, selection);
+        return seerDecode != null;
     }
 
     /** Off: decode runs kernel by kernel (the check command compares both ways). */
@@ -387,16 +402,20 @@ public final class CudaBackend implements Backend {
             ops.rmsnorm(act.k, w.kNorm(), act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
         }
         if (seerPass) seerPrefill.gateInputs(act.q, act.k, n);
+        if (seerDecode != null) { // the gate reads q and k before RoPE: compressed keys, and in decode the block lists
+            if (paged.decodePass()) seerDecode.select(l, act.q, act.k);
+            else paged.seerPrompts(seerDecode, l, act.k);
+        }
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
         // rope of q and k, and with the f32 cache the append of k and v, in one launch (the paged cache appends itself)
         ops.ropeAppend(act.q, act.k, act.v, act.pos, invFreq, n, c.heads(), c.kvHeads(), hd, rotateHalf, paged != null ? 0 : act.kBase,
                 paged != null ? 0 : act.vBase, c.layers(), l);
-        if (paged != null) { // paged fp16 / int KV cache: append and attend there
+        if (paged != null && seerDecode != null && paged.decodePass()) { // SeerAttention-R: the chosen blocks of the paged cache
+            paged.sparseDecode(l, act.q, act.k, act.v, act.att, seerDecode);
+        } else if (paged != null && !seerPass) { // paged fp16 / int KV cache: append and attend there
             paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
-            mm.matmulAdd(w.o(), act.att, act.x, n, act.o);
-            return;
-        }
-        if (seerPass) {
+        } else if (seerPass) { // a prompt: block-sparse over its own rows (which the paged cache also appends)
+            if (paged != null) paged.append(l, act.k, act.v);
             seerPrefill.attend(l, act.q, act.k, act.v, act.att, n);
         } else if (prefill && act.tileCount > 0) {
             attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);

@@ -24,6 +24,7 @@ final class CudaPagedKv {
     private final CudaAttention fresh;
     private final ModelConfig c;
     private final List<CudaPagedKvCache> passCaches = new ArrayList<>();
+    private List<Sequence> sequences = List.of();
     private int[] rowStart = new int[0], counts = new int[0];
     private boolean decode;
     /** The pass's appends and decode plan, uploaded once for every layer. */
@@ -41,6 +42,7 @@ final class CudaPagedKv {
     void beginPass(List<Sequence> sequences, List<int[]> tokens) {
         pass = null;
         passCaches.clear();
+        this.sequences = List.copyOf(sequences);
         rowStart = new int[sequences.size()];
         counts = new int[sequences.size()];
         decode = true;
@@ -72,12 +74,33 @@ final class CudaPagedKv {
         pass = attention.pass(passCaches, rowStart, counts, decode);
     }
 
+    /** Whether the current pass is one token per sequence (decode). */
+    boolean decodePass() {
+        return decode;
+    }
+
+    /** Layer l of a pass of prompts: each sequence's keys before RoPE (rows of kPre from its row start) into the decode gate. */
+    void seerPrompts(CudaSeerDecode seer, int l, long kPre) {
+        seer.prompts(l, sequences, rowStart, counts, kPre, c.kvDim());
+    }
+
+    /** Layer l of a decode pass: appends k, v and attends over the blocks {@code seer} chose for each KV head. */
+    void sparseDecode(int l, long q, long k, long v, long att, CudaSeerDecode seer) {
+        append(l, k, v);
+        attention.decodeSparse(pass.plan, l, q, seer.lists(), seer.listStride(), seer.block(), seer.maxListed(), att);
+    }
+
+    /** Layer l of the pass: appends the rows k, v [token][kvDim] only (the caller attends, e.g. SeerAttention prefill). */
+    void append(int l, long k, long v) {
+        attention.append(pass, l, k, v);
+    }
+
     /**
      * Layer l of the pass: appends the rows k, v [token][kvDim] and writes att [token][heads*headDim]. The prompt
      * path reads its keys and values through kBase/vBase, which the backend points at each sequence's first row.
      */
     void attention(int l, long q, long k, long v, long kBase, long vBase, long pos, long tiles, long att, int tileCount) {
-        attention.append(pass, l, k, v);
+        append(l, k, v);
         if (decode) {
             attention.decode(pass.plan, l, q, att);
         } else {

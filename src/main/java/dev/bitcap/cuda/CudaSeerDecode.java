@@ -1,0 +1,139 @@
+package dev.bitcap.cuda;
+
+import dev.bitcap.BitcapException;
+import dev.bitcap.attention.BlockSelection;
+import dev.bitcap.attention.SeerGate;
+import dev.bitcap.engine.Sequence;
+import dev.bitcap.kv.KvCache;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * SeerAttention-R decode inside {@link CudaBackend} over the paged KV cache: the GPU gate keeps each sequence's
+ * compressed keys ({@link CudaSeerDecodeGate}: filled by the sequence's first pass, then one key per decode step),
+ * chooses per KV head the blocks a decode token visits, and the paged decode kernel walks only those blocks plus the
+ * newest, not yet complete one ({@link CudaPagedAttention#decodeSparse}). Sequences get gate slots when they are made;
+ * the gate's key cache is sized for the slots and the longest capacity asked for so far, and is remade larger (empty)
+ * while no sequence has run a pass yet; after that, a sequence that needs more is refused with the numbers.
+ */
+final class CudaSeerDecode implements AutoCloseable {
+    private final CudaDevice device;
+    private final SeerGate gate;
+    private final BlockSelection selection;
+    private final Map<KvCache, Integer> slots = new IdentityHashMap<>();
+    private CudaSeerDecodeGate keys;
+    private boolean used;
+    private long lists;
+    private int listInts;
+    /** The current decode pass: list row stride and the most blocks a row may list. */
+    private int stride, maxListed;
+
+    CudaSeerDecode(CudaDevice device, SeerGate gate, BlockSelection selection) {
+        this.device = device;
+        this.gate = gate;
+        this.selection = selection;
+    }
+
+    /** Gives a new sequence's cache a slot with room for {@code capacity} positions. */
+    void add(KvCache cache, int capacity) {
+        int slot = freeSlot();
+        if (keys == null || slot >= keys.slots() || capacity > keys.capacity()) {
+            int wantSlots = Math.max(slot + 1, keys == null ? 1 : keys.slots());
+            int wantCapacity = Math.max(capacity, keys == null ? 0 : keys.capacity());
+            if (used) {
+                throw new BitcapException(String.format("--attention seer on cuda: a sequence of %d positions in slot %d needs a larger gate key cache than "
+                        + "the %d slots x %d positions made before the first pass; make every sequence before running any", capacity, slot,
+                        keys.slots(), keys.capacity()));
+            }
+            if (keys != null) keys.close();
+            keys = new CudaSeerDecodeGate(device, gate, wantSlots, wantCapacity);
+        }
+        slots.put(cache, slot);
+    }
+
+    /** Frees the slot of a released sequence's cache. */
+    void remove(KvCache cache) {
+        slots.remove(cache);
+    }
+
+    private int freeSlot() {
+        boolean[] taken = new boolean[slots.size() + 1];
+        for (int s : slots.values()) if (s < taken.length) taken[s] = true;
+        int slot = 0;
+        while (taken[slot]) slot++;
+        return slot;
+    }
+
+    private int slot(Sequence s) {
+        Integer slot = slots.get(s.cache());
+        if (slot == null) throw new IllegalStateException("a sequence without a gate slot");
+        return slot;
+    }
+
+    /** Layer {@code layer} of a pass of prompts: each sequence's keys before RoPE, rows from {@code rowStart[s]}. */
+    void prompts(int layer, List<Sequence> sequences, int[] rowStart, int[] counts, long kPre, int kvDim) {
+        used = true;
+        for (int s = 0; s < sequences.size(); s++) {
+            keys.prompt(slot(sequences.get(s)), layer, kPre + 4L * rowStart[s] * kvDim, counts[s]);
+        }
+    }
+
+    /** Starts a decode pass (one token per sequence, at the position each holds now). */
+    void beginDecode(List<Sequence> sequences) {
+        used = true;
+        int[] slotOf = new int[sequences.size()], positions = new int[sequences.size()];
+        int longest = 0;
+        for (int s = 0; s < slotOf.length; s++) {
+            slotOf[s] = slot(sequences.get(s));
+            positions[s] = sequences.get(s).length();
+            longest = Math.max(longest, positions[s] + 1);
+        }
+        keys.beginDecode(slotOf, positions);
+        maxListed = CudaSeerDecodeGate.maxListed(selection, longest);
+        stride = 1 + maxListed;
+        int need = stride * sequences.size() * gate.shape().kvHeads();
+        if (need > listInts) {
+            if (lists != 0) {
+                device.synchronize();
+                device.free(lists);
+            }
+            listInts = Math.max(need, 2 * listInts);
+            lists = device.alloc(4L * listInts);
+        }
+    }
+
+    /** Layer {@code layer} of a decode pass: folds in the keys and chooses the blocks from the queries (both before RoPE). */
+    void select(int layer, long qPre, long kPre) {
+        keys.append(layer, kPre);
+        keys.select(layer, qPre, selection, lists, stride);
+    }
+
+    long lists() {
+        return lists;
+    }
+
+    int listStride() {
+        return stride;
+    }
+
+    int maxListed() {
+        return maxListed;
+    }
+
+    int block() {
+        return keys.block();
+    }
+
+    /** Random compressed keys for a sequence whose KV cache was filled with {@code positions} synthetic positions (benchmarks). */
+    void fillRandom(KvCache cache, int positions, CudaPagedAttention filler, int seed) {
+        used = true;
+        keys.fillRandom(slots.get(cache), positions, filler, seed);
+    }
+
+    @Override
+    public void close() {
+        if (keys != null) keys.close();
+        if (lists != 0) device.free(lists);
+    }
+}
