@@ -1,6 +1,8 @@
 package dev.bitcap.cuda;
 
 import dev.bitcap.BitcapException;
+import java.util.Random;
+import java.util.TreeSet;
 
 /**
  * Which positions a block-sparse decode row attends ({@link CudaPagedAttention#decodeSparse}), on the host: the rule
@@ -67,5 +69,34 @@ public final class SparseDecodeMask {
         int n = 0;
         for (boolean b : attended(row, off, blk, packed, length)) if (b) n++;
         return n;
+    }
+
+    /**
+     * A row as a gate might write it, for checks and benchmarks: block 0, the last whole block of the packed positions
+     * and the last block of the sequence, and each middle block with probability p; ids ascending.
+     */
+    public static int[] randomRow(Random rnd, int blk, int packed, int length, double p) {
+        TreeSet<Integer> ids = new TreeSet<>();
+        int blocks = (length + blk - 1) / blk, lastFull = packed / blk - 1;
+        if (blocks > 0) {
+            ids.add(0);
+            ids.add(blocks - 1);
+        }
+        if (lastFull >= 0) ids.add(lastFull);
+        for (int j = 1; j < blocks - 1; j++) if (rnd.nextDouble() < p) ids.add(j);
+        int[] row = new int[1 + ids.size()];
+        row[0] = ids.size();
+        int i = 1;
+        for (int j : ids) row[i++] = j;
+        return row;
+    }
+
+    /** A row listing every block of a sequence of {@code length} positions. */
+    public static int[] allBlocks(int blk, int length) {
+        int blocks = (length + blk - 1) / blk;
+        int[] row = new int[1 + blocks];
+        row[0] = blocks;
+        for (int j = 0; j < blocks; j++) row[1 + j] = j;
+        return row;
     }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bitcap.BitcapException;
 import java.util.Random;
-import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -30,6 +29,19 @@ class SparseDecodeMaskTest {
         assertEquals(3 * 64 + 32, SparseDecodeMask.virtualLength(row, 0, 416, 64));
         assertEquals(130, SparseDecodeMask.realPosition(row, 0, 416, 64, 66));
         assertEquals(384, SparseDecodeMask.realPosition(row, 0, 416, 64, 192));
+    }
+
+    @Test
+    void everyBlockListedIsDense() {
+        for (int blk : new int[] {32, 64, 96, 128}) {
+            for (int packed : new int[] {0, 32, 96, 416, 640}) {
+                int length = packed + 13;
+                int[] row = SparseDecodeMask.allBlocks(blk, length);
+                assertEquals(length, SparseDecodeMask.attendedCount(row, 0, blk, packed, length));
+                assertEquals(packed, SparseDecodeMask.virtualLength(row, 0, packed, blk));
+                for (int t = 0; t < packed; t++) assertEquals(t, SparseDecodeMask.realPosition(row, 0, packed, blk, t));
+            }
+        }
     }
 
     @Test
@@ -62,7 +74,7 @@ class SparseDecodeMaskTest {
             boolean quantized = rnd.nextBoolean();
             int bt = quantized ? 32 << rnd.nextInt(3) : 16; // g-token blocks (fp16: 16)
             int packed = bt * rnd.nextInt(3000 / bt), length = packed + rnd.nextInt(bt);
-            int[] row = randomRow(rnd, blk, packed, length, 0.3);
+            int[] row = rnd.nextInt(10) == 0 ? SparseDecodeMask.allBlocks(blk, length) : SparseDecodeMask.randomRow(rnd, blk, packed, length, 0.3);
             int v = SparseDecodeMask.virtualLength(row, 0, packed, blk);
             boolean[] want = SparseDecodeMask.attended(row, 0, blk, packed, length);
             boolean[] seen = new boolean[packed];
@@ -94,22 +106,5 @@ class SparseDecodeMaskTest {
             }
             for (int t = 0; t < packed; t++) assertEquals(want[t], seen[t], "position " + t + " of packed " + packed + ", blk " + blk);
         }
-    }
-
-    /** Block 0, the last whole block and the last block, middle blocks with probability p: ascending, as the check builds them. */
-    static int[] randomRow(Random rnd, int blk, int packed, int length, double p) {
-        TreeSet<Integer> ids = new TreeSet<>();
-        int blocks = (length + blk - 1) / blk, lastFull = packed / blk - 1;
-        if (blocks > 0) {
-            ids.add(0);
-            ids.add(blocks - 1);
-        }
-        if (lastFull >= 0) ids.add(lastFull);
-        for (int j = 1; j < blocks - 1; j++) if (rnd.nextDouble() < p) ids.add(j);
-        int[] row = new int[1 + ids.size()];
-        row[0] = ids.size();
-        int i = 1;
-        for (int j : ids) row[i++] = j;
-        return row;
     }
 }
