@@ -39,6 +39,7 @@ final class CudaKvCheck {
     void run(CudaDevice device) {
         int[] groups = {32, 64, 128};
         int n = 0;
+        List<Object[]> sparseCases = new ArrayList<>();
         for (int d : new int[] {64, 128, 256}) {
             List<KvSpec> specs = new ArrayList<>();
             specs.add(new KvSpec(KvFormat.FP16, 32, KeyGrouping.CHANNEL));
@@ -46,18 +47,41 @@ final class CudaKvCheck {
                 for (KeyGrouping k : KeyGrouping.values()) specs.add(new KvSpec(f, groups[n++ % 3], k));
             }
             for (KvSpec spec : specs) {
-                for (int gq : new int[] {1, 4, 8, 16}) attentionCase(device, spec, d, gq, 1000 + n * 31 + gq);
+                for (int gq : new int[] {1, 4, 8, 16}) {
+                    attentionCase(device, spec, d, gq, 1000 + n * 31 + gq, 0);
+                    sparseCases.add(new Object[] {spec, d, gq, 5000L + n * 31 + gq});
+                }
             }
+        }
+        // Block-sparse decode (group "seer-decode"), the same formats, head dims and GQA ratios: the gate's blocks of 64
+        // for GQA 1 and 8; for GQA 4 and 16 blocks of 32 (fp16, g32) or 96 (g64, g128: blocks that start inside a
+        // g-block and straddle pages), so that every format has a sequence whose packed length is no multiple of blk.
+        for (Object[] c : sparseCases) {
+            KvSpec spec = (KvSpec) c[0];
+            int gq = (int) c[2], bt = spec.format().quantized() ? spec.group() : 16;
+            int blk = gq == 1 || gq == 8 ? 64 : bt >= 64 ? 96 : 32;
+            attentionCase(device, spec, (int) c[1], gq, (long) c[3], blk);
         }
         fillCase(device);
         badInput(device);
     }
 
-    private void attentionCase(CudaDevice device, KvSpec spec, int d, int gq, long seed) {
+    /**
+     * With {@code sparseBlk} 0 the dense rows ("kv-gpu"); otherwise rows "seer-decode" of the block-sparse twins of
+     * every kernel with blocks of {@code sparseBlk} over their own lengths: (a) lists of every block against the dense
+     * decode of the same kernel and cache, (b) random lists (block 0, the last whole and the last block, middle blocks
+     * with probability 0.3, different per KV head) against attention in double over the cache as stored, restricted
+     * to the positions {@link SparseDecodeMask} says the row attends.
+     */
+    private void attentionCase(CudaDevice device, KvSpec spec, int d, int gq, long seed, int sparseBlk) {
         int layers = 2, kvHeads = 2, heads = kvHeads * gq, kvDim = kvHeads * d, layer = 1;
+        boolean sparse = sparseBlk > 0;
         CudaKvLayout lay = new CudaKvLayout(spec, layers, kvHeads, d);
         int bt = lay.blockTokens(), page = CudaKvLayout.PAGE_TOKENS;
-        int[] lens = {3 * page + bt / 2 + 3, 2 * bt + 5, Math.min(11, bt - 1)};
+        // sparse: several pages with a packed length that is no multiple of most blk, a shorter one, and one whose
+        // packed part is a single g-block (no whole block of blk > bt: all tail); each with a ring
+        int[] lens = sparse ? new int[] {4 * page + 3 * bt + 5, 2 * page + bt + 7, bt + 3}
+                : new int[] {3 * page + bt / 2 + 3, 2 * bt + 5, Math.min(11, bt - 1)};
         int nSeq = lens.length, secondCount = 5;
         Random rnd = new Random(seed);
         float[][][] keys = new float[layers][nSeq][], values = new float[layers][nSeq][];
@@ -77,7 +101,8 @@ final class CudaKvCheck {
         CudaPagedAttention attention = new CudaPagedAttention(device, lay, heads);
         int pagesNeeded = 0;
         for (int len : lens) pagesNeeded += (len + page - 1) / page;
-        String name = String.format("%s d%d gqa%d B3 (%d,%d,%d)", spec.describe(d).replace(", keys per ", " key/"), d, gq, lens[0], lens[1], lens[2]);
+        String name = String.format("%s d%d gqa%d B3 (%d,%d,%d)", spec.describe(d).replace(", keys per ", " key/"), d, gq, lens[0], lens[1], lens[2])
+                + (sparse ? " blk" + sparseBlk : "");
         try (CudaKvPool pool = new CudaKvPool(device, lay, (pagesNeeded + 1) * lay.pageBytes()); Arena arena = Arena.ofConfined()) {
             List<CudaPagedKvCache> caches = new ArrayList<>();
             for (int len : lens) caches.add(attention.newCache(pool, len));
@@ -107,12 +132,48 @@ final class CudaKvCheck {
             device.upload(dq, q, 0, q.length);
             List<CudaPagedAttention.DecodeKernel> kernels = attention.kernels();
             float[][] got = new float[kernels.size()][q.length];
+            // sparse: rows [s * kvHeads + g] of every block and of random blocks, flattened with stride (zero padding)
+            int[][] allRows = new int[nSeq * kvHeads][], randRows = new int[nSeq * kvHeads][];
+            int stride = 0, maxAll = 0, maxRand = 0;
+            long dAll = 0, dRand = 0;
+            float[][] gotAll = new float[kernels.size()][q.length], gotRand = new float[kernels.size()][q.length];
+            if (sparse) {
+                Random lr = new Random(seed * 31 + sparseBlk);
+                for (int s = 0; s < nSeq; s++) {
+                    int packed = caches.get(s).packedLength(layer);
+                    for (int g = 0; g < kvHeads; g++) {
+                        int[] all = SparseDecodeMask.allBlocks(sparseBlk, lens[s]), rand = SparseDecodeMask.randomRow(lr, sparseBlk, packed, lens[s], 0.3);
+                        allRows[s * kvHeads + g] = all;
+                        randRows[s * kvHeads + g] = rand;
+                        stride = Math.max(stride, Math.max(all.length, rand.length) + 2);
+                        maxAll = Math.max(maxAll, all[0]);
+                        // the tightest bound allowed: the largest count of blocks the walk visits
+                        maxRand = Math.max(maxRand, SparseDecodeMask.fullListed(rand, 0, packed, sparseBlk));
+                    }
+                }
+                int[] flatAll = new int[nSeq * kvHeads * stride], flatRand = new int[flatAll.length];
+                for (int r = 0; r < nSeq * kvHeads; r++) {
+                    System.arraycopy(allRows[r], 0, flatAll, r * stride, allRows[r].length);
+                    System.arraycopy(randRows[r], 0, flatRand, r * stride, randRows[r].length);
+                }
+                dAll = device.alloc(4L * flatAll.length);
+                dRand = device.alloc(4L * flatRand.length);
+                device.upload(dAll, flatAll, 0, flatAll.length);
+                device.upload(dRand, flatRand, 0, flatRand.length);
+            }
             try (CudaPagedAttention.Plan own = attention.plan(caches, layer)) {
                 for (int i = 0; i < kernels.size(); i++) {
                     attention.setKernel(kernels.get(i));
                     // the default kernel with the pass's own plan (as the backend decodes), the others with a plan of their own
-                    attention.decode(i == 0 ? passTwo.plan : own, layer, dq, dout);
+                    CudaPagedAttention.Plan plan = i == 0 ? passTwo.plan : own;
+                    attention.decode(plan, layer, dq, dout);
                     device.download(got[i], 0, dout, q.length);
+                    if (sparse) {
+                        attention.decodeSparse(plan, layer, dq, dAll, stride, sparseBlk, maxAll, dout);
+                        device.download(gotAll[i], 0, dout, q.length);
+                        attention.decodeSparse(attention.sparsePlan(plan, sparseBlk, maxRand), layer, dq, dRand, stride, dout);
+                        device.download(gotRand[i], 0, dout, q.length);
+                    }
                 }
                 attention.setKernel(kernels.get(0));
             }
@@ -186,12 +247,38 @@ final class CudaKvCheck {
                 deqK[s] = dkS;
                 deqV[s] = dvS;
             }
-            double[] ref = attend(q, deqK, deqV, lens, heads, kvHeads, d);
-            double[] exact = attend(q, keys[layer], values[layer], lens, heads, kvHeads, d);
+            double[] ref = sparse ? null : attend(q, deqK, deqV, lens, heads, kvHeads, d);
+            double[] exact = sparse ? null : attend(q, keys[layer], values[layer], lens, heads, kvHeads, d);
             double maxV = 0, scoreMass = 0;
             for (int s = 0; s < nSeq; s++) {
                 for (float x : deqV[s]) maxV = Math.max(maxV, Math.abs(x));
                 scoreMass = Math.max(scoreMass, scoreMass(q, deqK[s], lens[s], s, heads, kvHeads, d));
+            }
+            if (sparse) {
+                boolean[][] mask = new boolean[nSeq * kvHeads][];
+                int attended = 0, positions = 0;
+                for (int s = 0; s < nSeq; s++) {
+                    int packed = caches.get(s).packedLength(layer);
+                    for (int g = 0; g < kvHeads; g++) {
+                        mask[s * kvHeads + g] = SparseDecodeMask.attended(randRows[s * kvHeads + g], 0, sparseBlk, packed, lens[s]);
+                        attended += SparseDecodeMask.attendedCount(randRows[s * kvHeads + g], 0, sparseBlk, packed, lens[s]);
+                        positions += lens[s];
+                    }
+                }
+                double[] masked = attendMasked(q, deqK, deqV, lens, heads, kvHeads, d, mask);
+                for (int i = 0; i < kernels.size(); i++) {
+                    String kname = spec.format().quantized() ? " " + kernels.get(i).name().toLowerCase().replace('_', '-') : "";
+                    double[] dense = new double[q.length];
+                    for (int j = 0; j < q.length; j++) dense[j] = got[i][j];
+                    sparseRow(name + kname + " all blocks = dense", gotAll[i], dense, maxV, scoreMass, mismatches, checked,
+                            "against the dense decode of the same kernel and cache");
+                    sparseRow(name + kname + " random p0.3", gotRand[i], masked, maxV, scoreMass, mismatches, checked,
+                            String.format("against fp64 over the stored cache, masked: %d of %d positions attended (all rows), maxListed %d", attended,
+                                    positions, maxRand));
+                }
+                for (CudaPagedKvCache c : caches) c.release();
+                for (long p : new long[] {dk, dv, dq, dout, dAll, dRand}) device.free(p);
+                return;
             }
             double absExact = 0;
             for (int i = 0; i < got.length; i++) absExact = Math.max(absExact, Math.abs(ref[i] - exact[i]));
@@ -222,6 +309,20 @@ final class CudaKvCheck {
             String note = String.format("vs fp32 over unquantized rows: %.2e (not gated); packer vs GroupQuantizer: %d of %d values differ%s",
                     absExact / maxV, mismatches, checked, finite ? "" : "; non-finite output");
             sink.accept(new CudaCheck.Row("kv-gpu", name, abs, rel, tol, pass, note));
+    }
+
+    /** A "seer-decode" row: the same bound as the dense rows ({@link #row}), against {@code ref}. */
+    private void sparseRow(String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, String note) {
+        double abs = 0;
+        boolean finite = true;
+        for (int i = 0; i < got.length; i++) {
+            if (!Float.isFinite(got[i])) finite = false;
+            abs = Math.max(abs, Math.abs(got[i] - ref[i]));
+        }
+        double tol = HALF_EPS * (2 + 4 * scoreMass), rel = abs / maxV;
+        boolean pass = finite && rel <= tol && mismatches == 0;
+        sink.accept(new CudaCheck.Row("seer-decode", name, abs, rel, tol, pass, String.format("%s; packer vs GroupQuantizer: %d of %d values differ%s",
+                note, mismatches, checked, finite ? "" : "; non-finite output")));
     }
 
     /** max over heads and positions of scale * sum_c |q_c k_c| for sequence s. */
@@ -257,6 +358,35 @@ final class CudaKvCheck {
                 double sum = 0;
                 for (int t = 0; t < lens[s]; t++) sum += w[t] = Math.exp(w[t] - max);
                 for (int t = 0; t < lens[s]; t++) {
+                    for (int c = 0; c < d; c++) out[(s * heads + h) * d + c] += w[t] / sum * values[s][t * kvDim + kv + c];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** {@link #attend} over the positions t with mask[s * kvHeads + kvHead][t] only. */
+    static double[] attendMasked(float[] q, float[][] keys, float[][] values, int[] lens, int heads, int kvHeads, int d, boolean[][] mask) {
+        double[] out = new double[q.length];
+        int gq = heads / kvHeads, kvDim = kvHeads * d;
+        double scale = 1 / Math.sqrt(d);
+        for (int s = 0; s < lens.length; s++) {
+            for (int h = 0; h < heads; h++) {
+                int kv = h / gq * d;
+                boolean[] on = mask[s * kvHeads + h / gq];
+                double[] w = new double[lens[s]];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < lens[s]; t++) {
+                    if (!on[t]) continue;
+                    double dot = 0;
+                    for (int c = 0; c < d; c++) dot += (double) q[(s * heads + h) * d + c] * keys[s][t * kvDim + kv + c];
+                    w[t] = dot * scale;
+                    max = Math.max(max, w[t]);
+                }
+                double sum = 0;
+                for (int t = 0; t < lens[s]; t++) if (on[t]) sum += w[t] = Math.exp(w[t] - max);
+                for (int t = 0; t < lens[s]; t++) {
+                    if (!on[t]) continue;
                     for (int c = 0; c < d; c++) out[(s * heads + h) * d + c] += w[t] / sum * values[s][t * kvDim + kv + c];
                 }
             }

@@ -1,5 +1,6 @@
 package dev.bitcap.cuda;
 
+import dev.bitcap.BitcapException;
 import dev.bitcap.kv.KeyGrouping;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -32,6 +33,8 @@ public final class CudaPagedAttention {
     private long passDevice, passDeviceBytes;
     /** Split buffers shared by pass plans. */
     private long sharedPartial, sharedStats, splitRows;
+    /** Split buffers of the block-sparse decodes (their own: growing them never moves a pass plan's). */
+    private long sparsePartial, sparseStats, sparseRows;
 
     public CudaPagedAttention(CudaDevice device, CudaKvLayout layout, int heads) {
         if (heads % layout.kvHeads() != 0 || heads / layout.kvHeads() > 16) {
@@ -55,14 +58,18 @@ public final class CudaPagedAttention {
      * it passed every check row on the H200), FOLDED_32 (the same, 32 tokens per step: one max, rescale and set of
      * shuffles per two tiles; not yet run on a GPU) and PER_ELEMENT (each code dequantized with its scale and
      * minimum, the first kernel); fp16 has the one kernel (PER_ELEMENT's code path). All are checked and timed.
+     * Each has a block-sparse twin ({@link #decodeSparse}): the same code walking the listed blocks.
      */
     public enum DecodeKernel {
         FOLDED("kv_decode_folded"), FOLDED_32("kv_decode_folded32"), PER_ELEMENT("kv_decode");
 
         final String function;
+        /** The block-sparse twin: the same parameters plus {@code lists, listStride, blk}. */
+        final String sparseFunction;
 
         DecodeKernel(String function) {
             this.function = function;
+            this.sparseFunction = function + "_sparse";
         }
     }
 
@@ -303,6 +310,8 @@ public final class CudaPagedAttention {
      */
     public final class Plan implements AutoCloseable {
         final int sequences, maxPages, chunk, packedSplits, splits;
+        /** The longest packed length of the plan's sequences. */
+        final int maxPacked;
         final long poolBase;
         long tables, info, partial, stats;
         /** Bytes of the caches one layer's decode reads (pages and ring rows). */
@@ -329,6 +338,7 @@ public final class CudaPagedAttention {
                 if (c.pool() != caches.get(0).pool()) throw new IllegalArgumentException("the caches of one decode must share one page pool");
             }
             maxPages = mp;
+            this.maxPacked = maxPacked;
             hostTables = new int[sequences * maxPages];
             hostInfo = new long[sequences * INFO_WORDS];
             for (int s = 0; s < sequences; s++) {
@@ -340,15 +350,11 @@ public final class CudaPagedAttention {
                 hostInfo[s * INFO_WORDS + 2] = packed;
                 hostInfo[s * INFO_WORDS + 3] = lengths[s] - packed;
             }
-            // About 16 warps per multiprocessor in all, each split at least 256 positions.
             long pairs = (long) sequences * kvHeads;
-            int warps = (int) Math.max(1, Math.min((16L * device.multiprocessors() + pairs - 1) / pairs, (maxPacked + 255) / 256));
-            int ch = (maxPacked + warps - 1) / warps;
-            // Whole 16-token tiles; int formats whole 32-token steps (FOLDED_32), which packed lengths (multiples of g >= 32) keep.
-            int align = layout.spec().format().quantized() ? 32 : 16;
-            chunk = Math.max(align, (ch + align - 1) / align * align);
-            packedSplits = maxPacked == 0 ? 0 : (maxPacked + chunk - 1) / chunk;
-            splits = 4 * ((packedSplits + 1 + 3) / 4);
+            int[] shape = splitShape(maxPacked, pairs, device.multiprocessors(), layout.spec().format().quantized());
+            chunk = shape[0];
+            packedSplits = shape[1];
+            splits = shape[2];
             long rows = pairs * splits * 16;
             if (owned) {
                 tables = device.alloc(4L * hostTables.length);
@@ -375,6 +381,99 @@ public final class CudaPagedAttention {
             device.synchronize();
             for (long p : new long[] {tables, info, partial, stats}) device.free(p);
         }
+    }
+
+    /**
+     * {chunk, packedSplits, splits} for splits that walk up to {@code walk} positions of each of {@code pairs}
+     * (sequence, KV head) pairs: about 16 warps per multiprocessor in all, each split at least 256 positions; chunks
+     * of whole 16-token tiles, for int formats whole 32-token steps (FOLDED_32), which packed lengths (multiples of
+     * g >= 32) and sparse virtual lengths (blocks of a multiple of 32, see {@link SparseDecodeMask}) keep; one more
+     * split for the ring, and the splits rounded up to blocks of 4 warps.
+     */
+    static int[] splitShape(int walk, long pairs, int multiprocessors, boolean quantized) {
+        int warps = (int) Math.max(1, Math.min((16L * multiprocessors + pairs - 1) / pairs, (walk + 255) / 256));
+        int ch = (walk + warps - 1) / warps;
+        int align = quantized ? 32 : 16;
+        int chunk = Math.max(align, (ch + align - 1) / align * align);
+        int packedSplits = walk == 0 ? 0 : (walk + chunk - 1) / chunk;
+        return new int[] {chunk, packedSplits, 4 * ((packedSplits + 1 + 3) / 4)};
+    }
+
+    /**
+     * The splits of a block-sparse decode over a plan's caches (SeerAttention-R decode): sized for the longest
+     * virtual length a row can have, {@code maxListed * blk + blk} (at most the longest packed length), so a row
+     * that lists fewer blocks leaves splits empty. {@code maxListed} must be at least the number of blocks below
+     * {@code packed / blk} that any row of the lists names: positions past the splits would be dropped unseen.
+     * Valid as long as its plan is.
+     */
+    public final class SparsePlan {
+        final Plan plan;
+        final int blk, maxListed, chunk, packedSplits, splits;
+
+        private SparsePlan(Plan plan, int blk, int maxListed) {
+            SparseDecodeMask.requireBlock(blk);
+            if (maxListed < 0) throw new BitcapException("block-sparse decode: maxListed must not be negative, got " + maxListed);
+            if (heads % kvHeads != 0 || heads / kvHeads > 16) {
+                throw new BitcapException("block-sparse decode serves up to 16 query heads per KV head, got " + heads + " over " + kvHeads);
+            }
+            this.plan = plan;
+            this.blk = blk;
+            this.maxListed = maxListed;
+            int walk = (int) Math.min(plan.maxPacked, ((long) maxListed + 1) * blk);
+            int[] shape = splitShape(walk, (long) plan.sequences * kvHeads, device.multiprocessors(), layout.spec().format().quantized());
+            chunk = shape[0];
+            packedSplits = shape[1];
+            splits = shape[2];
+        }
+
+        /** The longest virtual length the splits cover. */
+        int covered() {
+            return packedSplits * chunk;
+        }
+    }
+
+    /** The split layout of block-sparse decodes over {@code plan} with blocks of {@code blk} positions, at most {@code maxListed} listed per row. */
+    public SparsePlan sparsePlan(Plan plan, int blk, int maxListed) {
+        return new SparsePlan(plan, blk, maxListed);
+    }
+
+    /**
+     * Block-sparse decode (SeerAttention-R): as {@link #decode}, but the (sequence s, KV head g) pair attends, for all
+     * its query heads, only the positions of the blocks listed at {@code lists + 4 * (s * kvHeads + g) * listStride}
+     * (device ints: count, then block ids ascending; blocks of {@code blk} positions, a multiple of 32) that end at or
+     * before fullEnd = (packed / blk) * blk, plus every position of [fullEnd, length) (packed tail and ring) whether
+     * listed or not ({@link SparseDecodeMask} is the rule). {@code maxListed}: at least the count of any row. Runs the
+     * sparse twin of the current {@link #kernel()}; the split buffers are the sparse decodes' own, grown (after the
+     * stream is idle) when short, so the first call at a size allocates: make one before capturing a graph.
+     */
+    public void decodeSparse(Plan plan, int layer, long q, long lists, int listStride, int blk, int maxListed, long out) {
+        decodeSparse(new SparsePlan(plan, blk, maxListed), layer, q, lists, listStride, out);
+    }
+
+    /** {@link #decodeSparse(Plan, int, long, long, int, int, int, long)} with splits sized once ({@link #sparsePlan}). */
+    public void decodeSparse(SparsePlan sp, int layer, long q, long lists, int listStride, long out) {
+        if (listStride < 1) throw new BitcapException("block-sparse decode: a list row holds at least its count, got a stride of " + listStride);
+        Plan plan = sp.plan;
+        long[] buf = sparseBuffers((long) plan.sequences * kvHeads * sp.splits * 16);
+        module.launch(kernel.sparseFunction).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(buf[0]).ptr(buf[1]).i(heads).i(kvHeads)
+                .i(layer).l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(sp.chunk).i(sp.packedSplits).i(layout.spec().group())
+                .i(layout.blockTokens()).f(scaleLog2).ptr(lists).i(listStride).i(sp.blk).run(kvHeads, plan.sequences, sp.splits / 4, 128, 0);
+        module.launch("kv_combine").ptr(buf[0]).ptr(buf[1]).ptr(out).i(heads).i(kvHeads).i(sp.splits).run(heads, plan.sequences, 1, 128, 0);
+    }
+
+    /** The sparse decodes' split buffers, grown (after the stream is idle) when short. */
+    private long[] sparseBuffers(long rows) {
+        if (sparseRows < rows) {
+            device.synchronize();
+            if (sparsePartial != 0) {
+                device.free(sparsePartial);
+                device.free(sparseStats);
+            }
+            sparseRows = Math.max(rows, 2 * sparseRows);
+            sparsePartial = device.alloc(4L * sparseRows * headDim);
+            sparseStats = device.alloc(8L * sparseRows);
+        }
+        return new long[] {sparsePartial, sparseStats};
     }
 
     /** A plan for the lengths {@code layer} has now, with its own device buffers (close it). Ring addresses are layer 0's: the kernel adds the layer's offset. */

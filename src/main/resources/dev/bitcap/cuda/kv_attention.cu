@@ -22,6 +22,9 @@
 // range 16 tokens at a time, scores all query heads that share the KV head (rows of the MMA, up to 16) against
 // the tile on tensor cores, keeps a running max and sum per row, and accumulates P V on tensor cores; the split
 // after the last packed one takes the ring. kv_combine merges the splits (log-sum-exp, base 2).
+//
+// Sparse decode (kv_decode*_sparse; SeerAttention-R's block-sparse decode): the same kernels walk a virtual position
+// space instead of [0, packed): see SparseMap and decode_body. The ring split is unchanged.
 
 #ifndef HEAD_DIM
 #error "HEAD_DIM must be defined"
@@ -195,18 +198,39 @@ __device__ __forceinline__ void ring_value_tile(const float* ring, int kvDim, in
 #define INFO_RING_LEN 3
 #define INFO_WORDS 4
 
+// Block-sparse decode. Row (seq, kvHead) of the lists is [count, b_1 .. b_count], block ids ascending, blocks of blk
+// positions (blk a multiple of 32). The pair attends every position of each listed block j with (j + 1) blk <= fullEnd
+// = (packed / blk) blk, plus every position of [fullEnd, length) (packed tail and ring) whether listed or not.
+// Virtual positions: nFull = listed ids below packed / blk; virtual t in [0, nFull blk) is position t % blk of listed
+// block t / blk, virtual t in [nFull blk, nFull blk + packed - fullEnd) is fullEnd + (t - nFull blk). Splits walk the
+// virtual range in 16- or 32-token steps; as blk, fullEnd and packed are multiples of 32 (fp16: packed of 16), a step
+// never straddles a block or a page, so one real position per step places all its tiles
+// (dev.bitcap.cuda.SparseDecodeMask is the same rule on the host, unit-tested).
+struct SparseMap {
+    const int* ids; // the row's block ids (after its count)
+    int nFull, blk, fullEnd;
+
+    /** The real position of virtual position t. */
+    __device__ __forceinline__ int real(int t) const {
+        const int b = t / blk;
+        return b < nFull ? ids[b] * blk + (t - b * blk) : fullEnd + (t - nFull * blk);
+    }
+};
+
 // One warp = one split: tokens [start, end) of the pages (or, with ring set, the n ring rows), all query rows.
-template <bool RING>
+// SPARSE: [start, end) are virtual positions (SparseMap), each step placed by its real position.
+template <bool RING, bool SPARSE>
 __device__ __forceinline__ void attend_range(const u16* qs, const int* table, const char* pool, long long pageBytes, long long regionOffset,
         const float* ringK, const float* ringV, int kvDim, int start, int end, int group, float scaleLog2, int lane, float* o, float* m,
-        float* l) {
+        float* l, SparseMap sp) {
     const int gid = lane >> 2, tig = lane & 3;
     for (int t0 = start; t0 < end; t0 += 16) {
         const char* region = nullptr;
         int tt = 0;
         if (!RING) {
-            region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
-            tt = (t0 % PAGE_TOKENS) / 16;
+            const int r = SPARSE ? sp.real(t0) : t0;
+            region = pool + (size_t) table[r / PAGE_TOKENS] * pageBytes + regionOffset;
+            tt = (r % PAGE_TOKENS) / 16;
         } else {
             tt = t0 / 16;
         }
@@ -328,9 +352,11 @@ __device__ __forceinline__ float hi_f(u32 h2) { return h2f((u16) (h2 >> 16)); }
 
 // TILES 16-token tiles per step (1 or 2): with 2, one max, one rescale and one set of shuffles serve 32 tokens;
 // the caller guarantees 32-aligned ranges of a multiple of 32 tokens (chunk a multiple of 32, packed a multiple of g).
-template <int TILES>
+// SPARSE: [start, end) are virtual positions (SparseMap), each step placed by its real position r; keys per channel
+// refold the query whenever r does not follow the previous step's (a virtual block boundary), as at a new g-block.
+template <int TILES, bool SPARSE>
 __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const char* pool, long long pageBytes, long long regionOffset,
-        int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l) {
+        int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l, SparseMap sp) {
     const int gid = lane >> 2, tig = lane & 3;
     const int cg = min(group, D), groups = D / cg, ctPerGroup = cg / 16;
     const int kParamBytes = key_param_bytes(group);
@@ -359,10 +385,12 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
     }
 #else
     float kbias[2] = {0.0f, 0.0f};
+    int prev = 0; // SPARSE: the previous step's real position
 #endif
     for (int t0 = start; t0 < end; t0 += 16 * TILES) {
-        const char* region = pool + (size_t) table[t0 / PAGE_TOKENS] * pageBytes + regionOffset;
-        const int tt0 = (t0 % PAGE_TOKENS) / 16; // the tiles of a step lie in one page (32-aligned steps, 128-token pages)
+        const int r = SPARSE ? sp.real(t0) : t0;
+        const char* region = pool + (size_t) table[r / PAGE_TOKENS] * pageBytes + regionOffset;
+        const int tt0 = (r % PAGE_TOKENS) / 16; // the tiles of a step lie in one page (32-aligned steps, 128-token pages)
         u32 kw[TILES][WORDS], vw[TILES][WORDS];
 #pragma unroll
         for (int u = 0; u < TILES; u++) {
@@ -375,7 +403,7 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
             }
         }
 #if KEY_CHANNEL
-        if (t0 == start || t0 % group == 0) {
+        if (t0 == start || r % group == 0 || (SPARSE && r != prev + 16 * TILES)) {
             // A new block of g tokens: the query times each channel's scale, and the bias sum_c q_c min_c.
             const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt0 * 16 / group) * (D / 2);
             float b0 = 0.0f, b1 = 0.0f;
@@ -399,6 +427,7 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
             kbias[0] = b0;
             kbias[1] = b1;
         }
+        prev = r;
 #endif
         // Parameters of tokens 2tig, 2tig + 1, 2tig + 8, 2tig + 9 (C columns of the scores, A columns of P).
 #if !KEY_CHANNEL
@@ -560,11 +589,12 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
 
 // Grid (kvHeads, sequences, blocks); 128 threads. partial [seq][kvHead][split][16][D], stats [..][16] x {max, sum}.
 // Queries q [seq][heads * D]; table [seq][maxPages]; info [seq][INFO_WORDS].
-template <bool FOLD, int TILES>
+// SPARSE: the packed splits walk the virtual positions of the (seq, kvHead) row of lists (SparseMap).
+template <bool FOLD, int TILES, bool SPARSE>
 __device__ __forceinline__ void decode_body(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
-        int group, int blockTokens, float scaleLog2) {
+        int group, int blockTokens, float scaleLog2, const int* __restrict__ lists, int listStride, int blk) {
     __shared__ __align__(16) u16 qs[16 * QSTRIDE];
 #if KV_BITS != 16
     __shared__ __align__(16) u16 qf[FOLD ? 4 * 16 * QSTRIDE : 1]; // per warp: the query times the key scales of a block
@@ -585,23 +615,43 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
     float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
     bool any = false;
     if (split < packedSplits) {
-        const int start = split * chunk, end = min(packed, start + chunk);
+        SparseMap sp = {nullptr, 0, 0, 0};
+        int walk = packed; // the positions the packed splits walk: virtual ones when SPARSE
+        if constexpr (SPARSE) {
+            const int* row = lists + ((size_t) seq * kvHeads + kvh) * listStride;
+            const int count = row[0], limit = packed / blk;
+            // nFull = ids below limit. Ids ascend, so those at or past it are a suffix (a handful: blocks of the packed
+            // tail and ring); count them from the end, 32 at a time, until a window holds one below.
+            int nFull = count;
+            for (int top = count; top > 0; top -= 32) {
+                const int i = top - 1 - lane;
+                const u32 past = __ballot_sync(0xffffffffu, i >= 0 && row[1 + i] >= limit);
+                nFull -= __popc(past);
+                if (past != 0xffffffffu) break;
+            }
+            sp.ids = row + 1;
+            sp.nFull = nFull;
+            sp.blk = blk;
+            sp.fullEnd = limit * blk;
+            walk = nFull * blk + (packed - sp.fullEnd);
+        }
+        const int start = split * chunk, end = min(walk, start + chunk);
         if (start < end) {
             any = true;
 #if KV_BITS != 16
             if (FOLD) {
-                attend_folded<TILES>(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
-                        ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l);
+                attend_folded<TILES, SPARSE>(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
+                        ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l, sp);
             } else
 #endif
-            attend_range<false>(qs, tables + (size_t) seq * maxPages, pool, pageBytes, ((long long) layer * kvHeads + kvh) * regionBytes,
-                    nullptr, nullptr, kvDim, start, end, group, scaleLog2, lane, o, m, l);
+            attend_range<false, SPARSE>(qs, tables + (size_t) seq * maxPages, pool, pageBytes, ((long long) layer * kvHeads + kvh) * regionBytes,
+                    nullptr, nullptr, kvDim, start, end, group, scaleLog2, lane, o, m, l, sp);
         }
     } else if (split == packedSplits && ringLen > 0) {
         any = true;
         const size_t ringOff = (size_t) layer * blockTokens * kvDim + (size_t) kvh * D;
-        attend_range<true>(qs, nullptr, nullptr, 0, 0, reinterpret_cast<const float*>(in[INFO_RING_K]) + ringOff,
-                reinterpret_cast<const float*>(in[INFO_RING_V]) + ringOff, kvDim, 0, ringLen, group, scaleLog2, lane, o, m, l);
+        attend_range<true, false>(qs, nullptr, nullptr, 0, 0, reinterpret_cast<const float*>(in[INFO_RING_K]) + ringOff,
+                reinterpret_cast<const float*>(in[INFO_RING_V]) + ringOff, kvDim, 0, ringLen, group, scaleLog2, lane, o, m, l, SparseMap{nullptr, 0, 0, 0});
     }
     const size_t slot = (((size_t) seq * kvHeads + kvh) * splits + split) * 16;
     const int gid = lane >> 2, tig = lane & 3;
@@ -641,16 +691,16 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restr
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
-    decode_body<false, 1>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
-            group, blockTokens, scaleLog2);
+    decode_body<false, 1, false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2, nullptr, 0, 0);
 }
 
 extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
-    decode_body<true, 1>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
-            group, blockTokens, scaleLog2);
+    decode_body<true, 1, false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2, nullptr, 0, 0);
 }
 
 // The folded kernel stepping 32 tokens at a time (two tiles per max, rescale and shuffles); needs a chunk that is a
@@ -660,8 +710,32 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode_folded32(const float
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
 #if KV_BITS != 16
-    decode_body<true, 2>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
-            group, blockTokens, scaleLog2);
+    decode_body<true, 2, false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2, nullptr, 0, 0);
+#endif
+}
+
+// The sparse twins: the parameters of their dense kernels plus the block lists (see SparseMap): lists + (seq * kvHeads
+// + kvHead) * listStride is [count, ids ascending], blocks of blk positions (a multiple of 32). The plan's splits
+// cover the longest virtual length (CudaPagedAttention.SparsePlan); splits past a row's own are empty.
+#define SPARSE_PARAMS const float* __restrict__ q, const int* __restrict__ tables, const long long* __restrict__ info, \
+        const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats, int heads, int kvHeads, int layer, \
+        long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits, int group, int blockTokens, float scaleLog2, \
+        const int* __restrict__ lists, int listStride, int blk
+#define SPARSE_ARGS q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits, \
+        group, blockTokens, scaleLog2, lists, listStride, blk
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode_sparse(SPARSE_PARAMS) {
+    decode_body<false, 1, true>(SPARSE_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode_folded_sparse(SPARSE_PARAMS) {
+    decode_body<true, 1, true>(SPARSE_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(128) kv_decode_folded32_sparse(SPARSE_PARAMS) {
+#if KV_BITS != 16
+    decode_body<true, 2, true>(SPARSE_ARGS);
 #endif
 }
 

@@ -11,6 +11,7 @@ class CudaPagedDecodeKernelsTest {
         String src = CudaDevice.source("kv_attention.cu");
         for (CudaPagedAttention.DecodeKernel k : CudaPagedAttention.DecodeKernel.values()) {
             assertTrue(src.contains("extern \"C\" __global__ void __launch_bounds__(128) " + k.function + "("), k.function);
+            assertTrue(src.contains("extern \"C\" __global__ void __launch_bounds__(128) " + k.sparseFunction + "(SPARSE_PARAMS)"), k.sparseFunction);
         }
         // the pass path's kernels take the layer and add its ring offset themselves
         assertTrue(src.contains("kv_ring_store(const long long* __restrict__ rows, const float* __restrict__ kPass,\n"
