@@ -10,6 +10,8 @@
 // Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the default, measured), or
 // gate_query_tiled / gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
 // radix select; lists in no particular order), chosen by dev.bitcap.cuda.CudaSeerGate.Picker.
+// After them: the SeerAttention-R decode gate (seer_decode_prompt, seer_decode_append, seer_decode_select; fp32 inputs),
+// launched by dev.bitcap.cuda.CudaSeerDecodeGate.
 
 #ifndef HEAD_DIM
 #error "HEAD_DIM must be defined"
@@ -612,7 +614,8 @@ __device__ int block_scan(int v, int* warpSums, int* total) {
 extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(const float* __restrict__ qPre, const float* __restrict__ wq,
         const double* __restrict__ invFreq, const float* __restrict__ keys, const int* __restrict__ slots, const int* __restrict__ positions,
         int* __restrict__ lists, int listStride, int layers, int layer, int heads, int kvHeads, int gateDim, int block, int maxBlocks,
-        int adjacent, float scale, double density, float threshold, int byThreshold, int zStride) {
+        int adjacent, float scale, double density, float threshold, int byThreshold, int zStride,
+        float* __restrict__ scoresOut, int scoreStride) {
     extern __shared__ float dyn[];
     __shared__ float red[SELECT_THREADS / 32];
     __shared__ int warpSums[SELECT_THREADS / 32];
