@@ -57,6 +57,16 @@ public final class GateBlockScorer implements BlockScorer {
         return decodeScores.get(run);
     }
 
+    /**
+     * A copy of the gate keys of the completed blocks of a sequence's layer, {@code [(j·kvHeads + g)·gateDim + o]} for
+     * {@code j <} the completed count (empty before any pass of that sequence): for checks of other implementations.
+     */
+    public double[] completedKeys(KvCache cache, int layer) {
+        SeerKeyCache keys = keyCaches.get(cache);
+        if (keys == null) return new double[0];
+        return java.util.Arrays.copyOf(keys.storedKeys(layer), keys.completed(layer) * s.kvHeads() * s.gateDim());
+    }
+
     private double[][][] prefillScores(int layer, TokenRun run, SeerKeyCache keys, float[] q, int qDim) {
         int block = s.block(), gd = s.gateDim(), hd = s.headDim(), group = s.heads() / s.kvHeads();
         int b0 = run.start() / block, b1 = run.last() / block;

@@ -8,6 +8,7 @@ import dev.bitcap.cuda.CudaLibraries;
 import dev.bitcap.cuda.GemvBench;
 import dev.bitcap.cuda.PrefillAttentionBench;
 import dev.bitcap.cuda.PrefillAttentionCheck;
+import dev.bitcap.cuda.SeerDecodeCheck;
 import dev.bitcap.cuda.Nvrtc;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -43,8 +44,11 @@ final class CheckCommand implements Callable<Integer> {
             description = "sequence lengths the prefill benchmark runs (default: ${DEFAULT-VALUE})")
     int[] prefillLengths;
 
-    @Option(names = "--prefill-only", description = "run only the prefill-attention check rows (and benchmark), not the model checks")
+    @Option(names = "--prefill-only", description = "run only the prefill-attention and SeerAttention gate check rows (and benchmark), not the model checks")
     boolean prefillOnly;
+
+    @Option(names = "--seer-decode", description = "run only the SeerAttention-R decode gate rows (GPU key cache, scores and block lists against the CPU gate)")
+    boolean seerDecode;
 
     @Option(names = "--parallel", description = "run only the split-model rows: tp 2 / ep 2 of the HF fixtures on two CUDA ranks sharing GPU 0 (host-staged all-reduce) against one GPU")
     boolean parallel;
@@ -86,7 +90,8 @@ final class CheckCommand implements Callable<Integer> {
             if (gemvVariants) return gemvVariantRows(out, gpu, check, kinds);
 
             List<CudaCheck.Row> rows = parallel ? new dev.bitcap.parallel.CudaRankCheck(root, print).run(fixtures)
-                    : prefillOnly ? PrefillAttentionCheck.rows(gpu, print)
+                    : seerDecode ? SeerDecodeCheck.rows(gpu, print)
+                    : prefillOnly ? prefillAndGateRows(gpu, print)
                     : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = printSummary(out, gpu, rows);
             if (gemvBench) new GemvBench(gpu).run(gemvBenchPrinter(out));
@@ -100,6 +105,13 @@ final class CheckCommand implements Callable<Integer> {
             }
             return failed == 0 ? 0 : 1;
         }
+    }
+
+    /** The prefill-attention rows, then the decode gate's. */
+    private static List<CudaCheck.Row> prefillAndGateRows(CudaDevice gpu, Consumer<CudaCheck.Row> print) {
+        List<CudaCheck.Row> rows = new java.util.ArrayList<>(PrefillAttentionCheck.rows(gpu, print));
+        rows.addAll(SeerDecodeCheck.rows(gpu, print));
+        return rows;
     }
 
     /** Prints the device line and the table's header; returns the printer of one check row. */

@@ -41,6 +41,7 @@ public final class CudaSeerGate {
 
     private final CudaDevice device;
     private final CudaModule module;
+    private final SeerGate gate;
     private final SeerGate.Shape shape;
     private final boolean adjacent;
     private final long invFreq;
@@ -56,6 +57,7 @@ public final class CudaSeerGate {
 
     public CudaSeerGate(CudaDevice device, SeerGate gate, boolean bf16, Picker picker) {
         this.picker = picker;
+        this.gate = gate;
         this.shape = gate.shape();
         if (shape.block() != CudaSparseAttention.BLOCK) {
             throw new BitcapException("the CUDA sparse attention needs a gate of block size " + CudaSparseAttention.BLOCK + ", this one has " + shape.block());
@@ -88,6 +90,25 @@ public final class CudaSeerGate {
 
     public Picker picker() {
         return picker;
+    }
+
+    /** The gate these weights were uploaded from. */
+    SeerGate gate() {
+        return gate;
+    }
+
+    CudaDevice device() {
+        return device;
+    }
+
+    /** Device address of a layer's query map, fp32 {@code [heads][headDim][gateDim]} (shared with the decode gate). */
+    long queryWeights(int layer) {
+        return wq[layer];
+    }
+
+    /** Device address of a layer's key map, fp32 {@code [kvHeads][3 headDim][gateDim]}. */
+    long keyWeights(int layer) {
+        return wk[layer];
     }
 
     /**

@@ -10,6 +10,8 @@
 // Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the default, measured), or
 // gate_query_tiled / gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
 // radix select; lists in no particular order), chosen by dev.bitcap.cuda.CudaSeerGate.Picker.
+// After them: the SeerAttention-R decode gate (seer_decode_prompt, seer_decode_append, seer_decode_select; fp32 inputs),
+// launched by dev.bitcap.cuda.CudaSeerDecodeGate.
 
 #ifndef HEAD_DIM
 #error "HEAD_DIM must be defined"
@@ -468,4 +470,303 @@ extern "C" __global__ void __launch_bounds__(128) gate_pick(const float* __restr
         }
     }
     if (lane == 0) counts[row] = count;
+}
+
+// ---- SeerAttention-R decode gate (launched by dev.bitcap.cuda.CudaSeerDecodeGate; the maths of
+// dev.bitcap.attention.SeerKeyCache, GateBlockScorer.decodeScores and BlockSelection.select). Inputs are the backend's
+// fp32 activations before RoPE: K rows of kvHeads * HEAD_DIM floats, Q rows of heads * HEAD_DIM floats.
+// Per sequence slot, layer and KV head (head = (slot * layers + layer) * kvHeads + g):
+//   keys  + (head * maxBlocks + j) * gateDim: the gate key of completed block j (RoPE at j * block of wk . [max|min|avg]);
+//   state + head * 3 * HEAD_DIM: max | min | sum of the pre-RoPE keys of the block being filled (a position p with
+//   p % block == 0 starts it afresh, so the state needs no clearing).
+// The RoPE frequencies are doubles here, and so are the angles.
+
+// out = RoPE(position) of x (gateDim values in shared memory), as SeerGate.rotate, with double frequencies.
+__device__ void rotate_out_d(const float* x, float* out, const double* invFreq, int gateDim, int position, int adjacent) {
+    const int half = gateDim / 2;
+    for (int j = threadIdx.x; j < half; j += blockDim.x) {
+        const double angle = (double) position * invFreq[j];
+        const float c = (float) cos(angle), s = (float) sin(angle);
+        const int a = adjacent ? 2 * j : j, b = adjacent ? a + 1 : a + half;
+        out[a] = x[a] * c - x[b] * s;
+        out[b] = x[a] * s + x[b] * c;
+    }
+}
+
+// out = RoPE(position) of KV head g's map of pooled (3 * HEAD_DIM floats in shared memory); mapped: gateDim floats of
+// shared memory. Called by every thread of the block (it synchronises).
+__device__ void decode_key(const float* pooled, float* mapped, const float* __restrict__ wk, const double* __restrict__ invFreq, float* out,
+        int g, int gateDim, int position, int adjacent) {
+    __syncthreads();
+    for (int o = threadIdx.x; o < gateDim; o += blockDim.x) {
+        float acc = 0.0f;
+        const float* w = wk + (long long) g * 3 * HEAD_DIM * gateDim + o;
+        for (int c = 0; c < 3 * HEAD_DIM; c++) acc += pooled[c] * w[(long long) c * gateDim];
+        mapped[o] = acc;
+    }
+    __syncthreads();
+    rotate_out_d(mapped, out, invFreq, gateDim, position, adjacent);
+}
+
+// A sequence's first pass of n positions (0..n-1), one layer: grid (ceil(n / block), kvHeads), THREADS threads. Block b
+// of n / block completed ones pools its rows and stores gate key b; the partial last block (n % block rows), if any,
+// stores the running state instead. kPre: n rows of kvHeads * HEAD_DIM floats.
+extern "C" __global__ void __launch_bounds__(THREADS) seer_decode_prompt(const float* __restrict__ kPre, const float* __restrict__ wk,
+        const double* __restrict__ invFreq, float* __restrict__ keys, float* __restrict__ state, int n, int slot, int layers, int layer,
+        int kvHeads, int gateDim, int block, int maxBlocks, int adjacent) {
+    __shared__ float pooled[3 * HEAD_DIM];
+    __shared__ float mapped[MAX_GATE];
+    const int b = blockIdx.x, g = blockIdx.y;
+    const int from = b * block, to = min(n, from + block);
+    const long long head = ((long long) slot * layers + layer) * kvHeads + g;
+    const long long kvDim = (long long) kvHeads * HEAD_DIM;
+    const bool complete = to - from == block;
+    for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+        float mx = NEG_INF, mn = -NEG_INF, sum = 0.0f;
+        for (int t = from; t < to; t++) {
+            const float v = kPre[(long long) t * kvDim + g * HEAD_DIM + c];
+            mx = fmaxf(mx, v);
+            mn = fminf(mn, v);
+            sum += v;
+        }
+        if (complete) {
+            pooled[c] = mx;
+            pooled[HEAD_DIM + c] = mn;
+            pooled[2 * HEAD_DIM + c] = sum / (float) block;
+        } else {
+            float* st = state + head * 3 * HEAD_DIM;
+            st[c] = mx;
+            st[HEAD_DIM + c] = mn;
+            st[2 * HEAD_DIM + c] = sum;
+        }
+    }
+    if (!complete) return; // the whole block: b is uniform
+    decode_key(pooled, mapped, wk, invFreq, keys + (head * maxBlocks + b) * gateDim, g, gateDim, from, adjacent);
+}
+
+// One decode token per sequence, one layer: grid (sequences, kvHeads), THREADS threads. Row s of kPre is the token of
+// slot slots[s] at position positions[s] = p. Folds it into the running state; when it completes its block
+// (p % block == block - 1), stores gate key p / block from [max | min | sum / block].
+extern "C" __global__ void __launch_bounds__(THREADS) seer_decode_append(const float* __restrict__ kPre, const float* __restrict__ wk,
+        const double* __restrict__ invFreq, float* __restrict__ keys, float* __restrict__ state, const int* __restrict__ slots,
+        const int* __restrict__ positions, int layers, int layer, int kvHeads, int gateDim, int block, int maxBlocks, int adjacent) {
+    __shared__ float pooled[3 * HEAD_DIM];
+    __shared__ float mapped[MAX_GATE];
+    const int s = blockIdx.x, g = blockIdx.y;
+    const int slot = slots[s], p = positions[s], r = p % block;
+    const long long head = ((long long) slot * layers + layer) * kvHeads + g;
+    float* st = state + head * 3 * HEAD_DIM;
+    const float* k = kPre + ((long long) s * kvHeads + g) * HEAD_DIM;
+    for (int c = threadIdx.x; c < HEAD_DIM; c += THREADS) {
+        const float v = k[c];
+        float mx = v, mn = v, sum = v;
+        if (r != 0) {
+            mx = fmaxf(st[c], v);
+            mn = fminf(st[HEAD_DIM + c], v);
+            sum = st[2 * HEAD_DIM + c] + v;
+        }
+        st[c] = mx;
+        st[HEAD_DIM + c] = mn;
+        st[2 * HEAD_DIM + c] = sum;
+        pooled[c] = mx;
+        pooled[HEAD_DIM + c] = mn;
+        pooled[2 * HEAD_DIM + c] = sum / (float) block;
+    }
+    if (r != block - 1) return; // uniform over the block
+    const int j = p / block;
+    decode_key(pooled, mapped, wk, invFreq, keys + (head * maxBlocks + j) * gateDim, g, gateDim, j * block, adjacent);
+}
+
+// Exclusive prefix sum of v over the SELECT_THREADS threads of the block, in thread order; *total = the sum of all.
+// warpSums: SELECT_THREADS / 32 ints of shared memory. Every thread must call it.
+__device__ int block_scan(int v, int* warpSums, int* total) {
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    int incl = v;
+    for (int o = 1; o < 32; o <<= 1) {
+        const int y = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += y;
+    }
+    if (lane == 31) warpSums[w] = incl;
+    __syncthreads();
+    int before = 0, all = 0;
+    for (int x = 0; x < SELECT_THREADS / 32; x++) {
+        const int t = warpSums[x];
+        if (x < w) before += t;
+        all += t;
+    }
+    __syncthreads();
+    *total = all;
+    return before + incl - v;
+}
+
+#define MAX_GROUP 16
+
+// Scores and chosen blocks of one decode token per sequence, one layer: grid (sequences, kvHeads), SELECT_THREADS (256)
+// threads. For s, g: p = positions[s], c = p / block completed blocks (keys j < c of slot slots[s]); n = c + 1 blocks.
+// Per query head h of KV head g's group: qa = RoPE(p) of wq_h . q_h (q = row s of qPre), z_j = scale * qa . key_j, softmax
+// over j < c; the group's average of those is block j's score. Row lists + (s * kvHeads + g) * listStride gets
+// [count, ascending block ids]: 0 and c always; n <= 2: every block; threshold: every j in 1..c-1 scoring above it;
+// density: the budget - 2 best of 1..c-1 (the k-th largest score by a radix select on its 32 bits, 8 a pass; of the
+// scores equal to it, the later blocks), or all of them when the budget covers them. At most listStride - 3 middle
+// blocks are written (the host sizes rows so that this never cuts). Dynamic shared memory: group * HEAD_DIM +
+// 2 * group * gateDim + group * zStride floats, zStride >= the largest c of the pass. scoresOut (may be null, for
+// checks): the scores of rows with c >= 2 at scoresOut + (s * kvHeads + g) * scoreStride + j, j < c.
+extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(const float* __restrict__ qPre, const float* __restrict__ wq,
+        const double* __restrict__ invFreq, const float* __restrict__ keys, const int* __restrict__ slots, const int* __restrict__ positions,
+        int* __restrict__ lists, int listStride, int layers, int layer, int heads, int kvHeads, int gateDim, int block, int maxBlocks,
+        int adjacent, float scale, double density, float threshold, int byThreshold, int zStride,
+        float* __restrict__ scoresOut, int scoreStride) {
+    extern __shared__ float dyn[];
+    __shared__ float red[SELECT_THREADS / 32];
+    __shared__ int warpSums[SELECT_THREADS / 32];
+    __shared__ float headMax[MAX_GROUP], headSum[MAX_GROUP];
+    __shared__ int hist[256];
+    __shared__ int pick[3];
+    const int s = blockIdx.x, g = blockIdx.y, tid = threadIdx.x, group = heads / kvHeads;
+    const int slot = slots[s], p = positions[s], c = p / block;
+    int* out = lists + ((long long) s * kvHeads + g) * listStride;
+    if (c <= 1) { // n <= 2 blocks: all of them
+        if (tid <= c) out[1 + tid] = tid;
+        if (tid == 0) out[0] = c + 1;
+        return;
+    }
+    float* qin = dyn;                       // [group][HEAD_DIM]
+    float* mapped = qin + group * HEAD_DIM; // [group][gateDim]
+    float* qa = mapped + group * gateDim;   // [group][gateDim]
+    float* z = qa + group * gateDim;        // [group][zStride]; row 0 then holds the averaged scores
+
+    const float* qs = qPre + ((long long) s * heads + (long long) g * group) * HEAD_DIM;
+    for (int i = tid; i < group * HEAD_DIM; i += SELECT_THREADS) qin[i] = qs[i];
+    __syncthreads();
+    for (int idx = tid; idx < group * gateDim; idx += SELECT_THREADS) {
+        const int i = idx / gateDim, o = idx - i * gateDim;
+        const float* w = wq + (long long) (g * group + i) * HEAD_DIM * gateDim + o;
+        float acc = 0.0f;
+        for (int x = 0; x < HEAD_DIM; x++) acc += qin[i * HEAD_DIM + x] * w[(long long) x * gateDim];
+        mapped[idx] = acc;
+    }
+    __syncthreads();
+    const int half = gateDim / 2;
+    for (int idx = tid; idx < group * half; idx += SELECT_THREADS) {
+        const int i = idx / half, j = idx - i * half;
+        const double angle = (double) p * invFreq[j];
+        const float cs = (float) cos(angle), sn = (float) sin(angle);
+        const int a = i * gateDim + (adjacent ? 2 * j : j), b = adjacent ? a + 1 : a + half;
+        const float x0 = mapped[a], x1 = mapped[b];
+        qa[a] = x0 * cs - x1 * sn;
+        qa[b] = x0 * sn + x1 * cs;
+    }
+    __syncthreads();
+
+    const float* kb = keys + (((long long) slot * layers + layer) * kvHeads + g) * maxBlocks * gateDim;
+    for (int j = tid; j < c; j += SELECT_THREADS) {
+        float acc[MAX_GROUP];
+#pragma unroll
+        for (int i = 0; i < MAX_GROUP; i++) acc[i] = 0.0f;
+        const float* kr = kb + (long long) j * gateDim;
+        for (int o = 0; o < gateDim; o++) {
+            const float kv = kr[o];
+#pragma unroll
+            for (int i = 0; i < MAX_GROUP; i++)
+                if (i < group) acc[i] += qa[i * gateDim + o] * kv;
+        }
+#pragma unroll
+        for (int i = 0; i < MAX_GROUP; i++)
+            if (i < group) z[i * zStride + j] = acc[i] * scale;
+    }
+    __syncthreads();
+    for (int i = 0; i < group; i++) {
+        const float* zi = z + i * zStride;
+        float mx = NEG_INF;
+        for (int j = tid; j < c; j += SELECT_THREADS) mx = fmaxf(mx, zi[j]);
+        mx = reduce(mx, red, true);
+        float sum = 0.0f;
+        for (int j = tid; j < c; j += SELECT_THREADS) sum += expf(zi[j] - mx);
+        sum = reduce(sum, red, false);
+        if (tid == 0) {
+            headMax[i] = mx;
+            headSum[i] = sum;
+        }
+    }
+    __syncthreads();
+    for (int j = tid; j < c; j += SELECT_THREADS) { // each thread reads and writes only its own columns j
+        float a = 0.0f;
+        for (int i = 0; i < group; i++) a += expf(z[i * zStride + j] - headMax[i]) / headSum[i];
+        z[j] = a / (float) group;
+        if (scoresOut != nullptr) scoresOut[((long long) s * kvHeads + g) * scoreStride + j] = z[j];
+    }
+    __syncthreads();
+
+    const float* sc = z;
+    const int middle = c - 1, room = listStride - 3;
+    // mode 0: none of the middle blocks, 1: all, 2: above the threshold, 3: the k best
+    int mode;
+    unsigned int prefix = 0;
+    int remaining = 0, equal = 0;
+    if (byThreshold) {
+        mode = 2;
+    } else {
+        const long long n = c + 1;
+        const long long budget = max(2LL, min(n, (long long) floor(density * (double) n + 0.5)));
+        const int k = (int) budget - 2;
+        mode = k >= middle ? 1 : k <= 0 ? 0 : 3;
+        if (mode == 3) {
+            unsigned int mask = 0;
+            remaining = k; // how many still to pick among the scores that match prefix on the bits of mask
+            for (int shift = 24; shift >= 0; shift -= 8) {
+                hist[tid] = 0;
+                __syncthreads();
+                for (int j = 1 + tid; j < c; j += SELECT_THREADS) {
+                    const unsigned int u = orderable(sc[j]);
+                    if ((u & mask) == prefix) atomicAdd(&hist[(u >> shift) & 255], 1);
+                }
+                __syncthreads();
+                const int count = hist[255 - tid]; // thread t holds digit 255 - t: digits from the top
+                int total;
+                const int above = block_scan(count, warpSums, &total);
+                if (above < remaining && remaining <= above + count) {
+                    pick[0] = 255 - tid;
+                    pick[1] = above;
+                    pick[2] = count;
+                }
+                __syncthreads();
+                prefix |= (unsigned int) pick[0] << shift;
+                mask |= 255u << shift;
+                remaining -= pick[1];
+                equal = pick[2];
+            }
+            // prefix: the k-th largest score; take every score above it and the last `remaining` of the `equal` ones
+        }
+    }
+    int written = 0;
+    if (mode != 0) {
+        int equalSeen = 0;
+        for (int base = 1; base < c; base += SELECT_THREADS) {
+            const int j = base + tid;
+            const bool in = j < c;
+            bool take;
+            if (mode == 1) {
+                take = in;
+            } else if (mode == 2) {
+                take = in && sc[j] > threshold;
+            } else {
+                const unsigned int u = in ? orderable(sc[j]) : 0u;
+                const bool eq = in && u == prefix;
+                int eqTotal;
+                const int eqBefore = equalSeen + block_scan(eq ? 1 : 0, warpSums, &eqTotal);
+                equalSeen += eqTotal;
+                take = in && (u > prefix || (eq && eqBefore >= equal - remaining));
+            }
+            int takeTotal;
+            const int at = written + block_scan(take ? 1 : 0, warpSums, &takeTotal);
+            if (take && at < room) out[2 + at] = j;
+            written += takeTotal;
+        }
+    }
+    written = max(0, min(written, room));
+    if (tid == 0) {
+        out[0] = written + 2;
+        out[1] = 0;
+        out[2 + written] = c;
+    }
 }
