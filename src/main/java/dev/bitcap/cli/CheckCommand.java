@@ -50,6 +50,10 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--seer-decode", description = "run only the SeerAttention-R decode gate rows (GPU key cache, scores and block lists against the CPU gate)")
     boolean seerDecode;
 
+    @Option(names = "--seer-decode-bench", description = "time one layer of SeerAttention-R decode (gate + block-sparse "
+            + "kernel) against dense decode of the same paged cache: 32/8 heads, d 128, batch 1 and 8, 32K and 128K, fp16 and int4 (after the rows with --seer-decode)")
+    boolean seerDecodeBench;
+
     @Option(names = "--parallel", description = "run only the split-model rows: tp 2 / ep 2 of the HF fixtures on two CUDA ranks sharing GPU 0 (host-staged all-reduce) against one GPU")
     boolean parallel;
 
@@ -88,6 +92,10 @@ final class CheckCommand implements Callable<Integer> {
             CudaCheck check = new CudaCheck(root, print);
             if (kvOnly || kvBench) return kvChecks(out, gpu, check);
             if (gemvVariants) return gemvVariantRows(out, gpu, check, kinds);
+            if (seerDecodeBench && !seerDecode) {
+                seerDecodeBench(out, gpu);
+                return 0;
+            }
 
             List<CudaCheck.Row> rows = parallel ? new dev.bitcap.parallel.CudaRankCheck(root, print).run(fixtures)
                     : seerDecode ? SeerDecodeCheck.rows(gpu, print)
@@ -95,6 +103,7 @@ final class CheckCommand implements Callable<Integer> {
                     : gemvOnly ? check.runGemv(gpu) : fixtures != null ? check.runFixtures(fixtures) : check.run(gpu);
             long failed = printSummary(out, gpu, rows);
             if (gemvBench) new GemvBench(gpu).run(gemvBenchPrinter(out));
+            if (seerDecodeBench) seerDecodeBench(out, gpu);
             if (prefillBench) {
                 out.printf("%n%-20s %7s %6s %8s %10s %9s %8s %9s%n", "prefill", "L", "heads", "density", "ms", "TFLOP/s", "reached", "gate ms");
                 new PrefillAttentionBench(gpu).run(prefillLengths, r -> {
@@ -105,6 +114,16 @@ final class CheckCommand implements Callable<Integer> {
             }
             return failed == 0 ? 0 : 1;
         }
+    }
+
+    /** One layer of SeerAttention-R decode (gate + block-sparse kernel) against dense decode of the same paged cache. */
+    private static void seerDecodeBench(PrintWriter out, CudaDevice gpu) {
+        out.printf("%n%-24s %6s %8s %8s %11s %9s %11s %8s%n", "seer decode, 32/8 d128", "B", "L", "density", "dense µs", "gate µs", "sparse µs", "x dense");
+        new dev.bitcap.cuda.SeerDecodeBench(gpu).run(r -> {
+            out.printf("%-24s %6d %8d %8.2f %11.1f %9.1f %11.1f %8.2f%n", "seer decode " + r.format(), r.batch(), r.length(), r.density(), r.denseMicros(),
+                    r.gateMicros(), r.sparseMicros(), r.denseMicros() / r.sparseMicros());
+            out.flush();
+        });
     }
 
     /** The prefill-attention rows, then the decode gate's. */

@@ -124,9 +124,10 @@ public final class CudaCheck {
         kvRows(device);
         for (String f : FIXTURES) fixture(f);
         stories();
-        // the opt-in kernels (GEMV variants, faster prefill, radix gate) have not run on a GPU yet: their rows come with
-        // --gemv-variants and --prefill-only, not here, so that this check stays the verified paths
+        // the prefill kernels and picker that are not the defaults, and the opt-in GEMV variants, have their rows with
+        // --prefill-only and --gemv-variants
         new PrefillAttentionCheck(device, this::add).run(false);
+        new SeerDecodeCheck(device, this::add).run();
         new DecodeStepCheck(device, this::add).run();
         return rows;
     }

@@ -260,6 +260,24 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
                 .run(passSlots.length, shape.kvHeads(), 1, SELECT_THREADS, (int) smem);
     }
 
+    /**
+     * A slot as if it held {@code positions} positions of synthetic keys (benchmarks of a cache filled without a
+     * prefill, {@code --kv-fill}): random compressed keys for every layer's blocks and a random running state, from
+     * {@code filler}'s pseudo-random fill kernel. Scores of such keys are noise; the work per decode step is real.
+     */
+    void fillRandom(int slot, int positions, CudaPagedAttention filler, int seed) {
+        checkOpen();
+        checkSlot(slot);
+        if (positions < 0 || positions >= capacity) {
+            throw new BitcapException("a slot filled with " + positions + " positions outgrows the decode gate's key cache of " + capacity + " positions");
+        }
+        long heads = (long) shape.layers() * shape.kvHeads();
+        long keyFloats = heads * maxBlocks * shape.gateDim(), stateFloats = heads * 3 * shape.headDim();
+        filler.fillRandom(keys + 4L * slot * keyFloats, keyFloats, seed, 1f, 0, 0f);
+        filler.fillRandom(state + 4L * slot * stateFloats, stateFloats, seed ^ 0x27d4eb2f, 1f, 0, 0f);
+        lengths[slot] = positions;
+    }
+
     /** Gate keys of blocks 0..blocks-1 of a slot's layer, {@code [(j·kvHeads + g)·gateDim + o]} (the CPU's order; for checks). */
     float[] downloadKeys(int slot, int layer, int blocks) {
         int gd = shape.gateDim(), kv = shape.kvHeads();

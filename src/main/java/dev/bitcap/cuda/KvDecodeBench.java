@@ -3,9 +3,7 @@ package dev.bitcap.cuda;
 import dev.bitcap.kv.KeyGrouping;
 import dev.bitcap.kv.KvFormat;
 import dev.bitcap.kv.KvSpec;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -168,23 +166,7 @@ public final class KvDecodeBench {
         return rows;
     }
 
-    /** Median milliseconds of {@code reps} timed runs after 5 warm-up runs, each between two events. */
     private double time(Runnable work, int reps) {
-        CudaDriver d = device.driver();
-        MemorySegment start = d.createEvent(), end = d.createEvent();
-        for (int i = 0; i < 5; i++) work.run();
-        device.synchronize();
-        double[] ms = new double[reps];
-        for (int i = 0; i < reps; i++) {
-            d.record(start, device.stream());
-            work.run();
-            d.record(end, device.stream());
-            d.synchronizeEvent(end);
-            ms[i] = d.elapsed(start, end);
-        }
-        d.destroyEvent(start);
-        d.destroyEvent(end);
-        Arrays.sort(ms);
-        return ms[reps / 2];
+        return EventTimer.medianMillis(device, work, 5, reps);
     }
 }

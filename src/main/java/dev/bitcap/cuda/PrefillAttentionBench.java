@@ -5,8 +5,6 @@ import dev.bitcap.attention.SeerGate;
 import dev.bitcap.cuda.CudaSeerGate.Picker;
 import dev.bitcap.cuda.CudaSparseAttention.Kernel;
 import dev.bitcap.tensor.RopeStyle;
-import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -102,23 +100,7 @@ public final class PrefillAttentionBench {
         return picker == null || picker == Picker.DEFAULT ? s : s + "/" + picker.name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** Median milliseconds of {@code reps} timed runs after 2 warm-up runs, each between two events. */
     private double time(Runnable work, int reps) {
-        CudaDriver dr = device.driver();
-        MemorySegment start = dr.createEvent(), end = dr.createEvent();
-        for (int i = 0; i < 2; i++) work.run();
-        device.synchronize();
-        double[] ms = new double[reps];
-        for (int i = 0; i < reps; i++) {
-            dr.record(start, device.stream());
-            work.run();
-            dr.record(end, device.stream());
-            dr.synchronizeEvent(end);
-            ms[i] = dr.elapsed(start, end);
-        }
-        dr.destroyEvent(start);
-        dr.destroyEvent(end);
-        Arrays.sort(ms);
-        return ms[reps / 2];
+        return EventTimer.medianMillis(device, work, 2, reps);
     }
 }
