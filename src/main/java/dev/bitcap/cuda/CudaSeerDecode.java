@@ -1,6 +1,5 @@
 package dev.bitcap.cuda;
 
-import dev.bitcap.BitcapException;
 import dev.bitcap.attention.BlockSelection;
 import dev.bitcap.attention.SeerGate;
 import dev.bitcap.engine.Sequence;
@@ -14,8 +13,8 @@ import java.util.Map;
  * compressed keys ({@link CudaSeerDecodeGate}: filled by the sequence's first pass, then one key per decode step),
  * chooses per KV head the blocks a decode token visits, and the paged decode kernel walks only those blocks plus the
  * newest, not yet complete one ({@link CudaPagedAttention#decodeSparse}). Sequences get gate slots when they are made;
- * the gate's key cache is sized for the slots and the longest capacity asked for so far, and is remade larger (empty)
- * while no sequence has run a pass yet; after that, a sequence that needs more is refused with the numbers.
+ * the gate's key cache is sized for the slots and the longest capacity asked for so far, and is remade larger (keeping
+ * what the slots hold) when a new sequence needs more.
  */
 final class CudaSeerDecode implements AutoCloseable {
     private final CudaDevice device;
@@ -23,7 +22,6 @@ final class CudaSeerDecode implements AutoCloseable {
     private final BlockSelection selection;
     private final Map<KvCache, Integer> slots = new IdentityHashMap<>();
     private CudaSeerDecodeGate keys;
-    private boolean used;
     private long lists;
     private int listInts;
     /** The current decode pass: list row stride and the most blocks a row may list. */
@@ -35,19 +33,14 @@ final class CudaSeerDecode implements AutoCloseable {
         this.selection = selection;
     }
 
-    /** Gives a new sequence's cache a slot with room for {@code capacity} positions. */
+    /** Gives a new sequence's cache a slot with room for {@code capacity} positions, growing the gate's key cache when short. */
     void add(KvCache cache, int capacity) {
         int slot = freeSlot();
-        if (keys == null || slot >= keys.slots() || capacity > keys.capacity()) {
-            int wantSlots = Math.max(slot + 1, keys == null ? 1 : keys.slots());
-            int wantCapacity = Math.max(capacity, keys == null ? 0 : keys.capacity());
-            if (used) {
-                throw new BitcapException(String.format("--attention seer on cuda: a sequence of %d positions in slot %d needs a larger gate key cache than "
-                        + "the %d slots x %d positions made before the first pass; make every sequence before running any", capacity, slot,
-                        keys.slots(), keys.capacity()));
-            }
-            if (keys != null) keys.close();
-            keys = new CudaSeerDecodeGate(device, gate, wantSlots, wantCapacity);
+        if (keys == null) {
+            keys = new CudaSeerDecodeGate(device, gate, slot + 1, capacity);
+        } else if (slot >= keys.slots() || capacity > keys.capacity()) {
+            // Double the slots when short (a batch makes its sequences one by one); the slots held keep their keys.
+            keys = keys.grown(Math.max(keys.slots(), slot >= keys.slots() ? 2 * keys.slots() : 0), Math.max(capacity, keys.capacity()));
         }
         slots.put(cache, slot);
     }
@@ -73,7 +66,6 @@ final class CudaSeerDecode implements AutoCloseable {
 
     /** Layer {@code layer} of a pass of prompts: each sequence's keys before RoPE, rows from {@code rowStart[s]}. */
     void prompts(int layer, List<Sequence> sequences, int[] rowStart, int[] counts, long kPre, int kvDim) {
-        used = true;
         for (int s = 0; s < sequences.size(); s++) {
             keys.prompt(slot(sequences.get(s)), layer, kPre + 4L * rowStart[s] * kvDim, counts[s]);
         }
@@ -81,7 +73,6 @@ final class CudaSeerDecode implements AutoCloseable {
 
     /** Starts a decode pass (one token per sequence, at the position each holds now). */
     void beginDecode(List<Sequence> sequences) {
-        used = true;
         int[] slotOf = new int[sequences.size()], positions = new int[sequences.size()];
         int longest = 0;
         for (int s = 0; s < slotOf.length; s++) {
@@ -127,7 +118,6 @@ final class CudaSeerDecode implements AutoCloseable {
 
     /** Random compressed keys for a sequence whose KV cache was filled with {@code positions} synthetic positions (benchmarks). */
     void fillRandom(KvCache cache, int positions, CudaPagedAttention filler, int seed) {
-        used = true;
         keys.fillRandom(slots.get(cache), positions, filler, seed);
     }
 

@@ -24,7 +24,7 @@ import java.util.List;
  * block when there are at most two). A row needs {@code 1 + maxListed(selection, position + 1)} ints.
  */
 public final class CudaSeerDecodeGate implements AutoCloseable {
-    private static final int THREADS = 128, SELECT_THREADS = 256, MAX_GATE = 256, MAX_GROUP = 16;
+    private static final int THREADS = 128, SELECT_THREADS = 256, MAX_GATE = 256, MAX_GROUP = 16, SCORE_KEYS = 64, SCORE_THREADS = 128;
     private static final long MAX_SMEM = 227 * 1024;
 
     private final CudaDevice device;
@@ -42,8 +42,13 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
     private final int[] lengths;
     private int[] passSlots = new int[0], passPositions = new int[0];
     private int passBlocks; // the largest c = position / block of the pass
-    private int selectSmem = -1;
+    private final java.util.Map<String, Long> smemSet = new java.util.HashMap<>();
+    /** The pass's mapped and rotated queries [rows][heads][gateDim], and raw scores [rows][kvHeads][group][zStride]. */
+    private final long queries;
+    private long zScores, zCapacity;
     private boolean closed;
+    /** Set when {@link #grown} handed the weights and frequencies to a larger gate: close() leaves them. */
+    private boolean ownsWeightsTransferred;
 
     /**
      * Uploads {@code gate}'s weights (fp32) and allocates key caches for {@code slots} sequences of up to
@@ -92,6 +97,32 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
         this.state = device.alloc(4L * slots * layers * shape.kvHeads() * 3 * shape.headDim());
         this.deviceSlots = device.alloc(4L * slots);
         this.devicePositions = device.alloc(4L * slots);
+        this.queries = device.alloc(4L * slots * shape.heads() * shape.gateDim());
+        this.lengths = new int[slots];
+    }
+
+    /** For {@link #grown}: the same module, weights and frequencies, new key caches. */
+    private CudaSeerDecodeGate(CudaDevice device, CudaModule module, SeerGate.Shape shape, boolean adjacent, float scale, int slots, int capacity,
+                               long invFreq, long[] wq, long[] wk, boolean ownsWeights) {
+        this.device = device;
+        this.module = module;
+        this.shape = shape;
+        this.block = shape.block();
+        this.group = shape.heads() / shape.kvHeads();
+        this.adjacent = adjacent;
+        this.scale = scale;
+        this.slotCount = slots;
+        this.capacity = capacity;
+        this.maxBlocks = Math.max(1, capacity / block);
+        this.invFreq = invFreq;
+        this.wq = wq;
+        this.wk = wk;
+        this.ownsWeights = ownsWeights;
+        this.keys = device.alloc(keyBytes(shape, slots, capacity));
+        this.state = device.alloc(4L * slots * shape.layers() * shape.kvHeads() * 3 * shape.headDim());
+        this.deviceSlots = device.alloc(4L * slots);
+        this.devicePositions = device.alloc(4L * slots);
+        this.queries = device.alloc(4L * slots * shape.heads() * shape.gateDim());
         this.lengths = new int[slots];
     }
 
@@ -242,22 +273,67 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
                     + (need - 1) + " blocks, plus the count");
         }
         if (scores != 0 && scoreStride < passBlocks) throw new IllegalArgumentException("score rows of " + scoreStride + " floats, " + passBlocks + " blocks");
-        int zStride = Math.max(1, passBlocks);
-        long smem = 4L * ((long) group * shape.headDim() + 2L * group * shape.gateDim() + (long) group * zStride);
-        if (smem > MAX_SMEM) {
-            throw new BitcapException(String.format("the CUDA decode gate's scores of %d blocks x %d query heads per KV head need %d KiB of shared memory, over the %d KiB a block can have",
-                    zStride, group, smem / 1024, MAX_SMEM / 1024));
+        int zStride = Math.max(1, passBlocks), rows = passSlots.length, gd = shape.gateDim();
+        long selectSmem = 4L * zStride, scoreSmem = 4L * ((long) group * gd + (long) SCORE_KEYS * (gd + 1));
+        if (selectSmem > MAX_SMEM) {
+            throw new BitcapException(String.format("the CUDA decode gate's scores of %d blocks need %d KiB of shared memory, over the %d KiB a block can have",
+                    zStride, selectSmem / 1024, MAX_SMEM / 1024));
         }
-        if (smem > selectSmem) {
-            module.setMaxDynamicSharedMemory("seer_decode_select", (int) smem);
-            selectSmem = (int) smem;
+        long querySmem = 4L * group * (shape.headDim() + gd);
+        smem("seer_decode_query", querySmem);
+        smem("seer_decode_scores", scoreSmem);
+        smem("seer_decode_select", selectSmem);
+        long zFloats = (long) rows * shape.kvHeads() * group * zStride;
+        if (zFloats > zCapacity) {
+            if (zScores != 0) {
+                device.synchronize();
+                device.free(zScores);
+            }
+            zCapacity = Math.max(zFloats, 2 * zCapacity);
+            zScores = device.alloc(4L * zCapacity);
         }
         boolean byThreshold = selection.byThreshold();
-        module.launch("seer_decode_select").ptr(qPre).ptr(wq[layer]).ptr(invFreq).ptr(keys).ptr(deviceSlots).ptr(devicePositions).ptr(lists)
-                .i(listStride).i(shape.layers()).i(layer).i(shape.heads()).i(shape.kvHeads()).i(shape.gateDim()).i(block).i(maxBlocks)
-                .i(adjacent ? 1 : 0).f(scale).l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density()))
-                .f(byThreshold ? (float) selection.threshold() : 0f).i(byThreshold ? 1 : 0).i(zStride).ptr(scores).i(scoreStride)
-                .run(passSlots.length, shape.kvHeads(), 1, SELECT_THREADS, (int) smem);
+        module.launch("seer_decode_query").ptr(qPre).ptr(wq[layer]).ptr(invFreq).ptr(devicePositions).ptr(queries).i(shape.heads()).i(shape.kvHeads())
+                .i(gd).i(adjacent ? 1 : 0).run(rows, shape.kvHeads(), 1, SELECT_THREADS, (int) querySmem);
+        module.launch("seer_decode_scores").ptr(queries).ptr(keys).ptr(deviceSlots).ptr(devicePositions).ptr(zScores).i(shape.layers()).i(layer)
+                .i(shape.heads()).i(shape.kvHeads()).i(gd).i(block).i(maxBlocks).f(scale).i(zStride)
+                .run((zStride + SCORE_KEYS - 1) / SCORE_KEYS, shape.kvHeads(), rows, SCORE_THREADS, (int) scoreSmem);
+        module.launch("seer_decode_select").ptr(zScores).ptr(devicePositions).ptr(lists).i(listStride).i(shape.heads()).i(shape.kvHeads()).i(block)
+                .l(Double.doubleToRawLongBits(byThreshold ? 1.0 : selection.density())).f(byThreshold ? (float) selection.threshold() : 0f)
+                .i(byThreshold ? 1 : 0).i(zStride).ptr(scores).i(scoreStride).run(rows, shape.kvHeads(), 1, SELECT_THREADS, (int) selectSmem);
+    }
+
+    /** Raises a kernel's dynamic shared memory limit when {@code bytes} pass the 48 KiB default (once per size). */
+    private void smem(String kernel, long bytes) {
+        if (bytes <= 48 * 1024) return;
+        Long done = smemSet.get(kernel);
+        if (done != null && done >= bytes) return;
+        module.setMaxDynamicSharedMemory(kernel, (int) bytes);
+        smemSet.put(kernel, bytes);
+    }
+
+    /**
+     * A gate with room for {@code slots} sequences of {@code capacity} positions (at least this one's) that holds this
+     * one's keys, running states and positions, and takes over its weights; this one is closed. Nothing runs on the
+     * host: device-to-device copies on the stream.
+     */
+    CudaSeerDecodeGate grown(int slots, int capacity) {
+        checkOpen();
+        if (slots < slotCount || capacity < this.capacity) throw new IllegalArgumentException("a grown gate cannot be smaller");
+        CudaSeerDecodeGate g = new CudaSeerDecodeGate(device, module, shape, adjacent, scale, slots, capacity, invFreq, wq, wk, ownsWeights);
+        long heads = (long) slotCount * shape.layers() * shape.kvHeads();
+        long oldRow = 4L * maxBlocks * shape.gateDim(), newRow = 4L * g.maxBlocks * shape.gateDim();
+        if (oldRow == newRow) {
+            device.driver().copyOnDevice(g.keys, keys, heads * oldRow, device.stream());
+        } else {
+            for (long h = 0; h < heads; h++) device.driver().copyOnDevice(g.keys + h * newRow, keys + h * oldRow, oldRow, device.stream());
+        }
+        device.driver().copyOnDevice(g.state, state, 4L * heads * 3 * shape.headDim(), device.stream());
+        System.arraycopy(lengths, 0, g.lengths, 0, slotCount);
+        ownsWeightsTransferred = true;
+        device.synchronize(); // the copies read this gate's buffers
+        close();
+        return g;
     }
 
     /**
@@ -318,6 +394,9 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
         device.free(state);
         device.free(deviceSlots);
         device.free(devicePositions);
+        device.free(queries);
+        if (zScores != 0) device.free(zScores);
+        if (ownsWeightsTransferred) return;
         device.free(invFreq);
         if (ownsWeights) {
             for (long p : wq) device.free(p);

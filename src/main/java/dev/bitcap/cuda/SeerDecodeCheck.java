@@ -180,7 +180,7 @@ public final class SeerDecodeCheck {
                 sink.accept(new CudaCheck.Row(GROUP, "blocks " + selections.get(x) + " " + label + " vs cpu BlockSelection", t.different + t.malformed,
                         (double) (t.different + t.malformed) / t.rows, 0, pass,
                         String.format("%d of %d rows differ: %d near ties (gap %.0e), %d clear, %d malformed; density reached %.3f", t.near + t.different + t.malformed,
-                                t.rows, TIE_GAP, t.near, t.different, t.malformed, (double) t.listed / t.causal)));
+                                t.rows, t.near, TIE_GAP, t.different, t.malformed, (double) t.listed / t.causal)));
             }
             sink.accept(new CudaCheck.Row(GROUP, "blocks of rows with n <= 2 " + label, smallBad, small == 0 ? 1 : (double) smallBad / small, 0,
                     small > 0 && smallBad == 0, small + " rows (all selections), every block listed"));

@@ -7,11 +7,12 @@
 // and the diagonal always, plus the best others up to round(density * (i + 1)) blocks in all, or every other block
 // whose softmax probability over the row exceeds the threshold. Output: counts[h * nb + i] and the block indices at
 // lists[h * nb (nb + 1) / 2 + i (i + 1) / 2 ...], best first (the layout flash_prefill.cu reads).
-// Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the default, measured), or
-// gate_query_tiled / gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row picking by a
-// radix select; lists in no particular order), chosen by dev.bitcap.cuda.CudaSeerGate.Picker.
-// After them: the SeerAttention-R decode gate (seer_decode_prompt, seer_decode_append, seer_decode_select; fp32 inputs),
-// launched by dev.bitcap.cuda.CudaSeerDecodeGate.
+// Two ways to choose: gate_select (scores and a per-row bitonic sort in one kernel, the first), or gate_query_tiled /
+// gate_key_tiled, gate_scores + gate_pick (a tiled score product into an nb x nb matrix per head, then one warp per row
+// picking by a radix select; lists in no particular order; the default since it was measured faster), chosen by
+// dev.bitcap.cuda.CudaSeerGate.Picker. After them: the SeerAttention-R decode gate (seer_decode_prompt,
+// seer_decode_append, seer_decode_query, seer_decode_scores, seer_decode_select; fp32 inputs), launched by
+// dev.bitcap.cuda.CudaSeerDecodeGate.
 
 #ifndef HEAD_DIM
 #error "HEAD_DIM must be defined"
@@ -601,40 +602,31 @@ __device__ int block_scan(int v, int* warpSums, int* total) {
 
 #define MAX_GROUP 16
 
-// Scores and chosen blocks of one decode token per sequence, one layer: grid (sequences, kvHeads), SELECT_THREADS (256)
-// threads. For s, g: p = positions[s], c = p / block completed blocks (keys j < c of slot slots[s]); n = c + 1 blocks.
-// Per query head h of KV head g's group: qa = RoPE(p) of wq_h . q_h (q = row s of qPre), z_j = scale * qa . key_j, softmax
-// over j < c; the group's average of those is block j's score. Row lists + (s * kvHeads + g) * listStride gets
-// [count, ascending block ids]: 0 and c always; n <= 2: every block; threshold: every j in 1..c-1 scoring above it;
-// density: the budget - 2 best of 1..c-1 (the k-th largest score by a radix select on its 32 bits, 8 a pass; of the
-// scores equal to it, the later blocks), or all of them when the budget covers them. At most listStride - 3 middle
-// blocks are written (the host sizes rows so that this never cuts). Dynamic shared memory: group * HEAD_DIM +
-// 2 * group * gateDim + group * zStride floats, zStride >= the largest c of the pass. scoresOut (may be null, for
-// checks): the scores of rows with c >= 2 at scoresOut + (s * kvHeads + g) * scoreStride + j, j < c.
-extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(const float* __restrict__ qPre, const float* __restrict__ wq,
-        const double* __restrict__ invFreq, const float* __restrict__ keys, const int* __restrict__ slots, const int* __restrict__ positions,
-        int* __restrict__ lists, int listStride, int layers, int layer, int heads, int kvHeads, int gateDim, int block, int maxBlocks,
-        int adjacent, float scale, double density, float threshold, int byThreshold, int zStride,
-        float* __restrict__ scoresOut, int scoreStride) {
+// The decode gate's three steps for one decode token per sequence, one layer. For s, g: p = positions[s], c = p / block
+// completed blocks (keys j < c of slot slots[s]); n = c + 1 blocks.
+//   seer_decode_query  (grid (sequences, kvHeads), SELECT_THREADS): per query head h of KV head g's group,
+//                      qa = RoPE(p) of wq_h . q_h (q = row s of qPre) into qa + (s * heads + h) * gateDim;
+//   seer_decode_scores (grid (ceil(largest c / SCORE_KEYS), kvHeads, sequences), SCORE_THREADS): z_j = scale * qa . key_j
+//                      for the group's heads, a tile of SCORE_KEYS keys staged in shared memory per block (rows padded by
+//                      one float: the per-thread dot products read distinct banks), into z + ((s * kvHeads + g) * group
+//                      + i) * zStride + j (the keys of a KV head are read once, by many blocks, instead of by one);
+//   seer_decode_select (grid (sequences, kvHeads), SELECT_THREADS): softmax over j < c per head, the group's average of
+//                      those is block j's score; row lists + (s * kvHeads + g) * listStride gets [count, ascending ids].
+// The selection: 0 and c always; n <= 2: every block; threshold: every j in 1..c-1 scoring above it; density: the
+// budget - 2 best of 1..c-1 (the k-th largest score by a radix select on its 32 bits, 8 a pass; of the scores equal to
+// it, the later blocks), or all of them when the budget covers them. At most listStride - 3 middle blocks are written
+// (the host sizes rows so that this never cuts). zStride >= the largest c of the pass; the select kernel's dynamic
+// shared memory is zStride floats. scoresOut (may be null, for checks): the scores of rows with c >= 2 at
+// scoresOut + (s * kvHeads + g) * scoreStride + j, j < c. Each dot product sums over the gate channels in order.
+#define SCORE_KEYS 64
+#define SCORE_THREADS 128
+extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_query(const float* __restrict__ qPre, const float* __restrict__ wq,
+        const double* __restrict__ invFreq, const int* __restrict__ positions, float* __restrict__ qaOut, int heads, int kvHeads, int gateDim,
+        int adjacent) {
     extern __shared__ float dyn[];
-    __shared__ float red[SELECT_THREADS / 32];
-    __shared__ int warpSums[SELECT_THREADS / 32];
-    __shared__ float headMax[MAX_GROUP], headSum[MAX_GROUP];
-    __shared__ int hist[256];
-    __shared__ int pick[3];
-    const int s = blockIdx.x, g = blockIdx.y, tid = threadIdx.x, group = heads / kvHeads;
-    const int slot = slots[s], p = positions[s], c = p / block;
-    int* out = lists + ((long long) s * kvHeads + g) * listStride;
-    if (c <= 1) { // n <= 2 blocks: all of them
-        if (tid <= c) out[1 + tid] = tid;
-        if (tid == 0) out[0] = c + 1;
-        return;
-    }
+    const int s = blockIdx.x, g = blockIdx.y, tid = threadIdx.x, group = heads / kvHeads, p = positions[s];
     float* qin = dyn;                       // [group][HEAD_DIM]
     float* mapped = qin + group * HEAD_DIM; // [group][gateDim]
-    float* qa = mapped + group * gateDim;   // [group][gateDim]
-    float* z = qa + group * gateDim;        // [group][zStride]; row 0 then holds the averaged scores
-
     const float* qs = qPre + ((long long) s * heads + (long long) g * group) * HEAD_DIM;
     for (int i = tid; i < group * HEAD_DIM; i += SELECT_THREADS) qin[i] = qs[i];
     __syncthreads();
@@ -646,6 +638,7 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(
         mapped[idx] = acc;
     }
     __syncthreads();
+    float* qa = qaOut + ((long long) s * heads + (long long) g * group) * gateDim;
     const int half = gateDim / 2;
     for (int idx = tid; idx < group * half; idx += SELECT_THREADS) {
         const int i = idx / half, j = idx - i * half;
@@ -656,27 +649,60 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(
         qa[a] = x0 * cs - x1 * sn;
         qa[b] = x0 * sn + x1 * cs;
     }
-    __syncthreads();
+}
 
-    const float* kb = keys + (((long long) slot * layers + layer) * kvHeads + g) * maxBlocks * gateDim;
-    for (int j = tid; j < c; j += SELECT_THREADS) {
-        float acc[MAX_GROUP];
-#pragma unroll
-        for (int i = 0; i < MAX_GROUP; i++) acc[i] = 0.0f;
-        const float* kr = kb + (long long) j * gateDim;
-        for (int o = 0; o < gateDim; o++) {
-            const float kv = kr[o];
-#pragma unroll
-            for (int i = 0; i < MAX_GROUP; i++)
-                if (i < group) acc[i] += qa[i * gateDim + o] * kv;
-        }
-#pragma unroll
-        for (int i = 0; i < MAX_GROUP; i++)
-            if (i < group) z[i * zStride + j] = acc[i] * scale;
+// Dynamic shared memory: group * gateDim + SCORE_KEYS * (gateDim + 1) floats.
+extern "C" __global__ void __launch_bounds__(SCORE_THREADS) seer_decode_scores(const float* __restrict__ qaIn, const float* __restrict__ keys,
+        const int* __restrict__ slots, const int* __restrict__ positions, float* __restrict__ z, int layers, int layer, int heads, int kvHeads,
+        int gateDim, int block, int maxBlocks, float scale, int zStride) {
+    extern __shared__ float dyn[];
+    const int g = blockIdx.y, s = blockIdx.z, tid = threadIdx.x, group = heads / kvHeads;
+    const int c = positions[s] / block, j0 = blockIdx.x * SCORE_KEYS;
+    if (c <= 1 || j0 >= c) return; // rows of n <= 2 blocks take every block without scores
+    const int count = min(SCORE_KEYS, c - j0), pitch = gateDim + 1;
+    float* qa = dyn;                      // [group][gateDim]
+    float* kt = qa + group * gateDim;     // [SCORE_KEYS][gateDim + 1]
+    const float* qs = qaIn + ((long long) s * heads + (long long) g * group) * gateDim;
+    for (int i = tid; i < group * gateDim; i += SCORE_THREADS) qa[i] = qs[i];
+    const float* kb = keys + ((((long long) slots[s] * layers + layer) * kvHeads + g) * maxBlocks + j0) * gateDim;
+    for (int i = tid; i < count * gateDim; i += SCORE_THREADS) {
+        const int j = i / gateDim, o = i - j * gateDim;
+        kt[j * pitch + o] = kb[i];
     }
     __syncthreads();
+    float* zr = z + ((long long) s * kvHeads + g) * group * zStride;
+    for (int idx = tid; idx < SCORE_KEYS * group; idx += SCORE_THREADS) {
+        const int j = idx % SCORE_KEYS, i = idx / SCORE_KEYS;
+        if (j >= count) continue;
+        const float* kr = kt + j * pitch;
+        const float* qi = qa + i * gateDim;
+        float acc = 0.0f;
+        for (int o = 0; o < gateDim; o++) acc += qi[o] * kr[o];
+        zr[(long long) i * zStride + j0 + j] = acc * scale;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(const float* __restrict__ zIn, const int* __restrict__ positions,
+        int* __restrict__ lists, int listStride, int heads, int kvHeads, int block, double density, float threshold, int byThreshold, int zStride,
+        float* __restrict__ scoresOut, int scoreStride) {
+    extern __shared__ float dyn[];
+    __shared__ float red[SELECT_THREADS / 32];
+    __shared__ int warpSums[SELECT_THREADS / 32];
+    __shared__ float headMax[MAX_GROUP], headSum[MAX_GROUP];
+    __shared__ int hist[256];
+    __shared__ int pick[3];
+    const int s = blockIdx.x, g = blockIdx.y, tid = threadIdx.x, group = heads / kvHeads;
+    const int p = positions[s], c = p / block;
+    int* out = lists + ((long long) s * kvHeads + g) * listStride;
+    if (c <= 1) { // n <= 2 blocks: all of them
+        if (tid <= c) out[1 + tid] = tid;
+        if (tid == 0) out[0] = c + 1;
+        return;
+    }
+    float* z = dyn; // [zStride]: the averaged scores (the per-head rows are read from zIn, in L2)
+    const float* zr = zIn + ((long long) s * kvHeads + g) * group * zStride;
     for (int i = 0; i < group; i++) {
-        const float* zi = z + i * zStride;
+        const float* zi = zr + (long long) i * zStride;
         float mx = NEG_INF;
         for (int j = tid; j < c; j += SELECT_THREADS) mx = fmaxf(mx, zi[j]);
         mx = reduce(mx, red, true);
@@ -689,9 +715,9 @@ extern "C" __global__ void __launch_bounds__(SELECT_THREADS) seer_decode_select(
         }
     }
     __syncthreads();
-    for (int j = tid; j < c; j += SELECT_THREADS) { // each thread reads and writes only its own columns j
+    for (int j = tid; j < c; j += SELECT_THREADS) {
         float a = 0.0f;
-        for (int i = 0; i < group; i++) a += expf(z[i * zStride + j] - headMax[i]) / headSum[i];
+        for (int i = 0; i < group; i++) a += expf(zr[(long long) i * zStride + j] - headMax[i]) / headSum[i];
         z[j] = a / (float) group;
         if (scoresOut != nullptr) scoresOut[((long long) s * kvHeads + g) * scoreStride + j] = z[j];
     }
