@@ -294,34 +294,27 @@ final class CudaKvCheck {
     }
 
     private void row(String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, double absExact) {
-        double abs = 0;
-        boolean finite = true;
-        for (int i = 0; i < got.length; i++) {
-            if (!Float.isFinite(got[i])) finite = false;
-            abs = Math.max(abs, Math.abs(got[i] - ref[i]));
-            }
-            // The kernel feeds the tensor cores fp16: q and each decoded key (score error up to 2u * scale*sum|q||k|,
-            // which moves the softmax weights by at most twice that in sum), the weights, and each decoded value (u
-            // each, relative): |error| <= u * max|v| * (2 + 4 * max scale*sum|q||k|), u = 2^-11, to first order.
-            double tol = HALF_EPS * (2 + 4 * scoreMass);
-            double rel = abs / maxV;
-            boolean pass = finite && rel <= tol && mismatches == 0;
-            String note = String.format("vs fp32 over unquantized rows: %.2e (not gated); packer vs GroupQuantizer: %d of %d values differ%s",
-                    absExact / maxV, mismatches, checked, finite ? "" : "; non-finite output");
-            sink.accept(new CudaCheck.Row("kv-gpu", name, abs, rel, tol, pass, note));
+        boundRow("kv-gpu", name, got, ref, maxV, scoreMass, mismatches, checked, String.format("vs fp32 over unquantized rows: %.2e (not gated)", absExact / maxV));
     }
 
     /** A "seer-decode" row: the same bound as the dense rows ({@link #row}), against {@code ref}. */
     private void sparseRow(String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, String note) {
+        boundRow("seer-decode", name, got, ref, maxV, scoreMass, mismatches, checked, note);
+    }
+
+    private void boundRow(String group, String name, float[] got, double[] ref, double maxV, double scoreMass, int mismatches, int checked, String note) {
         double abs = 0;
         boolean finite = true;
         for (int i = 0; i < got.length; i++) {
             if (!Float.isFinite(got[i])) finite = false;
             abs = Math.max(abs, Math.abs(got[i] - ref[i]));
         }
+        // The kernel feeds the tensor cores fp16: q and each decoded key (score error up to 2u * scale*sum|q||k|,
+        // which moves the softmax weights by at most twice that in sum), the weights, and each decoded value (u
+        // each, relative): |error| <= u * max|v| * (2 + 4 * max scale*sum|q||k|), u = 2^-11, to first order.
         double tol = HALF_EPS * (2 + 4 * scoreMass), rel = abs / maxV;
         boolean pass = finite && rel <= tol && mismatches == 0;
-        sink.accept(new CudaCheck.Row("seer-decode", name, abs, rel, tol, pass, String.format("%s; packer vs GroupQuantizer: %d of %d values differ%s",
+        sink.accept(new CudaCheck.Row(group, name, abs, rel, tol, pass, String.format("%s; packer vs GroupQuantizer: %d of %d values differ%s",
                 note, mismatches, checked, finite ? "" : "; non-finite output")));
     }
 

@@ -32,9 +32,9 @@ public final class CudaPagedAttention {
     private MemorySegment passEvent;
     private long passDevice, passDeviceBytes;
     /** Split buffers shared by pass plans. */
-    private long sharedPartial, sharedStats, splitRows;
+    private final SplitBuffers passSplits = new SplitBuffers();
     /** Split buffers of the block-sparse decodes (their own: growing them never moves a pass plan's). */
-    private long sparsePartial, sparseStats, sparseRows;
+    private final SplitBuffers sparseSplits = new SplitBuffers();
 
     public CudaPagedAttention(CudaDevice device, CudaKvLayout layout, int heads) {
         if (heads % layout.kvHeads() != 0 || heads / layout.kvHeads() > 16) {
@@ -277,19 +277,28 @@ public final class CudaPagedAttention {
         return passDevice;
     }
 
-    /** The split buffers pass plans share (one pass at a time), grown when short. */
-    private long[] splitBuffers(long rows) {
-        if (splitRows < rows) {
-            device.synchronize();
-            if (sharedPartial != 0) {
-                device.free(sharedPartial);
-                device.free(sharedStats);
+    /** Split results (partial outputs [rows][headDim] and {max, sum} per row), grown when short, after the stream is idle. */
+    private final class SplitBuffers {
+        private long partial, stats, rows;
+
+        long[] ensure(long need) {
+            if (rows < need) {
+                device.synchronize();
+                if (partial != 0) {
+                    device.free(partial);
+                    device.free(stats);
+                }
+                rows = Math.max(need, 2 * rows);
+                partial = device.alloc(4L * rows * headDim);
+                stats = device.alloc(8L * rows);
             }
-            splitRows = Math.max(rows, 2 * splitRows);
-            sharedPartial = device.alloc(4L * splitRows * headDim);
-            sharedStats = device.alloc(8L * splitRows);
+            return new long[] {partial, stats};
         }
-        return new long[] {sharedPartial, sharedStats};
+    }
+
+    /** The split buffers pass plans share (one pass at a time). */
+    private long[] splitBuffers(long rows) {
+        return passSplits.ensure(rows);
     }
 
     /** One host row appended (the {@link dev.bitcap.kv.KvCache#append} path): through a one-row pass buffer. */
@@ -454,27 +463,13 @@ public final class CudaPagedAttention {
     public void decodeSparse(SparsePlan sp, int layer, long q, long lists, int listStride, long out) {
         if (listStride < 1) throw new BitcapException("block-sparse decode: a list row holds at least its count, got a stride of " + listStride);
         Plan plan = sp.plan;
-        long[] buf = sparseBuffers((long) plan.sequences * kvHeads * sp.splits * 16);
+        long[] buf = sparseSplits.ensure((long) plan.sequences * kvHeads * sp.splits * 16);
         module.launch(kernel.sparseFunction).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(buf[0]).ptr(buf[1]).i(heads).i(kvHeads)
                 .i(layer).l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(sp.chunk).i(sp.packedSplits).i(layout.spec().group())
                 .i(layout.blockTokens()).f(scaleLog2).ptr(lists).i(listStride).i(sp.blk).run(kvHeads, plan.sequences, sp.splits / 4, 128, 0);
         module.launch("kv_combine").ptr(buf[0]).ptr(buf[1]).ptr(out).i(heads).i(kvHeads).i(sp.splits).run(heads, plan.sequences, 1, 128, 0);
     }
 
-    /** The sparse decodes' split buffers, grown (after the stream is idle) when short. */
-    private long[] sparseBuffers(long rows) {
-        if (sparseRows < rows) {
-            device.synchronize();
-            if (sparsePartial != 0) {
-                device.free(sparsePartial);
-                device.free(sparseStats);
-            }
-            sparseRows = Math.max(rows, 2 * sparseRows);
-            sparsePartial = device.alloc(4L * sparseRows * headDim);
-            sparseStats = device.alloc(8L * sparseRows);
-        }
-        return new long[] {sparsePartial, sparseStats};
-    }
 
     /** A plan for the lengths {@code layer} has now, with its own device buffers (close it). Ring addresses are layer 0's: the kernel adds the layer's offset. */
     public Plan plan(List<CudaPagedKvCache> caches, int layer) {

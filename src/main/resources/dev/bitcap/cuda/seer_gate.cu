@@ -41,8 +41,10 @@ __device__ __forceinline__ float to_float(half_t x) {
 }
 
 // out = RoPE(position) of x (gateDim values in shared memory), as SeerGate.rotate: adjacent pairs (2j, 2j+1) or
-// halves (j, j + gateDim / 2). Angles in double, as the CPU gate, since positions reach 10^5.
-__device__ void rotate_out(const float* x, float* out, const float* invFreq, int gateDim, int position, int adjacent) {
+// halves (j, j + gateDim / 2). Angles in double, as the CPU gate, since positions reach 10^5; the frequencies are
+// float (prefill gate) or double (decode gate).
+template <typename Freq>
+__device__ void rotate_out(const float* x, float* out, const Freq* invFreq, int gateDim, int position, int adjacent) {
     const int half = gateDim / 2;
     for (int j = threadIdx.x; j < half; j += blockDim.x) {
         const double angle = (double) position * invFreq[j];
@@ -482,18 +484,6 @@ extern "C" __global__ void __launch_bounds__(128) gate_pick(const float* __restr
 //   p % block == 0 starts it afresh, so the state needs no clearing).
 // The RoPE frequencies are doubles here, and so are the angles.
 
-// out = RoPE(position) of x (gateDim values in shared memory), as SeerGate.rotate, with double frequencies.
-__device__ void rotate_out_d(const float* x, float* out, const double* invFreq, int gateDim, int position, int adjacent) {
-    const int half = gateDim / 2;
-    for (int j = threadIdx.x; j < half; j += blockDim.x) {
-        const double angle = (double) position * invFreq[j];
-        const float c = (float) cos(angle), s = (float) sin(angle);
-        const int a = adjacent ? 2 * j : j, b = adjacent ? a + 1 : a + half;
-        out[a] = x[a] * c - x[b] * s;
-        out[b] = x[a] * s + x[b] * c;
-    }
-}
-
 // out = RoPE(position) of KV head g's map of pooled (3 * HEAD_DIM floats in shared memory); mapped: gateDim floats of
 // shared memory. Called by every thread of the block (it synchronises).
 __device__ void decode_key(const float* pooled, float* mapped, const float* __restrict__ wk, const double* __restrict__ invFreq, float* out,
@@ -506,7 +496,7 @@ __device__ void decode_key(const float* pooled, float* mapped, const float* __re
         mapped[o] = acc;
     }
     __syncthreads();
-    rotate_out_d(mapped, out, invFreq, gateDim, position, adjacent);
+    rotate_out(mapped, out, invFreq, gateDim, position, adjacent);
 }
 
 // A sequence's first pass of n positions (0..n-1), one layer: grid (ceil(n / block), kvHeads), THREADS threads. Block b
