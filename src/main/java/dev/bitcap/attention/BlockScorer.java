@@ -1,6 +1,6 @@
 package dev.bitcap.attention;
 
-import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.KvCache;
 import java.util.List;
 
 /**
@@ -17,11 +17,11 @@ public interface BlockScorer {
      * Scores of the query blocks of a run of several tokens: {@code [i - firstBlock][h][j]} for key blocks
      * {@code j <= i}, where firstBlock is the block of the run's first position. The cache holds the run.
      */
-    double[][][] prefill(int layer, TokenRun run, F32KvCache cache, float[] q);
+    double[][][] prefill(int layer, TokenRun run, KvCache cache, float[] q);
 
     /**
      * Scores of a single-token run per KV head: {@code [g][j]} for the completed blocks {@code j < c}, where c is
      * the block of the token's position (always attended); the arrays hold c+1 entries.
      */
-    double[][] decode(int layer, TokenRun run, F32KvCache cache, float[] q);
+    double[][] decode(int layer, TokenRun run, KvCache cache, float[] q);
 }

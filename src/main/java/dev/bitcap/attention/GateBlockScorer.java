@@ -48,12 +48,12 @@ public final class GateBlockScorer implements BlockScorer {
     }
 
     @Override
-    public double[][][] prefill(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][][] prefill(int layer, TokenRun run, KvCache cache, float[] q) {
         return prefillScores.get(run);
     }
 
     @Override
-    public double[][] decode(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][] decode(int layer, TokenRun run, KvCache cache, float[] q) {
         return decodeScores.get(run);
     }
 

@@ -1,6 +1,8 @@
 package dev.bitcap.attention;
 
+import dev.bitcap.BitcapException;
 import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.KvCache;
 import dev.bitcap.tensor.Parallel;
 
 /**
@@ -25,7 +27,8 @@ public final class OracleBlockScorer implements BlockScorer {
     }
 
     @Override
-    public double[][][] prefill(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][][] prefill(int layer, TokenRun run, KvCache kv, float[] q) {
+        F32KvCache cache = exact(kv);
         int b0 = run.start() / block, b1 = run.last() / block;
         double[][][] s = new double[b1 - b0 + 1][heads][];
         Parallel.forRange((b1 - b0 + 1) * heads, 1, (from, to) -> {
@@ -41,7 +44,8 @@ public final class OracleBlockScorer implements BlockScorer {
     }
 
     @Override
-    public double[][] decode(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][] decode(int layer, TokenRun run, KvCache kv, float[] q) {
+        F32KvCache cache = exact(kv);
         int p = run.start(), n = p / block + 1, group = heads / kvHeads;
         double[][] s = new double[kvHeads][];
         double[] row = new double[n];
@@ -61,6 +65,12 @@ public final class OracleBlockScorer implements BlockScorer {
         }
         kernel.attendHeadRecordingBlockMax(cache, layer, p, h, q, qOff, null, 0, sc, row, 0);
         for (int j = 0, n = p / block + 1; j < n; j++) best[j] = Math.max(best[j], row[j]);
+    }
+
+    /** The oracle ranks blocks by the true attention map, which it reads from the f32 cache. */
+    private static F32KvCache exact(KvCache cache) {
+        if (cache instanceof F32KvCache f32) return f32;
+        throw new BitcapException("--attention oracle reads the true attention map from an f32 KV cache; the " + cache.format() + " cache is not supported with it");
     }
 
     private static double[] normalised(double[] x) {

@@ -29,6 +29,13 @@ public final class PackedAttention {
         float[] scores = new float[0];
         /** One decoded run or row. */
         float[] codes = new float[0];
+        /** Block-sparse masks: per head and block, and per position. */
+        boolean[] visible = new boolean[0], any = new boolean[0];
+
+        private void ensureMasks(int blockFlags, int positions) {
+            if (visible.length < blockFlags) visible = new boolean[Math.max(blockFlags, visible.length * 2)];
+            if (any.length < positions) any = new boolean[Math.max(positions, any.length * 2)];
+        }
 
         private void ensure(int scoreFloats, int codeFloats) {
             if (scores.length < scoreFloats) scores = new float[Math.max(scoreFloats, scores.length * 2)];
@@ -49,6 +56,36 @@ public final class PackedAttention {
      */
     public void attendGroup(PagedKvCache cache, int layer, int position, int kvHead, float[] q, int qOff, float[] out, int outOff,
                             Scratch scratch) {
+        attend(cache, layer, position, kvHead, q, qOff, out, outOff, scratch, null);
+    }
+
+    /**
+     * {@link #attendGroup}, block-sparse: query head {@code firstHead + i} of the group attends only the positions of
+     * the blocks {@code lists[i][0 .. counts[i])} (blocks of {@code block} positions, each list holding the token's own
+     * block). Only positions some head of the group attends are decoded; the others weigh nothing.
+     */
+    public void attendGroupSparse(PagedKvCache cache, int layer, int position, int kvHead, float[] q, int qOff, float[] out, int outOff,
+                                  Scratch scratch, int block, int[][] lists, int[] counts) {
+        int gq = heads / kvHeads, len = position + 1, nb = position / block + 1;
+        scratch.ensureMasks(gq * nb, len);
+        boolean[] visible = scratch.visible, any = scratch.any;
+        java.util.Arrays.fill(visible, 0, gq * nb, false);
+        java.util.Arrays.fill(any, 0, len, false);
+        for (int i = 0; i < gq; i++) {
+            for (int x = 0; x < counts[i]; x++) {
+                int j = lists[i][x];
+                visible[i * nb + j] = true;
+                java.util.Arrays.fill(any, j * block, Math.min(len, (j + 1) * block), true);
+            }
+        }
+        attend(cache, layer, position, kvHead, q, qOff, out, outOff, scratch, new Mask(block, nb, visible, any));
+    }
+
+    /** Which positions each head of a group attends: block j is visible to head i when visible[i·nb + j]; any: to some head. */
+    private record Mask(int block, int nb, boolean[] visible, boolean[] any) {}
+
+    private void attend(PagedKvCache cache, int layer, int position, int kvHead, float[] q, int qOff, float[] out, int outOff, Scratch scratch,
+                        Mask mask) {
         KvLayout lay = cache.layout();
         int gq = heads / kvHeads, firstHead = kvHead * gq;
         int len = position + 1;
@@ -58,52 +95,60 @@ public final class PackedAttention {
         scratch.ensure(gq * stride, Math.max(lay.group(), headDim));
         float[] s = scratch.scores;
         int q0 = qOff + firstHead * headDim;
+        boolean[] any = mask == null ? null : mask.any();
 
         if (lay.spec().format() == KvFormat.FP16) {
-            halfScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+            halfScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch, any);
         } else if (lay.spec().keys() == KeyGrouping.CHANNEL) {
-            channelScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+            channelScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch, any);
         } else {
-            tokenScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch);
+            tokenScores(cache, lay, layer, kvHead, packed, q, q0, gq, stride, scratch, any);
         }
         int kvDim = kvHeads * headDim;
         float[] rk = cache.residualKeys(layer);
         for (int t = packed; t < len; t++) {
+            if (any != null && !any[t]) continue;
             int row = (t % lay.group()) * kvDim + kvHead * headDim;
             for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, rk, row, headDim);
         }
         for (int h = 0; h < gq; h++) {
             for (int t = 0; t < len; t++) s[h * stride + t] *= scale;
+            if (mask != null) {
+                for (int t = 0; t < len; t++) if (!mask.visible()[h * mask.nb() + t / mask.block()]) s[h * stride + t] = Float.NEGATIVE_INFINITY;
+            }
             Ops.softmax(s, h * stride, len);
         }
 
         int o0 = outOff + firstHead * headDim;
         Arrays.fill(out, o0, o0 + gq * headDim, 0f);
         if (lay.spec().format() == KvFormat.FP16) {
-            halfValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch);
+            halfValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch, any);
         } else {
-            quantizedValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch);
+            quantizedValues(cache, lay, layer, kvHead, packed, out, o0, gq, stride, scratch, any);
         }
         float[] rv = cache.residualValues(layer);
         for (int t = packed; t < len; t++) {
+            if (any != null && !any[t]) continue;
             int row = (t % lay.group()) * kvDim + kvHead * headDim;
             for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], rv, row, out, o0 + h * headDim, headDim);
         }
     }
 
     private void halfScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
-                            Scratch scratch) {
+                            Scratch scratch, boolean[] any) {
         float[] s = scratch.scores, row = scratch.codes;
         for (int t = 0; t < packed; t++) {
+            if (any != null && !any[t]) continue;
             PackedRuns.halfs(cache.segment(t), cache.pageBase(t) + lay.region(layer, kvHead) + lay.halfKey(t % lay.pageTokens()), headDim, row);
             for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, row, 0, headDim);
         }
     }
 
     private void halfValues(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] out, int o0, int gq, int stride,
-                            Scratch scratch) {
+                            Scratch scratch, boolean[] any) {
         float[] s = scratch.scores, row = scratch.codes;
         for (int t = 0; t < packed; t++) {
+            if (any != null && !any[t]) continue;
             PackedRuns.halfs(cache.segment(t), cache.pageBase(t) + lay.region(layer, kvHead) + lay.halfValue(t % lay.pageTokens()), headDim, row);
             for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], row, 0, out, o0 + h * headDim, headDim);
         }
@@ -111,10 +156,11 @@ public final class PackedAttention {
 
     /** Keys per channel: scores of whole blocks of g tokens (a partly visible last block is computed whole). */
     private void channelScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
-                               Scratch scratch) {
+                               Scratch scratch, boolean[] any) {
         float[] s = scratch.scores, keys = scratch.codes;
         int g = lay.group(), bits = lay.bits();
         for (int start = 0; start < packed; start += g) {
+            if (any != null && !anyIn(any, start, Math.min(packed, start + g))) continue;
             MemorySegment seg = cache.segment(start);
             long region = cache.pageBase(start) + lay.region(layer, kvHead);
             int block = start % lay.pageTokens() / g;
@@ -129,10 +175,11 @@ public final class PackedAttention {
     }
 
     private void tokenScores(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] q, int q0, int gq, int stride,
-                             Scratch scratch) {
+                             Scratch scratch, boolean[] any) {
         float[] s = scratch.scores, key = scratch.codes;
         int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
         for (int t = 0; t < packed; t++) {
+            if (any != null && !any[t]) continue;
             MemorySegment seg = cache.segment(t);
             long region = cache.pageBase(t) + lay.region(layer, kvHead);
             int tp = t % lay.pageTokens();
@@ -146,10 +193,11 @@ public final class PackedAttention {
     }
 
     private void quantizedValues(PagedKvCache cache, KvLayout lay, int layer, int kvHead, int packed, float[] out, int o0, int gq,
-                                 int stride, Scratch scratch) {
+                                 int stride, Scratch scratch, boolean[] any) {
         float[] s = scratch.scores, value = scratch.codes;
         int cg = lay.channelGroup(), groups = lay.groupsPerRow(), bits = lay.bits();
         for (int t = 0; t < packed; t++) {
+            if (any != null && !any[t]) continue;
             MemorySegment seg = cache.segment(t);
             long region = cache.pageBase(t) + lay.region(layer, kvHead);
             int tp = t % lay.pageTokens();
@@ -160,6 +208,11 @@ public final class PackedAttention {
             }
             for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], value, 0, out, o0 + h * headDim, headDim);
         }
+    }
+
+    private static boolean anyIn(boolean[] any, int from, int to) {
+        for (int t = from; t < to; t++) if (any[t]) return true;
+        return false;
     }
 
     public int heads() {

@@ -2,6 +2,7 @@ package dev.bitcap.attention;
 
 import dev.bitcap.BitcapException;
 import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.PagedKvCache;
 import dev.bitcap.tensor.Parallel;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
@@ -10,8 +11,9 @@ import java.util.concurrent.atomic.LongAdder;
  * Block-sparse attention of a layer: a {@link BlockScorer} ranks each row's key blocks, a {@link BlockSelection}
  * keeps some (always the first and the diagonal/current one), and {@link BlockSparseAttention} visits only those.
  * A run of several tokens is prefill (rows = query blocks, one list per query head); a run of one token is
- * decode (one list per KV head, shared by its query heads). Counts the blocks visited against the causal blocks
- * there were, so callers can report the density actually reached.
+ * decode (one list per KV head, shared by its query heads). The cache may be the f32 one or a paged fp16 / int4 / int2
+ * one (read in place by {@link PackedAttention}, decoding only the positions some head of a group visits). Counts the
+ * blocks visited against the causal blocks there were, so callers can report the density actually reached.
  */
 public final class SeerAttention implements LayerAttention {
     private final int heads;
@@ -21,6 +23,9 @@ public final class SeerAttention implements LayerAttention {
     private final BlockScorer scorer;
     private final BlockSelection selection;
     private final BlockSparseAttention kernel;
+    /** The paged caches' kernel, restricted to the chosen blocks. */
+    private final PackedAttention packed;
+    private final ThreadLocal<PackedAttention.Scratch> packedScratch = ThreadLocal.withInitial(PackedAttention.Scratch::new);
     private final LongAdder visitedBlocks = new LongAdder();
     private final LongAdder causalBlocks = new LongAdder();
     private final ThreadLocal<float[]> scores = ThreadLocal.withInitial(() -> new float[0]);
@@ -33,6 +38,7 @@ public final class SeerAttention implements LayerAttention {
         this.scorer = scorer;
         this.selection = selection;
         this.kernel = new BlockSparseAttention(heads, kvHeads, headDim, block);
+        this.packed = new PackedAttention(heads, kvHeads, headDim);
     }
 
     public int block() {
@@ -53,15 +59,62 @@ public final class SeerAttention implements LayerAttention {
     @Override
     public void attend(int layer, List<TokenRun> runs, float[] q, float[] out) {
         for (TokenRun run : runs) {
-            if (!(run.cache() instanceof F32KvCache cache)) {
-                throw new BitcapException("--attention seer reads an f32 KV cache; the " + run.cache().format() + " cache is not supported with it");
-            }
-            if (run.count() == 1) {
-                decode(layer, run, cache, q, out);
+            if (run.cache() instanceof F32KvCache cache) {
+                if (run.count() == 1) decode(layer, run, cache, q, out);
+                else prefill(layer, run, cache, q, out);
+            } else if (run.cache() instanceof PagedKvCache cache) {
+                if (run.count() == 1) decodePaged(layer, run, cache, q, out);
+                else prefillPaged(layer, run, cache, q, out);
             } else {
-                prefill(layer, run, cache, q, out);
+                throw new BitcapException("--attention with blocks reads an f32 or a paged KV cache, not " + run.cache().format());
             }
         }
+    }
+
+    /** Prefill over a paged (fp16 / low-bit) cache: per position and KV head, the group's heads over their own lists. */
+    private void prefillPaged(int layer, TokenRun run, PagedKvCache cache, float[] q, float[] out) {
+        int b0 = run.start() / block, b1 = run.last() / block, group = heads / kvHeads;
+        double[][][] s = scorer.prefill(layer, run, cache, q);
+        int[][][] lists = new int[b1 - b0 + 1][heads][];
+        int[][] counts = new int[b1 - b0 + 1][heads];
+        Parallel.forRange((b1 - b0 + 1) * heads, 1, (from, to) -> {
+            for (int idx = from; idx < to; idx++) {
+                int i = b0 + idx / heads, h = idx % heads;
+                int[] list = new int[i + 1];
+                counts[idx / heads][h] = selection.select(s[idx / heads][h], i + 1, list);
+                lists[idx / heads][h] = list;
+                visitedBlocks.add(counts[idx / heads][h]);
+                causalBlocks.add(i + 1);
+            }
+        });
+        Parallel.forRange(run.count() * kvHeads, 1, (from, to) -> {
+            for (int idx = from; idx < to; idx++) {
+                int p = run.start() + idx / kvHeads, g = idx % kvHeads, i = p / block - b0;
+                int row = (run.first() + p - run.start()) * qDim;
+                int[][] groupLists = java.util.Arrays.copyOfRange(lists[i], g * group, (g + 1) * group);
+                int[] groupCounts = java.util.Arrays.copyOfRange(counts[i], g * group, (g + 1) * group);
+                packed.attendGroupSparse(cache, layer, p, g, q, row, out, row, packedScratch.get(), block, groupLists, groupCounts);
+            }
+        });
+    }
+
+    /** Decode over a paged cache: one list per KV head, shared by its query heads. */
+    private void decodePaged(int layer, TokenRun run, PagedKvCache cache, float[] q, float[] out) {
+        int p = run.start(), n = p / block + 1, group = heads / kvHeads, row = run.first() * qDim;
+        double[][] s = scorer.decode(layer, run, cache, q);
+        Parallel.forRange(kvHeads, 1, (from, to) -> {
+            for (int g = from; g < to; g++) {
+                int[] list = new int[n];
+                int count = selection.select(s[g], n, list);
+                visitedBlocks.add((long) count * group);
+                causalBlocks.add((long) n * group);
+                int[][] lists = new int[group][];
+                int[] counts = new int[group];
+                java.util.Arrays.fill(lists, list);
+                java.util.Arrays.fill(counts, count);
+                packed.attendGroupSparse(cache, layer, p, g, q, row, out, row, packedScratch.get(), block, lists, counts);
+            }
+        });
     }
 
     private void prefill(int layer, TokenRun run, F32KvCache cache, float[] q, float[] out) {

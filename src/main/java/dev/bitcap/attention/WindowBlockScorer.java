@@ -1,6 +1,6 @@
 package dev.bitcap.attention;
 
-import dev.bitcap.kv.F32KvCache;
+import dev.bitcap.kv.KvCache;
 
 /**
  * A fixed pattern for comparison: the later a block, the higher its score, so a budget of k blocks keeps the
@@ -18,7 +18,7 @@ public final class WindowBlockScorer implements BlockScorer {
     }
 
     @Override
-    public double[][][] prefill(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][][] prefill(int layer, TokenRun run, KvCache cache, float[] q) {
         int b0 = run.start() / block, b1 = run.last() / block;
         double[][][] s = new double[b1 - b0 + 1][heads][];
         for (int i = b0; i <= b1; i++) {
@@ -29,7 +29,7 @@ public final class WindowBlockScorer implements BlockScorer {
     }
 
     @Override
-    public double[][] decode(int layer, TokenRun run, F32KvCache cache, float[] q) {
+    public double[][] decode(int layer, TokenRun run, KvCache cache, float[] q) {
         double[][] s = new double[kvHeads][];
         double[] recency = recency(run.start() / block + 1);
         for (int g = 0; g < kvHeads; g++) s[g] = recency;

@@ -10,6 +10,7 @@ import dev.bitcap.kv.KvPagePool;
 import dev.bitcap.kv.KvSpec;
 import dev.bitcap.kv.PagedKvCache;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
@@ -42,6 +43,11 @@ class PackedAttentionTest {
             }
         }
         return list.stream();
+    }
+
+    /** The cases up to head dim 64: the lists, not the head width, are what the sparse test exercises. */
+    static Stream<Arguments> sparseCases() {
+        return cases().filter(a -> (int) a.get()[1] <= 64);
     }
 
     /** Decode: positions appended one at a time, attention after each chosen step (residual block partly full). */
@@ -95,6 +101,77 @@ class PackedAttentionTest {
                 assertClose(reference(q, decoded[0], decoded[1], p + 1, heads, KV_HEADS, headDim), out, spec + " prefill position " + p);
             }
         }
+    }
+
+    /**
+     * Block-sparse: each query head of a group attends its own random list of blocks (always its own block), over
+     * the packed pages and the residual rows; against fp64 over the dequantized cache masked the same way.
+     */
+    @ParameterizedTest(name = "{0} d={1} gqa={2}")
+    @MethodSource("sparseCases")
+    void sparseGroupMatchesAMaskedReferenceOverTheDequantizedCache(KvSpec spec, int headDim, int gqa) {
+        int heads = KV_HEADS * gqa, kvDim = KV_HEADS * headDim, len = 2 * PAGE_TOKENS + spec.group() / 2 + 7;
+        PagedKvCache cache = new PagedKvCache(new KvPagePool(new KvLayout(spec, LAYERS, KV_HEADS, headDim, PAGE_TOKENS), 16), len);
+        SplittableRandom rnd = new SplittableRandom(headDim * 17L + gqa);
+        float[] keys = new float[len * kvDim], values = new float[len * kvDim];
+        fill(keys, values, headDim, rnd);
+        for (int p = 0; p < len; p++) cache.append(0, p, keys, p * kvDim, values, p * kvDim);
+        float[][] decoded = DequantizedCache.rows(cache, 0);
+        PackedAttention attention = new PackedAttention(heads, KV_HEADS, headDim);
+        float[] q = new float[heads * headDim], out = new float[heads * headDim];
+        for (int block : new int[] {16, 24}) {
+            for (int p : new int[] {block - 1, 100, 2 * PAGE_TOKENS - 1, len - 1}) {
+                int nb = p / block + 1;
+                int[][] lists = new int[heads][];
+                int[] counts = new int[heads];
+                for (int h = 0; h < heads; h++) {
+                    int[] list = new int[nb];
+                    int n = 0;
+                    for (int j = 0; j < nb; j++) if (j == nb - 1 || rnd.nextDouble() < 0.35) list[n++] = j;
+                    lists[h] = list;
+                    counts[h] = n;
+                }
+                for (int i = 0; i < q.length; i++) q[i] = (float) rnd.nextGaussian();
+                for (int kvh = 0; kvh < KV_HEADS; kvh++) {
+                    attention.attendGroupSparse(cache, 0, p, kvh, q, 0, out, 0, new PackedAttention.Scratch(), block,
+                            Arrays.copyOfRange(lists, kvh * gqa, (kvh + 1) * gqa), Arrays.copyOfRange(counts, kvh * gqa, (kvh + 1) * gqa));
+                }
+                double[] ref = maskedReference(q, decoded[0], decoded[1], p + 1, heads, KV_HEADS, headDim, block, lists, counts);
+                assertClose(ref, out, spec + " d=" + headDim + " gqa=" + gqa + " blocks of " + block + " position " + p);
+                double[] dense = reference(q, decoded[0], decoded[1], p + 1, heads, KV_HEADS, headDim);
+                if (p > 2 * block) assertTrue(relError(dense, out) > 1e-3, "the lists should change the output at position " + p);
+            }
+        }
+    }
+
+    /** {@link #reference} where head h sees only positions whose block is in lists[h]. */
+    private static double[] maskedReference(float[] q, float[] keys, float[] values, int len, int heads, int kvHeads, int headDim, int block,
+                                            int[][] lists, int[] counts) {
+        int kvDim = kvHeads * headDim, group = heads / kvHeads;
+        double[] out = new double[heads * headDim];
+        for (int h = 0; h < heads; h++) {
+            boolean[] seen = new boolean[(len - 1) / block + 1];
+            for (int x = 0; x < counts[h]; x++) seen[lists[h][x]] = true;
+            int kvOff = h / group * headDim;
+            double[] s = new double[len];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int t = 0; t < len; t++) {
+                if (!seen[t / block]) {
+                    s[t] = Double.NEGATIVE_INFINITY;
+                    continue;
+                }
+                double dot = 0;
+                for (int c = 0; c < headDim; c++) dot += (double) q[h * headDim + c] * keys[t * kvDim + kvOff + c];
+                s[t] = dot / Math.sqrt(headDim);
+                max = Math.max(max, s[t]);
+            }
+            double sum = 0;
+            for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - max);
+            for (int t = 0; t < len; t++) {
+                for (int c = 0; c < headDim; c++) out[h * headDim + c] += s[t] / sum * values[t * kvDim + kvOff + c];
+            }
+        }
+        return out;
     }
 
     /** Several sequences of different lengths in one pool, attended in turn: each sees only its own pages. */

@@ -9,6 +9,9 @@ import dev.bitcap.BitcapException;
 import dev.bitcap.engine.CpuBackend;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.Sequence;
+import dev.bitcap.kv.KeyGrouping;
+import dev.bitcap.kv.KvFormat;
+import dev.bitcap.kv.KvSpec;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.ModelFingerprint;
@@ -68,8 +71,14 @@ class SeerAttentionModelTest {
 
     /** Logits of the prefill's every token, then of each decode step, with {@code attention} (null: dense). */
     private static List<float[]> run(LayerAttention attention) {
+        return run(attention, null);
+    }
+
+    /** {@link #run(LayerAttention)} with a paged KV cache of {@code kv} (null: the f32 cache). */
+    private static List<float[]> run(LayerAttention attention, KvSpec kv) {
         List<float[]> logits = new ArrayList<>();
         try (CpuBackend backend = new CpuBackend(model, PassRecorder.NONE)) {
+            if (kv != null) backend.useKv(kv, CpuBackend.defaultKvPoolBytes());
             backend.replaceAttention(attention);
             Sequence seq = backend.newSequence(PREFILL + DECODE);
             logits.add(backend.forward(List.of(seq), List.of(Arrays.copyOf(ids, PREFILL)), true));
@@ -110,6 +119,47 @@ class SeerAttentionModelTest {
             double reached = seer.achievedDensity();
             assertTrue(reached > 0.25 && reached < 0.4, name + " visited " + reached);
         }
+    }
+
+    /** Over the paged low-bit cache (read in place, only the chosen blocks decoded): density 1 is dense paged attention, bit for bit. */
+    @Test
+    void overAPagedLowBitCacheDensityOneReproducesDensePagedAttention() {
+        ModelConfig c = model.config();
+        for (KvSpec kv : new KvSpec[] {new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL), new KvSpec(KvFormat.INT2, 32, KeyGrouping.TOKEN),
+                new KvSpec(KvFormat.FP16, 32, KeyGrouping.CHANNEL)}) {
+            List<float[]> dense = run(null, kv);
+            for (Supplier<BlockScorer> scorer : List.<Supplier<BlockScorer>>of(() -> new GateBlockScorer(randomGate(BLOCK)),
+                    () -> new WindowBlockScorer(c.heads(), c.kvHeads(), BLOCK))) {
+                SeerAttention seer = new SeerAttention(c.heads(), c.kvHeads(), c.headDim(), BLOCK, scorer.get(), BlockSelection.density(1.0));
+                List<float[]> sparse = run(seer, kv);
+                for (int i = 0; i < dense.size(); i++) {
+                    assertArrayEquals(dense.get(i), sparse.get(i), kv.format().flagName() + " " + scorer.get().getClass().getSimpleName() + " pass " + i);
+                }
+            }
+        }
+    }
+
+    /** At density 0.3 over the int4 cache the logits move (blocks are skipped) and the density reached is the one asked for. */
+    @Test
+    void overAPagedLowBitCacheLowerDensitySkipsBlocks() {
+        ModelConfig c = model.config();
+        KvSpec kv = new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL);
+        List<float[]> dense = run(null, kv);
+        SeerAttention seer = new SeerAttention(c.heads(), c.kvHeads(), c.headDim(), BLOCK, new GateBlockScorer(randomGate(BLOCK)), BlockSelection.density(0.3));
+        List<float[]> sparse = run(seer, kv);
+        double moved = 0;
+        for (int i = 0; i < dense.size(); i++) moved = Math.max(moved, Models.maxAbsDiff(dense.get(i), sparse.get(i)));
+        assertTrue(moved > 0.05, "density 0.3 should change the logits, moved only " + moved);
+        assertTrue(seer.achievedDensity() > 0.25 && seer.achievedDensity() < 0.4, "visited " + seer.achievedDensity());
+    }
+
+    @Test
+    void theOracleNeedsTheF32Cache() {
+        ModelConfig c = model.config();
+        SeerAttention oracle = new SeerAttention(c.heads(), c.kvHeads(), c.headDim(), BLOCK, new OracleBlockScorer(c.heads(), c.kvHeads(), c.headDim(), BLOCK),
+                BlockSelection.density(0.3));
+        var e = assertThrows(BitcapException.class, () -> run(oracle, new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL)));
+        assertEquals("--attention oracle reads the true attention map from an f32 KV cache; the int4 cache is not supported with it", e.getMessage());
     }
 
     @Test
