@@ -1,6 +1,5 @@
 package dev.bitcap.attention;
 
-import dev.bitcap.kv.F32KvCache;
 import dev.bitcap.kv.KvCache;
 import java.util.Collections;
 import java.util.HashMap;
