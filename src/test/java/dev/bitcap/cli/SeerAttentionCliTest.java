@@ -1,6 +1,7 @@
 package dev.bitcap.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.bitcap.attention.SeerGate;
@@ -72,6 +73,29 @@ class SeerAttentionCliTest {
                 "--attention", "seer", "--gate", gate.toString(), "--threshold", "0.05");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith("Once upon a time"), r.out());
+    }
+
+    /** With the paged int4 cache: the trained gate at density 1 gives --kv int4's perplexity; at 0.5 another one, at half the blocks. */
+    @Test
+    void perplexityWithTheGateOverTheLowBitKvCache() {
+        String[] common = {"perplexity", "--text", text("tinystories-val.txt"), "--ctx", "256", "--max-windows", "2", "--kv", "int4", "--kv-group", "32"};
+        CliRunner dense = run(model(), common);
+        CliRunner all = run(model(), concat(common, "--attention", "seer", "--gate", gate.toString(), "--density", "1.0"));
+        CliRunner half = run(model(), concat(common, "--attention", "seer", "--gate", gate.toString(), "--density", "0.5"));
+        for (CliRunner r : List.of(dense, all, half)) assertEquals(0, r.code(), r.err());
+        assertEquals(perplexity(dense.out()), perplexity(all.out()), all.out());
+        assertNotEquals(perplexity(dense.out()), perplexity(half.out()), half.out());
+        assertTrue(half.out().contains("attention: seer blocks of 16, density 0.5; visited 0.5"), half.out());
+    }
+
+    private static String perplexity(String out) {
+        return out.lines().filter(l -> l.startsWith("perplexity ")).findFirst().orElseThrow().split(" ")[1];
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     @Test
