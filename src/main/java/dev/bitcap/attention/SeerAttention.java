@@ -81,10 +81,8 @@ public final class SeerAttention implements LayerAttention {
             for (int idx = from; idx < to; idx++) {
                 int i = b0 + idx / heads, h = idx % heads;
                 int[] list = new int[i + 1];
-                counts[idx / heads][h] = selection.select(s[idx / heads][h], i + 1, list);
+                counts[idx / heads][h] = select(s[idx / heads][h], i + 1, 1, list);
                 lists[idx / heads][h] = list;
-                visitedBlocks.add(counts[idx / heads][h]);
-                causalBlocks.add(i + 1);
             }
         });
         Parallel.forRange(run.count() * kvHeads, 1, (from, to) -> {
@@ -105,9 +103,7 @@ public final class SeerAttention implements LayerAttention {
         Parallel.forRange(kvHeads, 1, (from, to) -> {
             for (int g = from; g < to; g++) {
                 int[] list = new int[n];
-                int count = selection.select(s[g], n, list);
-                visitedBlocks.add((long) count * group);
-                causalBlocks.add((long) n * group);
+                int count = select(s[g], n, group, list);
                 int[][] lists = new int[group][];
                 int[] counts = new int[group];
                 java.util.Arrays.fill(lists, list);
@@ -124,9 +120,7 @@ public final class SeerAttention implements LayerAttention {
             for (int idx = from; idx < to; idx++) {
                 int i = b0 + idx / heads, h = idx % heads;
                 int[] list = new int[i + 1];
-                int count = selection.select(s[idx / heads][h], i + 1, list);
-                visitedBlocks.add(count);
-                causalBlocks.add(i + 1);
+                int count = select(s[idx / heads][h], i + 1, 1, list);
                 int p0 = Math.max(run.start(), i * block), p1 = Math.min(run.last(), (i + 1) * block - 1);
                 for (int p = p0; p <= p1; p++) {
                     int row = (run.first() + p - run.start()) * qDim;
@@ -142,12 +136,18 @@ public final class SeerAttention implements LayerAttention {
         Parallel.forRange(kvHeads, 1, (from, to) -> {
             for (int g = from; g < to; g++) {
                 int[] list = new int[n];
-                int count = selection.select(s[g], n, list);
-                visitedBlocks.add((long) count * group);
-                causalBlocks.add((long) n * group);
+                int count = select(s[g], n, group, list);
                 for (int h = g * group; h < (g + 1) * group; h++) kernel.attendHead(cache, layer, p, h, list, count, q, row, out, row, scratch(p + 1));
             }
         });
+    }
+
+    /** The blocks a row of n causal blocks keeps, into {@code into}; counted for the {@code heads} query heads that read them. */
+    private int select(double[] scores, int n, int heads, int[] into) {
+        int count = selection.select(scores, n, into);
+        visitedBlocks.add((long) count * heads);
+        causalBlocks.add((long) n * heads);
+        return count;
     }
 
     private float[] scratch(int len) {

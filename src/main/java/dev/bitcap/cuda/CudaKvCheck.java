@@ -334,31 +334,10 @@ final class CudaKvCheck {
 
     /** Attention in double of query row s over keys/values [t][kvDim] of sequence s, every head. */
     static double[] attend(float[] q, float[][] keys, float[][] values, int[] lens, int heads, int kvHeads, int d) {
-        double[] out = new double[q.length];
-        int gq = heads / kvHeads, kvDim = kvHeads * d;
-        double scale = 1 / Math.sqrt(d);
-        for (int s = 0; s < lens.length; s++) {
-            for (int h = 0; h < heads; h++) {
-                int kv = h / gq * d;
-                double[] w = new double[lens[s]];
-                double max = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t < lens[s]; t++) {
-                    double dot = 0;
-                    for (int c = 0; c < d; c++) dot += (double) q[(s * heads + h) * d + c] * keys[s][t * kvDim + kv + c];
-                    w[t] = dot * scale;
-                    max = Math.max(max, w[t]);
-                }
-                double sum = 0;
-                for (int t = 0; t < lens[s]; t++) sum += w[t] = Math.exp(w[t] - max);
-                for (int t = 0; t < lens[s]; t++) {
-                    for (int c = 0; c < d; c++) out[(s * heads + h) * d + c] += w[t] / sum * values[s][t * kvDim + kv + c];
-                }
-            }
-        }
-        return out;
+        return attendMasked(q, keys, values, lens, heads, kvHeads, d, null);
     }
 
-    /** {@link #attend} over the positions t with mask[s * kvHeads + kvHead][t] only. */
+    /** {@link #attend} over the positions t with mask[s * kvHeads + kvHead][t] only (a null mask: every position). */
     static double[] attendMasked(float[] q, float[][] keys, float[][] values, int[] lens, int heads, int kvHeads, int d, boolean[][] mask) {
         double[] out = new double[q.length];
         int gq = heads / kvHeads, kvDim = kvHeads * d;
@@ -366,20 +345,20 @@ final class CudaKvCheck {
         for (int s = 0; s < lens.length; s++) {
             for (int h = 0; h < heads; h++) {
                 int kv = h / gq * d;
-                boolean[] on = mask[s * kvHeads + h / gq];
+                boolean[] on = mask == null ? null : mask[s * kvHeads + h / gq];
                 double[] w = new double[lens[s]];
                 double max = Double.NEGATIVE_INFINITY;
                 for (int t = 0; t < lens[s]; t++) {
-                    if (!on[t]) continue;
+                    if (on != null && !on[t]) continue;
                     double dot = 0;
                     for (int c = 0; c < d; c++) dot += (double) q[(s * heads + h) * d + c] * keys[s][t * kvDim + kv + c];
                     w[t] = dot * scale;
                     max = Math.max(max, w[t]);
                 }
                 double sum = 0;
-                for (int t = 0; t < lens[s]; t++) if (on[t]) sum += w[t] = Math.exp(w[t] - max);
+                for (int t = 0; t < lens[s]; t++) if (on == null || on[t]) sum += w[t] = Math.exp(w[t] - max);
                 for (int t = 0; t < lens[s]; t++) {
-                    if (!on[t]) continue;
+                    if (on != null && !on[t]) continue;
                     for (int c = 0; c < d; c++) out[(s * heads + h) * d + c] += w[t] / sum * values[s][t * kvDim + kv + c];
                 }
             }

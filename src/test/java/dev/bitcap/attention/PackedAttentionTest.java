@@ -144,14 +144,15 @@ class PackedAttentionTest {
         }
     }
 
-    /** {@link #reference} where head h sees only positions whose block is in lists[h]. */
+    /** {@link #reference} where head h sees only positions whose block is in lists[h] (null lists: every position). */
     private static double[] maskedReference(float[] q, float[] keys, float[] values, int len, int heads, int kvHeads, int headDim, int block,
                                             int[][] lists, int[] counts) {
         int kvDim = kvHeads * headDim, group = heads / kvHeads;
         double[] out = new double[heads * headDim];
         for (int h = 0; h < heads; h++) {
             boolean[] seen = new boolean[(len - 1) / block + 1];
-            for (int x = 0; x < counts[h]; x++) seen[lists[h][x]] = true;
+            if (lists == null) Arrays.fill(seen, true);
+            else for (int x = 0; x < counts[h]; x++) seen[lists[h][x]] = true;
             int kvOff = h / group * headDim;
             double[] s = new double[len];
             double max = Double.NEGATIVE_INFINITY;
@@ -223,25 +224,7 @@ class PackedAttentionTest {
 
     /** Causal attention of every head over positions 0 .. len, in double. */
     static double[] reference(float[] q, float[] keys, float[] values, int len, int heads, int kvHeads, int headDim) {
-        int kvDim = kvHeads * headDim, group = heads / kvHeads;
-        double[] out = new double[heads * headDim];
-        for (int h = 0; h < heads; h++) {
-            int kvOff = h / group * headDim;
-            double[] s = new double[len];
-            double max = Double.NEGATIVE_INFINITY;
-            for (int t = 0; t < len; t++) {
-                double dot = 0;
-                for (int c = 0; c < headDim; c++) dot += (double) q[h * headDim + c] * keys[t * kvDim + kvOff + c];
-                s[t] = dot / Math.sqrt(headDim);
-                max = Math.max(max, s[t]);
-            }
-            double sum = 0;
-            for (int t = 0; t < len; t++) sum += s[t] = Math.exp(s[t] - max);
-            for (int t = 0; t < len; t++) {
-                for (int c = 0; c < headDim; c++) out[h * headDim + c] += s[t] / sum * values[t * kvDim + kvOff + c];
-            }
-        }
-        return out;
+        return maskedReference(q, keys, values, len, heads, kvHeads, headDim, 1, null, null);
     }
 
     private static double relError(double[] ref, float[] out) {
