@@ -4,7 +4,8 @@
 # (issue 8: 40-48 µs per layer at batch 1). Nsight Compute on a few launches of each, inside the benches that time
 # them: speed of light, warp stall reasons, scheduler issue rate, occupancy, memory workload. One H200 call;
 # carry [".devcarry/common", ".devcarry/final"] (.devcarry/final: bitcap.jar); run `bash bench/ncu-next.sh`.
-# Everything goes to $OUT/ncu.log (the raw reports are too many files to come back).
+# Everything goes to $OUT/ncu.log (the raw reports are too many files to come back). The --launch-skip counts are
+# guesses meant to land past the check rows in the timed shapes: read the grid sizes in the report to confirm.
 L=$OUT/ncu.log
 [ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
 J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
