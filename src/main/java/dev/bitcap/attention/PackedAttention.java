@@ -112,10 +112,11 @@ public final class PackedAttention {
             for (int h = 0; h < gq; h++) s[h * stride + t] = Ops.dot(q, q0 + h * headDim, rk, row, headDim);
         }
         for (int h = 0; h < gq; h++) {
-            for (int t = 0; t < len; t++) s[h * stride + t] *= scale;
             if (mask != null) {
-                for (int t = 0; t < len; t++) if (!mask.visible()[h * mask.nb() + t / mask.block()]) s[h * stride + t] = Float.NEGATIVE_INFINITY;
+                maskedSoftmax(s, h * stride, len, mask, h);
+                continue;
             }
+            for (int t = 0; t < len; t++) s[h * stride + t] *= scale;
             Ops.softmax(s, h * stride, len);
         }
 
@@ -207,6 +208,32 @@ public final class PackedAttention {
                         GroupQuantizer.min(seg, param), value, j * cg);
             }
             for (int h = 0; h < gq; h++) Ops.axpy(s[h * stride + t], value, 0, out, o0 + h * headDim, headDim);
+        }
+    }
+
+    /**
+     * Softmax of scale·s over the positions of the blocks head h visits, block by block (the others, which may hold
+     * stale scores, become 0): the cost follows the blocks visited, not the context.
+     */
+    private void maskedSoftmax(float[] s, int off, int len, Mask mask, int h) {
+        int block = mask.block(), nb = mask.nb();
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < nb; j++) {
+            boolean on = mask.visible()[h * nb + j];
+            for (int t = j * block, end = Math.min(len, t + block); t < end; t++) {
+                if (on) max = Math.max(max, s[off + t] *= scale);
+                else s[off + t] = 0f;
+            }
+        }
+        float sum = 0;
+        for (int j = 0; j < nb; j++) {
+            if (!mask.visible()[h * nb + j]) continue;
+            for (int t = j * block, end = Math.min(len, t + block); t < end; t++) sum += s[off + t] = (float) Math.exp(s[off + t] - max);
+        }
+        float inv = 1f / sum;
+        for (int j = 0; j < nb; j++) {
+            if (!mask.visible()[h * nb + j]) continue;
+            for (int t = j * block, end = Math.min(len, t + block); t < end; t++) s[off + t] *= inv;
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.bitcap.bench.jmh;
 
+import dev.bitcap.attention.BlockSelection;
+import dev.bitcap.attention.BlockSparseAttention;
 import dev.bitcap.attention.DenseAttention;
 import dev.bitcap.attention.PackedAttention;
 import dev.bitcap.kv.F32KvCache;
@@ -26,7 +28,10 @@ import org.openjdk.jmh.annotations.State;
  * One decode step of attention for one layer with Llama-3.1-8B heads (32 query heads, 8 KV heads, head dim 128)
  * over a cache of {@code context} positions, on one thread: f32 ({@link DenseAttention} over {@link F32KvCache})
  * against the paged fp16/int4/int2 caches ({@link PackedAttention}). Score is ms/op; KV bytes read per op are
- * {@code KvLayout.bytesFor(context)} for one layer (f32: context·8·128·2·4).
+ * {@code KvLayout.bytesFor(context)} for one layer (f32: context·8·128·2·4). With {@code density} below 1, the step
+ * is block-sparse (SeerAttention-R decode without its gate): each KV head visits a fixed list of blocks of 64 (the
+ * first, the current one and others spread evenly, round(density·n) in all) through
+ * {@link BlockSparseAttention} (f32) or {@link PackedAttention#attendGroupSparse} (paged).
  *
  * <pre>
  * mvn -q -B test-compile dependency:build-classpath -Dmdep.outputFile=target/jmh.cp
@@ -53,6 +58,16 @@ public class KvDecodeBenchmark {
 
     @Param({"128"})
     public int group;
+
+    @Param({"1.0"})
+    public double density;
+
+    private static final int BLOCK = 64;
+    private int[] list;
+    private int listed;
+    private int[][] groupLists;
+    private int[] groupCounts;
+    private BlockSparseAttention sparseAttention;
 
     private F32KvCache dense;
     private PagedKvCache paged;
@@ -87,11 +102,28 @@ public class KvDecodeBenchmark {
         scores = new float[context];
         denseAttention = new DenseAttention(HEADS, KV_HEADS, HEAD_DIM);
         packedAttention = new PackedAttention(HEADS, KV_HEADS, HEAD_DIM);
+        sparseAttention = new BlockSparseAttention(HEADS, KV_HEADS, HEAD_DIM, BLOCK);
+        int n = (context - 1) / BLOCK + 1, keep = BlockSelection.budget(density, n);
+        list = new int[keep];
+        for (int i = 0; i < keep; i++) list[i] = keep == 1 ? n - 1 : (int) Math.round(i * (n - 1) / (double) (keep - 1)); // 0 .. n-1, ascending
+        listed = keep;
+        groupLists = new int[HEADS / KV_HEADS][];
+        java.util.Arrays.fill(groupLists, list);
+        groupCounts = new int[HEADS / KV_HEADS];
+        java.util.Arrays.fill(groupCounts, keep);
     }
 
     @Benchmark
     public float[] decodeStep() {
-        if (dense != null) {
+        if (density < 1) {
+            if (dense != null) {
+                for (int h = 0; h < HEADS; h++) sparseAttention.attendHead(dense, 0, context - 1, h, list, listed, q, 0, out, 0, scores);
+            } else {
+                for (int kvh = 0; kvh < KV_HEADS; kvh++) {
+                    packedAttention.attendGroupSparse(paged, 0, context - 1, kvh, q, 0, out, 0, scratch, BLOCK, groupLists, groupCounts);
+                }
+            }
+        } else if (dense != null) {
             for (int h = 0; h < HEADS; h++) denseAttention.attendHead(dense, 0, context - 1, h, q, 0, out, 0, scores);
         } else {
             for (int kvh = 0; kvh < KV_HEADS; kvh++) packedAttention.attendGroup(paged, 0, context - 1, kvh, q, 0, out, 0, scratch);
