@@ -59,15 +59,12 @@ public final class SeerAttention implements LayerAttention {
     @Override
     public void attend(int layer, List<TokenRun> runs, float[] q, float[] out) {
         for (TokenRun run : runs) {
-            if (run.cache() instanceof F32KvCache cache) {
-                if (run.count() == 1) decode(layer, run, cache, q, out);
-                else prefill(layer, run, cache, q, out);
-            } else if (run.cache() instanceof PagedKvCache cache) {
-                if (run.count() == 1) decodePaged(layer, run, cache, q, out);
-                else prefillPaged(layer, run, cache, q, out);
-            } else {
+            if (!(run.cache() instanceof F32KvCache) && !(run.cache() instanceof PagedKvCache)) {
                 throw new BitcapException("--attention with blocks reads an f32 or a paged KV cache, not " + run.cache().format());
             }
+            if (run.count() == 1) decode(layer, run, q, out);
+            else if (run.cache() instanceof F32KvCache cache) prefill(layer, run, cache, q, out);
+            else prefillPaged(layer, run, (PagedKvCache) run.cache(), q, out);
         }
     }
 
@@ -96,23 +93,6 @@ public final class SeerAttention implements LayerAttention {
         });
     }
 
-    /** Decode over a paged cache: one list per KV head, shared by its query heads. */
-    private void decodePaged(int layer, TokenRun run, PagedKvCache cache, float[] q, float[] out) {
-        int p = run.start(), n = p / block + 1, group = heads / kvHeads, row = run.first() * qDim;
-        double[][] s = scorer.decode(layer, run, cache, q);
-        Parallel.forRange(kvHeads, 1, (from, to) -> {
-            for (int g = from; g < to; g++) {
-                int[] list = new int[n];
-                int count = select(s[g], n, group, list);
-                int[][] lists = new int[group][];
-                int[] counts = new int[group];
-                java.util.Arrays.fill(lists, list);
-                java.util.Arrays.fill(counts, count);
-                packed.attendGroupSparse(cache, layer, p, g, q, row, out, row, packedScratch.get(), block, lists, counts);
-            }
-        });
-    }
-
     private void prefill(int layer, TokenRun run, F32KvCache cache, float[] q, float[] out) {
         int b0 = run.start() / block, b1 = run.last() / block;
         double[][][] s = scorer.prefill(layer, run, cache, q);
@@ -130,14 +110,23 @@ public final class SeerAttention implements LayerAttention {
         });
     }
 
-    private void decode(int layer, TokenRun run, F32KvCache cache, float[] q, float[] out) {
+    /** Decode: one list per KV head, shared by its query heads, over the f32 cache or (read in place) a paged one. */
+    private void decode(int layer, TokenRun run, float[] q, float[] out) {
         int p = run.start(), n = p / block + 1, group = heads / kvHeads, row = run.first() * qDim;
-        double[][] s = scorer.decode(layer, run, cache, q);
+        double[][] s = scorer.decode(layer, run, run.cache(), q);
         Parallel.forRange(kvHeads, 1, (from, to) -> {
             for (int g = from; g < to; g++) {
                 int[] list = new int[n];
                 int count = select(s[g], n, group, list);
-                for (int h = g * group; h < (g + 1) * group; h++) kernel.attendHead(cache, layer, p, h, list, count, q, row, out, row, scratch(p + 1));
+                if (run.cache() instanceof F32KvCache cache) {
+                    for (int h = g * group; h < (g + 1) * group; h++) kernel.attendHead(cache, layer, p, h, list, count, q, row, out, row, scratch(p + 1));
+                } else {
+                    int[][] lists = new int[group][];
+                    int[] counts = new int[group];
+                    java.util.Arrays.fill(lists, list);
+                    java.util.Arrays.fill(counts, count);
+                    packed.attendGroupSparse((PagedKvCache) run.cache(), layer, p, g, q, row, out, row, packedScratch.get(), block, lists, counts);
+                }
             }
         });
     }

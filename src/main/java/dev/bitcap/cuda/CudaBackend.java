@@ -380,7 +380,7 @@ public final class CudaBackend implements Backend {
     public boolean useSeer(SeerGate gate, BlockSelection selection) {
         if (!caches.isEmpty()) throw new IllegalStateException("the attention is chosen before the first sequence");
         seerPrefill = new CudaSeerPrefill(device, gate, selection);
-        if (paged != null) seerDecode = new CudaSeerDecode(device, gate, selection);
+        if (paged != null) seerDecode = new CudaSeerDecode(seerPrefill.weights(), selection);
         return seerDecode != null;
     }
 

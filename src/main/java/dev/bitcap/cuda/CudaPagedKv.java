@@ -27,6 +27,8 @@ final class CudaPagedKv {
     private List<Sequence> sequences = List.of();
     private int[] rowStart = new int[0], counts = new int[0];
     private boolean decode;
+    /** The pass's block-sparse decode splits (SeerAttention-R), made at its first layer; null until then. */
+    private CudaPagedAttention.SparsePlan sparse;
     /** The pass's appends and decode plan, uploaded once for every layer. */
     private CudaPagedAttention.Pass pass;
 
@@ -41,6 +43,7 @@ final class CudaPagedKv {
     /** Reserves every sequence's pages for this pass (refusing before anything runs) and picks decode or prompt. */
     void beginPass(List<Sequence> sequences, List<int[]> tokens) {
         pass = null;
+        sparse = null;
         passCaches.clear();
         this.sequences = List.copyOf(sequences);
         rowStart = new int[sequences.size()];
@@ -87,7 +90,8 @@ final class CudaPagedKv {
     /** Layer l of a decode pass: appends k, v and attends over the blocks {@code seer} chose for each KV head. */
     void sparseDecode(int l, long q, long k, long v, long att, CudaSeerDecode seer) {
         append(l, k, v);
-        attention.decodeSparse(pass.plan, l, q, seer.lists(), seer.listStride(), seer.block(), seer.maxListed(), att);
+        if (sparse == null) sparse = attention.sparsePlan(pass.plan, seer.block(), seer.maxListed());
+        attention.decodeSparse(sparse, l, q, seer.lists(), seer.listStride(), att);
     }
 
     /** Layer l of the pass: appends the rows k, v [token][kvDim] only (the caller attends, e.g. SeerAttention prefill). */

@@ -1,7 +1,6 @@
 package dev.bitcap.cuda;
 
 import dev.bitcap.attention.BlockSelection;
-import dev.bitcap.attention.SeerGate;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.kv.KvCache;
 import java.util.IdentityHashMap;
@@ -18,7 +17,8 @@ import java.util.Map;
  */
 final class CudaSeerDecode implements AutoCloseable {
     private final CudaDevice device;
-    private final SeerGate gate;
+    /** The gate's weights, uploaded once for prefill and decode. */
+    private final CudaSeerGate weights;
     private final BlockSelection selection;
     private final Map<KvCache, Integer> slots = new IdentityHashMap<>();
     private CudaSeerDecodeGate keys;
@@ -27,9 +27,9 @@ final class CudaSeerDecode implements AutoCloseable {
     /** The current decode pass: list row stride and the most blocks a row may list. */
     private int stride, maxListed;
 
-    CudaSeerDecode(CudaDevice device, SeerGate gate, BlockSelection selection) {
-        this.device = device;
-        this.gate = gate;
+    CudaSeerDecode(CudaSeerGate weights, BlockSelection selection) {
+        this.device = weights.device();
+        this.weights = weights;
         this.selection = selection;
     }
 
@@ -37,7 +37,7 @@ final class CudaSeerDecode implements AutoCloseable {
     void add(KvCache cache, int capacity) {
         int slot = freeSlot();
         if (keys == null) {
-            keys = new CudaSeerDecodeGate(device, gate, slot + 1, capacity);
+            keys = new CudaSeerDecodeGate(weights, slot + 1, capacity);
         } else if (slot >= keys.slots() || capacity > keys.capacity()) {
             // Double the slots when short (a batch makes its sequences one by one); the slots held keep their keys.
             keys = keys.grown(Math.max(keys.slots(), slot >= keys.slots() ? 2 * keys.slots() : 0), Math.max(capacity, keys.capacity()));
@@ -83,7 +83,7 @@ final class CudaSeerDecode implements AutoCloseable {
         keys.beginDecode(slotOf, positions);
         maxListed = CudaSeerDecodeGate.maxListed(selection, longest);
         stride = 1 + maxListed;
-        int need = stride * sequences.size() * gate.shape().kvHeads();
+        int need = stride * sequences.size() * weights.shape().kvHeads();
         if (need > listInts) {
             if (lists != 0) {
                 device.synchronize();

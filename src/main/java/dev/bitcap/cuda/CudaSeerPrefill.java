@@ -66,6 +66,11 @@ final class CudaSeerPrefill {
         lists = device.alloc(4L * CudaSparseAttention.listInts(n, heads));
     }
 
+    /** The gate's weights on the device (the decode gate shares them). */
+    CudaSeerGate weights() {
+        return gate;
+    }
+
     /** Keeps fp16 copies of the layer's Q [n][qDim] and K [n][kvDim] before RoPE, for the gate. */
     void gateInputs(long qPre, long kPre, int n) {
         ensure(n);

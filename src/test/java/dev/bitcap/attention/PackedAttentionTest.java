@@ -86,12 +86,9 @@ class PackedAttentionTest {
     void prefillQueriesSeeOnlyTheirPrefix() {
         for (KvSpec spec : new KvSpec[] {new KvSpec(KvFormat.INT4, 32, KeyGrouping.CHANNEL), new KvSpec(KvFormat.INT2, 64, KeyGrouping.TOKEN),
                 new KvSpec(KvFormat.FP16, 32, KeyGrouping.CHANNEL)}) {
-            int headDim = 16, heads = 8, kvDim = KV_HEADS * headDim, len = 150;
-            PagedKvCache cache = new PagedKvCache(new KvPagePool(new KvLayout(spec, LAYERS, KV_HEADS, headDim, PAGE_TOKENS), 4), len);
+            int headDim = 16, heads = 8;
             SplittableRandom rnd = new SplittableRandom(5);
-            float[] keys = new float[len * kvDim], values = new float[len * kvDim];
-            fill(keys, values, headDim, rnd);
-            for (int p = 0; p < len; p++) cache.append(0, p, keys, p * kvDim, values, p * kvDim);
+            PagedKvCache cache = filled(spec, headDim, 150, 4, rnd);
             float[][] decoded = DequantizedCache.rows(cache, 0);
             PackedAttention attention = new PackedAttention(heads, KV_HEADS, headDim);
             float[] q = new float[heads * headDim], out = new float[heads * headDim];
@@ -110,12 +107,9 @@ class PackedAttentionTest {
     @ParameterizedTest(name = "{0} d={1} gqa={2}")
     @MethodSource("sparseCases")
     void sparseGroupMatchesAMaskedReferenceOverTheDequantizedCache(KvSpec spec, int headDim, int gqa) {
-        int heads = KV_HEADS * gqa, kvDim = KV_HEADS * headDim, len = 2 * PAGE_TOKENS + spec.group() / 2 + 7;
-        PagedKvCache cache = new PagedKvCache(new KvPagePool(new KvLayout(spec, LAYERS, KV_HEADS, headDim, PAGE_TOKENS), 16), len);
+        int heads = KV_HEADS * gqa, len = 2 * PAGE_TOKENS + spec.group() / 2 + 7;
         SplittableRandom rnd = new SplittableRandom(headDim * 17L + gqa);
-        float[] keys = new float[len * kvDim], values = new float[len * kvDim];
-        fill(keys, values, headDim, rnd);
-        for (int p = 0; p < len; p++) cache.append(0, p, keys, p * kvDim, values, p * kvDim);
+        PagedKvCache cache = filled(spec, headDim, len, 16, rnd);
         float[][] decoded = DequantizedCache.rows(cache, 0);
         PackedAttention attention = new PackedAttention(heads, KV_HEADS, headDim);
         float[] q = new float[heads * headDim], out = new float[heads * headDim];
@@ -206,6 +200,16 @@ class PackedAttentionTest {
             float[][] decoded = DequantizedCache.rows(caches[s], 0);
             assertClose(reference(q, decoded[0], decoded[1], lengths[s], heads, KV_HEADS, headDim), out, "sequence " + s);
         }
+    }
+
+    /** A one-layer cache of {@code pages} pages holding {@code len} positions of {@link #fill}'s keys and values. */
+    private static PagedKvCache filled(KvSpec spec, int headDim, int len, int pages, SplittableRandom rnd) {
+        int kvDim = KV_HEADS * headDim;
+        PagedKvCache cache = new PagedKvCache(new KvPagePool(new KvLayout(spec, LAYERS, KV_HEADS, headDim, PAGE_TOKENS), pages), len);
+        float[] keys = new float[len * kvDim], values = new float[len * kvDim];
+        fill(keys, values, headDim, rnd);
+        for (int p = 0; p < len; p++) cache.append(0, p, keys, p * kvDim, values, p * kvDim);
+        return cache;
     }
 
     /** Keys with per-channel offsets and scales (as real keys have), values plain Gaussian. */
