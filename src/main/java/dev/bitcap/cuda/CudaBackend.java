@@ -614,6 +614,7 @@ public final class CudaBackend implements Backend {
             dropGraphs();
             act.close();
             if (deviceMoe != null) deviceMoe.free();
+            if (seerDecode != null) seerDecode.close();
         } finally {
             device.close();
         }
