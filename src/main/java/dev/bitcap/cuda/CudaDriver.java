@@ -40,7 +40,7 @@ public final class CudaDriver {
             cuMemcpyDtoH, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemGetInfo, cuModuleLoadData, cuModuleGetFunction,
             cuFuncSetAttribute, cuLaunchKernel, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy, cuEventCreate, cuEventRecord,
             cuEventSynchronize, cuEventElapsedTime, cuEventDestroy, cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate,
-            cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy;
+            cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy, cuOccupancyMaxActiveBlocksPerMultiprocessor;
 
     CudaDriver(NativeLibrary lib) {
         cuInit = lib.bind(I_I, "cuInit");
@@ -65,6 +65,8 @@ public final class CudaDriver {
         cuModuleLoadData = lib.bind(I_AA, "cuModuleLoadData");
         cuModuleGetFunction = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuModuleGetFunction");
         cuFuncSetAttribute = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
+        cuOccupancyMaxActiveBlocksPerMultiprocessor = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_LONG),
+                "cuOccupancyMaxActiveBlocksPerMultiprocessor");
         cuLaunchKernel = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernel");
         cuStreamCreate = lib.bind(I_AI, "cuStreamCreate");
@@ -248,6 +250,16 @@ public final class CudaDriver {
     /** CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8. */
     public void setMaxDynamicSharedMemory(MemorySegment function, int bytes) {
         run("cuFuncSetAttribute", () -> (int) cuFuncSetAttribute.invokeExact(function, 8, bytes));
+    }
+
+    /** Blocks of {@code blockSize} threads and {@code sharedBytes} of dynamic shared memory that fit one multiprocessor at once. */
+    public int maxActiveBlocks(MemorySegment function, int blockSize, long sharedBytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            run("cuOccupancyMaxActiveBlocksPerMultiprocessor", () -> (int) cuOccupancyMaxActiveBlocksPerMultiprocessor.invokeExact(n, function,
+                    blockSize, sharedBytes));
+            return n.get(JAVA_INT, 0);
+        }
     }
 
     public void launch(String name, MemorySegment function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes,

@@ -148,10 +148,20 @@ public final class CudaMatMul {
 
         /**
          * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
-         * {@code stream[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1).
+         * {@code stream[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1);
+         * {@code staged:R:B} is the default kernel with R weight rows per warp at n = 1 (1-8) and column slabs sized for
+         * B blocks per multiprocessor (0-16; 0: one slab per row where it fits).
          */
         public static PackedTuning parse(String text) {
             String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+            java.util.regex.Matcher shaped = java.util.regex.Pattern.compile("staged:(\\d+):(\\d+)").matcher(t);
+            if (shaped.matches()) {
+                int rows = Integer.parseInt(shaped.group(1)), blocks = Integer.parseInt(shaped.group(2));
+                if (rows < 1 || rows > 8 || blocks > 16) {
+                    throw new BitcapException(ENV + ": staged:R:B takes 1-8 rows per warp and 0-16 blocks per multiprocessor, got '" + text + "'");
+                }
+                return new PackedTuning(true, rows, blocks);
+            }
             int colon = t.indexOf(':');
             String name = colon < 0 ? t : t.substring(0, colon);
             int depth = 0;
@@ -165,7 +175,7 @@ public final class CudaMatMul {
             int min = name.equals("async") ? 2 : 1;
             boolean known = List.of("staged", "wide", "bulk", "stream", "async").contains(name);
             if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
-                throw new BitcapException(ENV + ": expected staged, wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8] or async[:stages 2-8], got '"
+                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8] or async[:stages 2-8], got '"
                         + text + "'");
             }
             return switch (name) {

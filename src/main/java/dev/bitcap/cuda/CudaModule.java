@@ -40,6 +40,11 @@ public final class CudaModule {
         device.driver().setMaxDynamicSharedMemory(function(name), bytes);
     }
 
+    /** Blocks of kernel {@code name} that fit one multiprocessor at once with that block size and dynamic shared memory. */
+    public int maxActiveBlocks(String name, int blockSize, int sharedBytes) {
+        return device.driver().maxActiveBlocks(function(name), blockSize, sharedBytes);
+    }
+
     /** Starts a launch of kernel {@code name}; add the arguments in order, then {@link Launch#run}. */
     public Launch launch(String name) {
         count = 0;

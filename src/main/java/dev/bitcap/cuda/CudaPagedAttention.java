@@ -49,9 +49,41 @@ public final class CudaPagedAttention {
         this.kvDim = kvHeads * headDim;
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
-                "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0)));
+                "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0), "KV_STAGES=" + RING_STAGES));
         this.kernel = kernels().get(0);
+        for (DecodeKernel k : kernels()) {
+            int ring = copyRingBytes(k);
+            if (ring == 0) continue;
+            module.setMaxDynamicSharedMemory(k.function, ring);
+            module.setMaxDynamicSharedMemory(k.sparseFunction, ring);
+        }
     }
+
+    /** Steps in each warp's copy ring of the folded kernels (KV_STAGES in kv_attention.cu). */
+    static final int RING_STAGES = 3;
+
+    /**
+     * Dynamic shared memory of a decode kernel: for the folded ones, 4 warps x {@link #RING_STAGES} slots of one step
+     * each (kv_attention.cu's RingSlot: key and value codes, value parameters, key parameters); none for the others.
+     */
+    int copyRingBytes(DecodeKernel k) {
+        if (k == DecodeKernel.PER_ELEMENT) return 0;
+        return copyRingBytes(headDim, layout.spec().format().bits(), layout.spec().keys() == KeyGrouping.CHANNEL, k == DecodeKernel.FOLDED_32 ? 2 : 1);
+    }
+
+    static int copyRingBytes(int headDim, int bits, boolean keyChannel, int tiles) {
+        int ct = headDim / 16, words = bits == 4 ? ct : ct / 2, maxGroups = headDim / 32;
+        int codeWords = tiles * words * 32, paramWords = tiles * 16 * maxGroups;
+        int slotWords = 2 * codeWords + paramWords + (keyChannel ? headDim : paramWords);
+        return 4 * RING_STAGES * slotWords * 4;
+    }
+
+    /** Warps of decode kernel {@code k} that run at once on one multiprocessor (registers and shared memory allowing). */
+    private int warpsPerMultiprocessor(DecodeKernel k) {
+        return warpsPerSm.computeIfAbsent(k, kk -> 4 * Math.max(1, module.maxActiveBlocks(kk.function, 128, copyRingBytes(kk))));
+    }
+
+    private final java.util.Map<DecodeKernel, Integer> warpsPerSm = new java.util.EnumMap<>(DecodeKernel.class);
 
     /**
      * The decode kernels: for int formats FOLDED (group parameters folded out of the inner loop; the default since
@@ -360,7 +392,7 @@ public final class CudaPagedAttention {
                 hostInfo[s * INFO_WORDS + 3] = lengths[s] - packed;
             }
             long pairs = (long) sequences * kvHeads;
-            int[] shape = splitShape(maxPacked, pairs, device.multiprocessors(), layout.spec().format().quantized());
+            int[] shape = splitShape(maxPacked, pairs, device.multiprocessors(), warpsPerMultiprocessor(kernel), layout.spec().format().quantized());
             chunk = shape[0];
             packedSplits = shape[1];
             splits = shape[2];
@@ -394,13 +426,16 @@ public final class CudaPagedAttention {
 
     /**
      * {chunk, packedSplits, splits} for splits that walk up to {@code walk} positions of each of {@code pairs}
-     * (sequence, KV head) pairs: about 16 warps per multiprocessor in all, each split at least 256 positions; chunks
-     * of whole 16-token tiles, for int formats whole 32-token steps (FOLDED_32), which packed lengths (multiples of
-     * g >= 32) and sparse virtual lengths (blocks of a multiple of 32, see {@link SparseDecodeMask}) keep; one more
-     * split for the ring, and the splits rounded up to blocks of 4 warps.
+     * (sequence, KV head) pairs: one wave of blocks of 4 warps in all ({@code warpsPerSm} run at once per
+     * multiprocessor), each split at least 256 positions; chunks of whole 16-token tiles, for int formats whole
+     * 32-token steps (FOLDED_32), which packed lengths (multiples of g >= 32) and sparse virtual lengths (blocks of a
+     * multiple of 32, see {@link SparseDecodeMask}) keep; one more split for the ring, and the splits rounded up to
+     * blocks of 4 warps. (A fixed 16 warps per multiprocessor had left a second wave of a third of the blocks when only
+     * 12 fit: every warp does the same work, so that tail cost as much as the first wave.)
      */
-    static int[] splitShape(int walk, long pairs, int multiprocessors, boolean quantized) {
-        int warps = (int) Math.max(1, Math.min((16L * multiprocessors + pairs - 1) / pairs, (walk + 255) / 256));
+    static int[] splitShape(int walk, long pairs, int multiprocessors, int warpsPerSm, boolean quantized) {
+        long blocksPerPair = Math.max(1, (long) warpsPerSm / 4 * multiprocessors / pairs);
+        int warps = (int) Math.max(1, Math.min(4 * blocksPerPair - 1, (walk + 255) / 256)); // the ring takes one more
         int ch = (walk + warps - 1) / warps;
         int align = quantized ? 32 : 16;
         int chunk = Math.max(align, (ch + align - 1) / align * align);
@@ -429,7 +464,8 @@ public final class CudaPagedAttention {
             this.blk = blk;
             this.maxListed = maxListed;
             int walk = (int) Math.min(plan.maxPacked, ((long) maxListed + 1) * blk);
-            int[] shape = splitShape(walk, (long) plan.sequences * kvHeads, device.multiprocessors(), layout.spec().format().quantized());
+            int[] shape = splitShape(walk, (long) plan.sequences * kvHeads, device.multiprocessors(), warpsPerMultiprocessor(kernel),
+                    layout.spec().format().quantized());
             chunk = shape[0];
             packedSplits = shape[1];
             splits = shape[2];
@@ -466,7 +502,7 @@ public final class CudaPagedAttention {
         long[] buf = sparseSplits.ensure((long) plan.sequences * kvHeads * sp.splits * 16);
         module.launch(kernel.sparseFunction).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(buf[0]).ptr(buf[1]).i(heads).i(kvHeads)
                 .i(layer).l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(sp.chunk).i(sp.packedSplits).i(layout.spec().group())
-                .i(layout.blockTokens()).f(scaleLog2).ptr(lists).i(listStride).i(sp.blk).run(kvHeads, plan.sequences, sp.splits / 4, 128, 0);
+                .i(layout.blockTokens()).f(scaleLog2).ptr(lists).i(listStride).i(sp.blk).run(kvHeads, plan.sequences, sp.splits / 4, 128, copyRingBytes(kernel));
         module.launch("kv_combine").ptr(buf[0]).ptr(buf[1]).ptr(out).i(heads).i(kvHeads).i(sp.splits).run(heads, plan.sequences, 1, 128, 0);
     }
 
@@ -490,7 +526,7 @@ public final class CudaPagedAttention {
     public void decode(Plan plan, int layer, long q, long out) {
         module.launch(kernel.function).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
                 .l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(plan.chunk).i(plan.packedSplits).i(layout.spec().group())
-                .i(layout.blockTokens()).f(scaleLog2).run(kvHeads, plan.sequences, plan.splits / 4, 128, 0);
+                .i(layout.blockTokens()).f(scaleLog2).run(kvHeads, plan.sequences, plan.splits / 4, 128, copyRingBytes(kernel));
         module.launch("kv_combine").ptr(plan.partial).ptr(plan.stats).ptr(out).i(heads).i(kvHeads).i(plan.splits).run(heads, plan.sequences, 1, 128, 0);
     }
 }

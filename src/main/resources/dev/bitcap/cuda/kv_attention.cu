@@ -319,6 +319,67 @@ __device__ __forceinline__ void attend_range(const u16* qs, const int* table, co
 #define WORDS (CT / 2)
 #endif
 
+// ---- the folded kernels' copy ring ----
+// Each warp streams its steps through a ring of KV_STAGES slots in dynamic shared memory, KV_STAGES - 1 steps ahead
+// of the step it sums (cp.async, no registers held while in flight): the key and value codes of the step's tiles, the
+// value parameters of its tokens, and the key parameters (per token: the step's tokens; per channel: its g-block's).
+// Loading them at the top of each step had left every warp with one step in flight and two dependent global
+// latencies per step (codes, then the value parameters after the softmax): ~15-29 % of copy on the H200.
+// CudaPagedAttention.copyRingBytes computes the same size; the kernel traps if it was given less.
+#ifndef KV_STAGES
+#define KV_STAGES 3
+#endif
+#define RING_WARPS 4
+
+template <int TILES>
+struct RingSlot { // offsets in 32-bit words
+    static constexpr int CODE_WORDS = TILES * WORDS * 32;
+    static constexpr int PARAM_WORDS = TILES * 16 * MAXG; // per token and channel group (values; keys per token)
+    static constexpr int KEY_CODES = 0;
+    static constexpr int VALUE_CODES = CODE_WORDS;
+    static constexpr int VALUE_PARAMS = 2 * CODE_WORDS;
+    static constexpr int KEY_PARAMS = VALUE_PARAMS + PARAM_WORDS;
+    static constexpr int WORDS_ = KEY_PARAMS + (KEY_CHANNEL ? D : PARAM_WORDS); // per channel: D / 2 {scale, min} pairs
+};
+
+__device__ __forceinline__ void cp16(u32* dst, const void* src) {
+    const unsigned d = (unsigned) __cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"(d), "l"(src) : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() {
+    asm volatile("cp.async.commit_group;" ::: "memory");
+}
+
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;" :: "n"(N) : "memory");
+}
+
+/** Copies `words` 32-bit words (a multiple of 4, 16-byte aligned at both ends) with the warp's lanes. */
+__device__ __forceinline__ void copy_words(u32* dst, const char* src, int words, int lane) {
+    for (int c = lane; c < words / 4; c += 32) cp16(dst + 4 * c, src + 16 * c);
+}
+
+/** Starts the copies of the step at virtual position t into `slot` (every lane of the warp calls it). */
+template <int TILES, bool SPARSE>
+__device__ __forceinline__ void issue_step(u32* slot, int t, const int* table, const char* pool, long long pageBytes, long long regionOffset,
+        int group, int groups, int kParamBytes, int lane, SparseMap sp) {
+    const int r = SPARSE ? sp.real(t) : t;
+    const char* region = pool + (size_t) table[r / PAGE_TOKENS] * pageBytes + regionOffset;
+    const int tt0 = (r % PAGE_TOKENS) / 16; // the tiles of a step lie in one page (32-aligned steps, 128-token pages)
+    constexpr int CW = RingSlot<TILES>::CODE_WORDS;
+    copy_words(slot + RingSlot<TILES>::KEY_CODES, region + (size_t) tt0 * WORDS * 128, CW, lane);
+    copy_words(slot + RingSlot<TILES>::VALUE_CODES, region + CODE_BYTES + (size_t) tt0 * WORDS * 128, CW, lane);
+    const char* params = region + 2 * CODE_BYTES;
+    copy_words(slot + RingSlot<TILES>::VALUE_PARAMS, params + kParamBytes + (size_t) tt0 * 16 * groups * 4, TILES * 16 * groups, lane);
+#if KEY_CHANNEL
+    copy_words(slot + RingSlot<TILES>::KEY_PARAMS, params + (size_t) (tt0 * 16 / group) * (D / 2) * 8, D, lane);
+#else
+    copy_words(slot + RingSlot<TILES>::KEY_PARAMS, params + (size_t) tt0 * 16 * groups * 4, TILES * 16 * groups, lane);
+#endif
+}
+
 __device__ __forceinline__ u32 exact_codes(u32 word, int p) {
 #if KV_BITS == 4
     const u32 c = (word >> (4 * p)) & 0x000F000Fu;
@@ -355,11 +416,20 @@ __device__ __forceinline__ float hi_f(u32 h2) { return h2f((u16) (h2 >> 16)); }
 // SPARSE: [start, end) are virtual positions (SparseMap), each step placed by its real position r; keys per channel
 // refold the query whenever r does not follow the previous step's (a virtual block boundary), as at a new g-block.
 template <int TILES, bool SPARSE>
-__device__ void attend_folded(const u16* qs, u16* qf, const int* table, const char* pool, long long pageBytes, long long regionOffset,
-        int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l, SparseMap sp) {
+__device__ void attend_folded(const u16* qs, u16* qf, u32* ring, const int* table, const char* pool, long long pageBytes,
+        long long regionOffset, int start, int end, int group, float scaleLog2, int lane, float* o, float* m, float* l, SparseMap sp) {
     const int gid = lane >> 2, tig = lane & 3;
     const int cg = min(group, D), groups = D / cg, ctPerGroup = cg / 16;
     const int kParamBytes = key_param_bytes(group);
+    constexpr int STEP = 16 * TILES;
+    // Steps land in the warp's ring KV_STAGES - 1 steps ahead of the one being summed (see RingSlot).
+    const int steps = (end - start + STEP - 1) / STEP;
+#pragma unroll
+    for (int k = 0; k < KV_STAGES - 1; k++) {
+        if (k < steps) issue_step<TILES, SPARSE>(ring + k * RingSlot<TILES>::WORDS_, start + k * STEP, table, pool, pageBytes,
+                regionOffset, group, groups, kParamBytes, lane, sp);
+        cp_async_commit();
+    }
     float vbias[MAXG][2];
 #pragma unroll
     for (int j = 0; j < MAXG; j++) vbias[j][0] = vbias[j][1] = 0.0f;
@@ -387,25 +457,31 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
     float kbias[2] = {0.0f, 0.0f};
     int prev = 0; // SPARSE: the previous step's real position
 #endif
-    for (int t0 = start; t0 < end; t0 += 16 * TILES) {
+    for (int k = 0, t0 = start; t0 < end; k++, t0 += STEP) {
+        // Every lane is done with the slot the next issue overwrites (summed in the previous step).
+        __syncwarp();
+        if (k + KV_STAGES - 1 < steps) {
+            issue_step<TILES, SPARSE>(ring + ((k + KV_STAGES - 1) % KV_STAGES) * RingSlot<TILES>::WORDS_, t0 + (KV_STAGES - 1) * STEP,
+                    table, pool, pageBytes, regionOffset, group, groups, kParamBytes, lane, sp);
+        }
+        cp_async_commit();
+        cp_async_wait<KV_STAGES - 1>(); // this lane's copies of step k have landed ...
+        __syncwarp();                   // ... and so have the other lanes' (each lane copies words others read)
+        const u32* slot = ring + (k % KV_STAGES) * RingSlot<TILES>::WORDS_;
         const int r = SPARSE ? sp.real(t0) : t0;
-        const char* region = pool + (size_t) table[r / PAGE_TOKENS] * pageBytes + regionOffset;
-        const int tt0 = (r % PAGE_TOKENS) / 16; // the tiles of a step lie in one page (32-aligned steps, 128-token pages)
         u32 kw[TILES][WORDS], vw[TILES][WORDS];
 #pragma unroll
         for (int u = 0; u < TILES; u++) {
-            const u32* kc = reinterpret_cast<const u32*>(region) + (tt0 + u) * WORDS * 32 + lane;
-            const u32* vc = reinterpret_cast<const u32*>(region + CODE_BYTES) + (tt0 + u) * WORDS * 32 + lane;
 #pragma unroll
             for (int i = 0; i < WORDS; i++) {
-                kw[u][i] = kc[i * 32];
-                vw[u][i] = vc[i * 32];
+                kw[u][i] = slot[RingSlot<TILES>::KEY_CODES + (u * WORDS + i) * 32 + lane];
+                vw[u][i] = slot[RingSlot<TILES>::VALUE_CODES + (u * WORDS + i) * 32 + lane];
             }
         }
 #if KEY_CHANNEL
-        if (t0 == start || r % group == 0 || (SPARSE && r != prev + 16 * TILES)) {
+        if (t0 == start || r % group == 0 || (SPARSE && r != prev + STEP)) {
             // A new block of g tokens: the query times each channel's scale, and the bias sum_c q_c min_c.
-            const uint2* kp = reinterpret_cast<const uint2*>(region + 2 * CODE_BYTES) + (tt0 * 16 / group) * (D / 2);
+            const uint2* kp = reinterpret_cast<const uint2*>(slot + RingSlot<TILES>::KEY_PARAMS);
             float b0 = 0.0f, b1 = 0.0f;
 #pragma unroll
             for (int ct = 0; ct < CT; ct++) {
@@ -429,11 +505,12 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
         }
         prev = r;
 #endif
-        // Parameters of tokens 2tig, 2tig + 1, 2tig + 8, 2tig + 9 (C columns of the scores, A columns of P).
+        // Parameters of tokens 2tig, 2tig + 1, 2tig + 8, 2tig + 9 (C columns of the scores, A columns of P), from the
+        // step's copy: token u * 16 + i of the step at word (u * 16 + i) * groups + j.
 #if !KEY_CHANNEL
-        const u32* kpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES);
+        const u32* kpt = slot + RingSlot<TILES>::KEY_PARAMS;
 #endif
-        const u32* vpt = reinterpret_cast<const u32*>(region + 2 * CODE_BYTES + kParamBytes);
+        const u32* vpt = slot + RingSlot<TILES>::VALUE_PARAMS;
         float s[TILES][2][4];
 #pragma unroll
         for (int u = 0; u < TILES; u++) {
@@ -457,8 +534,7 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
                 s[u][1][i] += kbias[i >> 1];
             }
 #else
-            const int tt = tt0 + u;
-            const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
+            const int tok[4] = {u * 16 + 2 * tig, u * 16 + 2 * tig + 1, u * 16 + 2 * tig + 8, u * 16 + 2 * tig + 9};
 #pragma unroll
             for (int j = 0; j < MAXG; j++) {
                 if (j >= groups) break;
@@ -534,8 +610,7 @@ __device__ void attend_folded(const u16* qs, u16* qf, const int* table, const ch
         }
 #pragma unroll
         for (int u = 0; u < TILES; u++) {
-            const int tt = tt0 + u;
-            const int tok[4] = {tt * 16 + 2 * tig, tt * 16 + 2 * tig + 1, tt * 16 + 2 * tig + 8, tt * 16 + 2 * tig + 9};
+            const int tok[4] = {u * 16 + 2 * tig, u * 16 + 2 * tig + 1, u * 16 + 2 * tig + 8, u * 16 + 2 * tig + 9};
 #pragma unroll
             for (int j = 0; j < MAXG; j++) {
                 if (j >= groups) break;
@@ -640,7 +715,12 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
             any = true;
 #if KV_BITS != 16
             if (FOLD) {
-                attend_folded<TILES, SPARSE>(qs, qf + warp * 16 * QSTRIDE, tables + (size_t) seq * maxPages, pool, pageBytes,
+                extern __shared__ __align__(16) u32 ringMem[];
+                u32* ring = ringMem + warp * KV_STAGES * RingSlot<TILES>::WORDS_;
+                unsigned given;
+                asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
+                if (given < RING_WARPS * KV_STAGES * RingSlot<TILES>::WORDS_ * 4u) __trap(); // the host sized the ring wrong
+                attend_folded<TILES, SPARSE>(qs, qf + warp * 16 * QSTRIDE, ring, tables + (size_t) seq * maxPages, pool, pageBytes,
                         ((long long) layer * kvHeads + kvh) * regionBytes, start, end, group, scaleLog2, lane, o, m, l, sp);
             } else
 #endif
@@ -687,6 +767,11 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
     }
 }
 
+// Blocks of the folded kernels per SM: at head dim <= 128, four for 16-token steps with keys per channel (128
+// registers: ptxas spills 8 bytes at d 128, instead of using 168 and fitting three), else three (at four, the 32-token
+// steps and keys per token spill 100-370 bytes); the ring and the folded query fit four times in shared memory.
+#define FOLDED_MIN_BLOCKS(TILES) (D > 128 ? 1 : TILES == 1 && KEY_CHANNEL ? 4 : 3)
+
 extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
@@ -695,7 +780,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restr
             group, blockTokens, scaleLog2, nullptr, 0, 0);
 }
 
-extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* __restrict__ q, const int* __restrict__ tables,
+extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(1)) kv_decode_folded(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
@@ -705,7 +790,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode_folded(const float* 
 
 // The folded kernel stepping 32 tokens at a time (two tiles per max, rescale and shuffles); needs a chunk that is a
 // multiple of 32 (CudaPagedAttention.Plan rounds int formats' chunks so).
-extern "C" __global__ void __launch_bounds__(128) kv_decode_folded32(const float* __restrict__ q, const int* __restrict__ tables,
+extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(2)) kv_decode_folded32(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2) {
@@ -729,11 +814,11 @@ extern "C" __global__ void __launch_bounds__(128) kv_decode_sparse(SPARSE_PARAMS
     decode_body<false, 1, true>(SPARSE_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) kv_decode_folded_sparse(SPARSE_PARAMS) {
+extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(1)) kv_decode_folded_sparse(SPARSE_PARAMS) {
     decode_body<true, 1, true>(SPARSE_ARGS);
 }
 
-extern "C" __global__ void __launch_bounds__(128) kv_decode_folded32_sparse(SPARSE_PARAMS) {
+extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(2)) kv_decode_folded32_sparse(SPARSE_PARAMS) {
 #if KV_BITS != 16
     decode_body<true, 2, true>(SPARSE_ARGS);
 #endif

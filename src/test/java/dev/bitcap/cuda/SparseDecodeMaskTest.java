@@ -80,7 +80,7 @@ class SparseDecodeMaskTest {
             boolean[] seen = new boolean[packed];
             int maxListed = row[0] + rnd.nextInt(3);
             int walk = (int) Math.min(packed, ((long) maxListed + 1) * blk);
-            int[] shape = CudaPagedAttention.splitShape(walk, 1 + rnd.nextInt(64), 132, quantized);
+            int[] shape = CudaPagedAttention.splitShape(walk, 1 + rnd.nextInt(64), 132, 4 * (1 + rnd.nextInt(4)), quantized);
             int chunk = shape[0], splits = shape[1];
             assertTrue((long) splits * chunk >= v, "splits cover the virtual length");
             int step = quantized && rnd.nextBoolean() ? 32 : 16;
