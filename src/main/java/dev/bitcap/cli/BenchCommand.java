@@ -84,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
         return (int) (n * unit);
     }
 
-    /** @param firstTokenNanos System.nanoTime() when the prompt's logits (the first token) were back */
+    /** @param firstTokenNanos System.nanoTime() when the first token (the prompt pass's greedy choice) was back */
     private record Run(double prefillSeconds, double decodeSeconds, double decodeBytesPerStep, long firstTokenNanos) {}
 
     @Override
@@ -221,7 +221,7 @@ final class BenchCommand implements Callable<Integer> {
         int vocab = model.config().vocabSize();
         List<Sequence> seqs = new ArrayList<>();
         List<int[]> prompts = new ArrayList<>();
-        float[] logits;
+        int[] next; // the greedy tokens, chosen by the backend (on a GPU: there, one int per sequence back)
         long t0 = System.nanoTime();
         if (fillPositions > 0) {
             // The warm-up (fewer steps) fills a short context; measured runs fill the whole --kv-fill.
@@ -231,21 +231,21 @@ final class BenchCommand implements Callable<Integer> {
             List<int[]> first = new ArrayList<>();
             for (int b = 0; b < batch; b++) first.add(new int[] {rnd.nextInt(vocab)});
             // the fill (timed from t0) and the first token stand in for the prefill
-            logits = backend.forward(seqs, first, false);
+            next = backend.forwardGreedy(seqs, first);
         } else {
             for (int b = 0; b < batch; b++) {
                 seqs.add(backend.newSequence(promptTokens + steps));
                 prompts.add(rnd.ints(promptTokens, 0, vocab).toArray());
             }
             t0 = System.nanoTime();
-            logits = backend.forward(seqs, prompts, false);
+            next = backend.forwardGreedy(seqs, prompts);
         }
         long t1 = System.nanoTime();
         recorder.clear();
         for (int s = 0; s < steps; s++) {
-            List<int[]> next = new ArrayList<>();
-            for (int b = 0; b < batch; b++) next.add(new int[] {dev.bitcap.tensor.Ops.argmax(logits, b * vocab, vocab)});
-            logits = backend.forward(seqs, next, false);
+            List<int[]> step = new ArrayList<>();
+            for (int token : next) step.add(new int[] {token});
+            next = backend.forwardGreedy(seqs, step);
         }
         long t2 = System.nanoTime();
         double bytes = recorder.records().stream().filter(r -> r.mode() == PassRecord.Mode.DECODE)

@@ -31,14 +31,16 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntFunction;
 
 /**
  * The CUDA backend: the same forward pass as the CPU backend, step for step, with weights uploaded once in their
  * stored dtype, activations in fp32 device buffers that are allocated once (and grown for a larger pass), and
- * every step a kernel on one stream. Only the logits come back to the host. MoE layers of short passes (decode, up to
- * 64 tokens) are routed and run on the device ({@link CudaMoe}), so those passes are graph-captured too; longer passes,
- * Q8_0/Q4_0/binary experts and {@code BITCAP_MOE_ROUTING=host} download the router logits, route on the host, then run
- * each chosen expert once over the tokens that chose it.
+ * every step a kernel on one stream. Only the logits come back to the host ({@link #forwardGreedy}: only the greedy
+ * token of each sequence). MoE layers of short passes (decode, up to 64 tokens) are routed and run on the device
+ * ({@link CudaMoe}), so those passes are graph-captured too; longer passes, Q8_0/Q4_0/binary experts and
+ * {@code BITCAP_MOE_ROUTING=host} download the router logits, route on the host, then run each chosen expert once over
+ * the tokens that chose it.
  */
 public final class CudaBackend implements Backend {
     private final ModelConfig c;
@@ -236,6 +238,29 @@ public final class CudaBackend implements Backend {
 
     @Override
     public float[] forward(List<Sequence> sequences, List<int[]> tokens, boolean allLogits) {
+        return pass(sequences, tokens, allLogits, m -> device.download(act.logits, m * c.vocabSize()));
+    }
+
+    /**
+     * The pass of {@link #forward}, then argmax_rows over each sequence's logits on the device and one download of an int
+     * per sequence instead of its row of vocab floats. The kernel runs after a decode graph's replay, not captured in
+     * it: one graph per batch size and capacity then serves forward and forwardGreedy alike, for one more launch.
+     */
+    @Override
+    public int[] forwardGreedy(List<Sequence> sequences, List<int[]> tokens) {
+        return pass(sequences, tokens, false, m -> {
+            ops.argmaxRows(act.logits, m, c.vocabSize(), act.greedy);
+            int[] next = new int[m];
+            device.download(next, 0, act.greedy, m);
+            return next;
+        });
+    }
+
+    /**
+     * One forward pass, the logits of its m wanted rows left in {@code act.logits}; then {@code result} (given m) brings
+     * back what the caller gets, and the sequences advance and the pass is recorded, its time counting the download.
+     */
+    private <T> T pass(List<Sequence> sequences, List<int[]> tokens, boolean allLogits, IntFunction<T> result) {
         long start = System.nanoTime();
         device.makeCurrent();
         int n = 0, maxLength = 0;
@@ -293,8 +318,7 @@ public final class CudaBackend implements Backend {
         } else {
             layers(n, m, maxLength, allLogits, routed);
         }
-        float[] logits = new float[m * c.vocabSize()];
-        device.download(logits, 0, act.logits, logits.length);
+        T out = result.apply(m);
         if (routesOnDevice(n)) {
             int[][] chosen = deviceMoe.chosen(n); // once per pass, after the graph or the layers
             for (int l = 0; l < routed.length; l++) if (chosen[l] != null) routed[l] = chosen[l];
@@ -306,7 +330,7 @@ public final class CudaBackend implements Backend {
         for (int s = 0; decode && s < sequences.size(); s++) decode = sequences.get(s).length() > 1;
         recorder.record(new PassRecord(decode ? PassRecord.Mode.DECODE : PassRecord.Mode.PREFILL, sequences.size(), n, ctx,
                 System.nanoTime() - start, c.expertsPerToken(), c.isMoe() ? routed : null));
-        return logits;
+        return out;
     }
 
     /**
@@ -496,6 +520,8 @@ public final class CudaBackend implements Backend {
         private MemorySegment host = MemorySegment.NULL;
         private int tokens = -1, logitRows = -1;
         long x, xn, q, k, v, att, o, g, u, y, h, logits, routerLogits, xs, ys, gate;
+        /** The greedy token of each logits row (forwardGreedy). */
+        long greedy;
         long passInfo, ids, pos, kBase, vBase, lastRows, tiles, iota, routeRows, routeScales;
         /** Query tiles of this pass for the prefill attention kernel. */
         int tileCount;
@@ -547,8 +573,10 @@ public final class CudaBackend implements Backend {
             if (m > logitRows) {
                 moved = true;
                 if (logits != 0) device.free(logits);
+                if (greedy != 0) device.free(greedy);
                 logitRows = Math.max(m, Math.min(tokens, 2 * Math.max(1, logitRows)));
                 logits = buf(logitRows, c.vocabSize());
+                greedy = buf(logitRows, 1);
             }
             return moved;
         }

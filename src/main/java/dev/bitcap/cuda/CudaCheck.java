@@ -6,6 +6,7 @@ import dev.bitcap.engine.Generator;
 import dev.bitcap.engine.PassRecord;
 import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.engine.SamplerSettings;
+import dev.bitcap.engine.Sequence;
 import dev.bitcap.format.SafetensorsFile;
 import dev.bitcap.model.LoadedModel;
 import dev.bitcap.model.ModelLoader;
@@ -20,6 +21,7 @@ import dev.bitcap.quant.RtnQuantizer;
 import dev.bitcap.tensor.BlockQuantizer;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Halfs;
+import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.Tensor;
 import dev.bitcap.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
@@ -36,7 +38,8 @@ import java.util.function.Consumer;
 /**
  * Runs every CUDA path against the CPU path (and, for the Hugging Face fixtures, against what transformers computed)
  * and reports one row per comparison: the GEMV kernel and cuBLAS for each weight type, logits of every fixture in
- * fp32 and with its matrices cast to F16, BF16, Q8_0 and Q4_0, greedy tokens, batched decode, and stories260K.
+ * fp32 and with its matrices cast to F16, BF16, Q8_0 and Q4_0, greedy tokens, batched decode, and stories260K (with
+ * the greedy token chosen on the device against the host's argmax of the downloaded logits).
  * Errors are the largest absolute difference and that difference over the largest reference magnitude.
  */
 public final class CudaCheck {
@@ -56,6 +59,15 @@ public final class CudaCheck {
             }
             double rel = mag == 0 ? abs : abs / mag;
             return new Row(group, name, abs, rel, tolerance, finite && rel <= tolerance, finite ? note : "non-finite or missing output");
+        }
+
+        /** Ids that must be equal ({@code what} each one is: a token, a row's argmax): errors 1 and the first difference if not. */
+        public static Row same(String group, String name, int[] ref, int[] got, String what) {
+            boolean same = Arrays.equals(ref, got);
+            int first = 0;
+            while (first < Math.min(ref.length, got.length) && ref[first] == got[first]) first++;
+            return new Row(group, name, same ? 0 : 1, same ? 0 : 1, 0, same,
+                    same ? ref.length + " " + what + "s equal" : "first difference at " + what + " " + first + " of " + ref.length);
         }
     }
 
@@ -82,11 +94,7 @@ public final class CudaCheck {
     }
 
     private void tokens(String group, String name, int[] ref, int[] got) {
-        boolean same = Arrays.equals(ref, got);
-        int first = 0;
-        while (first < Math.min(ref.length, got.length) && ref[first] == got[first]) first++;
-        add(new Row(group, name, same ? 0 : 1, same ? 0 : 1, 0, same,
-                same ? ref.length + " tokens equal" : "first difference at token " + first + " of " + ref.length));
+        add(Row.same(group, name, ref, got, "token"));
     }
 
     private void missing(String group, String name, Path p) {
@@ -501,6 +509,14 @@ public final class CudaCheck {
             CudaBackend plain = new CudaBackend(model, PassRecorder.NONE);
             plain.setGraphs(false);
             tokens("stories260K", "greedy 400 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 400)[0]);
+            // the rows above choose by forwardGreedy (Generator); these set it against forward's logits + Ops.argmax
+            List<int[]> three = List.of(new int[] {t.bosId()}, new int[] {t.bosId(), 403, 407, 261}, new int[] {t.bosId(), 378, 77});
+            for (List<int[]> prompts : List.of(bos, three)) {
+                String name = "forwardGreedy (argmax_rows, CUDA graphs) vs forward + Ops.argmax, " + prompts.size()
+                        + (prompts.size() == 1 ? " sequence" : " sequences") + ", prompt + 16 decode steps";
+                tokens("stories260K", name, greedySteps(new CudaBackend(model, PassRecorder.NONE), prompts, 16, false),
+                        greedySteps(new CudaBackend(model, PassRecorder.NONE), prompts, 16, true));
+            }
             for (int len : new int[] {64, 400}) {
                 int[] ids = Arrays.copyOf(cpu, len);
                 compare("stories260K", "logits of " + len + " tokens (cublas, tiled prefill) vs cpu", logits(new CpuBackend(model, PassRecorder.NONE), ids),
@@ -508,6 +524,28 @@ public final class CudaCheck {
             }
         } catch (RuntimeException e) {
             add(new Row("stories260K", "run", Double.NaN, Double.NaN, 0, false, e.toString()));
+        }
+    }
+
+    /**
+     * The tokens chosen after the prompts' pass and after each of {@code steps} decode passes, sequence after sequence:
+     * by the backend's forwardGreedy ({@code onDevice}), or by Ops.argmax over the logits that forward downloads.
+     */
+    private static int[] greedySteps(Backend backend, List<int[]> prompts, int steps, boolean onDevice) {
+        try (backend) {
+            List<Sequence> seqs = new ArrayList<>();
+            for (int[] p : prompts) seqs.add(backend.newSequence(p.length + steps));
+            int[][] chosen = new int[prompts.size()][steps + 1];
+            List<int[]> tokens = prompts;
+            for (int step = 0; step <= steps; step++) {
+                int[] next = onDevice ? backend.forwardGreedy(seqs, tokens) : Ops.argmaxRows(backend.forward(seqs, tokens, false), seqs.size());
+                tokens = new ArrayList<>();
+                for (int s = 0; s < next.length; s++) {
+                    chosen[s][step] = next[s];
+                    tokens.add(new int[] {next[s]});
+                }
+            }
+            return Arrays.stream(chosen).flatMapToInt(Arrays::stream).toArray();
         }
     }
 

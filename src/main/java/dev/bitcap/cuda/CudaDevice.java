@@ -161,6 +161,14 @@ public final class CudaDevice implements AutoCloseable {
         MemorySegment.copy(s, JAVA_FLOAT, 0, dst, offset, count);
     }
 
+    /** Waits for the stream, then copies {@code count} ints from the device into {@code dst}. */
+    public void download(int[] dst, int offset, long src, int count) {
+        MemorySegment s = stage(4L * count);
+        driver.copyToHostAsync(s, src, 4L * count, stream);
+        driver.synchronize(stream);
+        MemorySegment.copy(s, JAVA_INT, 0, dst, offset, count);
+    }
+
     public void zero(long dst, long bytes) {
         synchronize();
         driver.memset(dst, 0, bytes);

@@ -113,6 +113,11 @@ public final class CudaOps {
         m().launch("sigmoid_gate").ptr(w).ptr(x).ptr(gate).i(d).run(n, 1, 1, rowThreads(d), 0);
     }
 
+    /** out[r] (an int) = {@code Ops.argmax} of row r, for {@code rows} rows of {@code vocab} floats: one block per row. */
+    public void argmaxRows(long logits, int rows, int vocab, long out) {
+        m().launch("argmax_rows").ptr(logits).i(vocab).ptr(out).run(rows, 1, 1, rowThreads(vocab), 0);
+    }
+
     public void to16Bit(long x, long out, long count, DType type) {
         m().launch("to_16bit").ptr(x).ptr(out).l(count).i(type == DType.F16 ? 1 : 2).run(blocks(count), THREADS);
     }

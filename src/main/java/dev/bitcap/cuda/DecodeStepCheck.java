@@ -8,6 +8,7 @@ import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Ops;
 import dev.bitcap.tensor.WeightMatrix;
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.function.Consumer;
 
@@ -15,7 +16,8 @@ import java.util.function.Consumer;
  * Check rows of the decode-step kernels against what they replace: rmsnorm_vec4 against the CPU rmsnorm, the GEMVs'
  * accumulate mode (y += W x) against matmul then add (bit for bit), rope_append against rope, rope and kv_append, and
  * attend_gqa (query heads of one KV head per block) against causal attention in double on the CPU and against attend.
- * The whole-model rows of {@link CudaCheck} (fixture logits, stories260K greedy with and without graphs) run them too.
+ * argmax_rows (greedy decode's token choice) against Ops.argmax, index for index. The whole-model rows of
+ * {@link CudaCheck} (fixture logits, stories260K greedy with and without graphs) run them too.
  */
 final class DecodeStepCheck {
     private final CudaDevice device;
@@ -33,6 +35,7 @@ final class DecodeStepCheck {
         section("GEMV accumulate", () -> accumulateRows(ops));
         section("rope_append", () -> ropeAppendRows(ops));
         section("decode attention", this::attentionRows);
+        section("argmax_rows", () -> argmaxRows(ops));
     }
 
     /** A section that throws reports one failed row instead of ending the check. */
@@ -215,6 +218,62 @@ final class DecodeStepCheck {
             at += p.length;
         }
         return out;
+    }
+
+    // ---- argmax_rows -----------------------------------------------------------------------------------------------
+
+    /**
+     * argmax_rows against Ops.argmax: the same index for every row. Random rows of widths 1, 7 (rows off 16-byte
+     * alignment), 1000 (a partial last warp), 32000 and 128256 (Llama 2 and 3 vocabularies: many loads per thread); the
+     * maximum repeated within one thread's slice, one warp, across warps, at index 0 and at the last index; -inf entries
+     * and a row of -inf; all-equal rows; -0 against +0 (equal: the first wins); NaNs (passed over, but index 0 when
+     * first). 1024 threads a row of 32000: indices 17, 1041 and 8209 are one thread's, 33, 40 and 63 one warp's.
+     */
+    private void argmaxRows(CudaOps ops) {
+        for (int width : new int[] {1, 7, 1000, 32000, 128256}) argmaxCase(ops, "random 4x" + width, width, gaussian(4 * width, 3.0));
+        int w = 32000;
+        float[] ties = gaussian(5 * w, 1.0);
+        int[][] tied = {{31999, 8209, 5000, 1041, 17}, {63, 40, 33}, {31999, 20000, 9000}, {31999, 0}, {31999, 31998}};
+        for (int r = 0; r < tied.length; r++) for (int i : tied[r]) ties[r * w + i] = 9f;
+        argmaxCase(ops, "ties 5x32000 (max repeated in a thread, a warp, across warps, at 0, at the end)", w, ties);
+        float[] wide = gaussian(128256, 1.0);
+        for (int i : new int[] {128255, 70000, 65537}) wide[i] = 9f;
+        argmaxCase(ops, "ties 1x128256", 128256, wide);
+        int n = 1000;
+        float[] inf = gaussian(3 * n, 1.0);
+        for (int i = 0; i < n; i += 3) inf[i] = Float.NEGATIVE_INFINITY; // a third of row 0
+        Arrays.fill(inf, n, 3 * n, Float.NEGATIVE_INFINITY); // row 1 all -inf
+        inf[2 * n + 999] = -5f; // row 2: -inf but its last entry
+        argmaxCase(ops, "-inf entries 3x1000 (a third -inf, all -inf, all -inf but the last)", n, inf);
+        float[] equal = new float[2 * w];
+        Arrays.fill(equal, 0, w, 0.25f);
+        Arrays.fill(equal, w, 2 * w, -3f);
+        argmaxCase(ops, "all equal 2x32000", w, equal);
+        argmaxCase(ops, "all equal 1x7", 7, new float[] {1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f, 1.5f});
+        float[] zeros = new float[2 * n];
+        for (int i = 0; i < zeros.length; i++) zeros[i] = -1f - rnd.nextFloat();
+        zeros[300] = -0f;
+        zeros[200] = 0f;
+        zeros[n + 100] = -0f;
+        zeros[n + 500] = 0f;
+        argmaxCase(ops, "-0 and +0 2x1000", n, zeros);
+        float[] nan = gaussian(3 * n, 1.0);
+        nan[0] = Float.NaN; // row 0: NaN first
+        for (int i = n; i < 2 * n; i += 7) nan[i + 3] = Float.NaN; // row 1: NaNs scattered
+        Arrays.fill(nan, 2 * n, 3 * n, Float.NaN); // row 2: all NaN
+        argmaxCase(ops, "NaN 3x1000 (NaN first, NaNs scattered, all NaN)", n, nan);
+    }
+
+    /** argmax_rows over {@code v} as rows of {@code width}, in one launch, against Ops.argmax of each row. */
+    private void argmaxCase(CudaOps ops, String label, int width, float[] v) {
+        int rows = v.length / width;
+        long dv = upload(v), out = device.alloc(4L * rows);
+        ops.argmaxRows(dv, rows, width, out);
+        int[] got = new int[rows];
+        device.download(got, 0, out, rows);
+        sink.accept(CudaCheck.Row.same("decode step", "argmax_rows " + label + " vs Ops.argmax", Ops.argmaxRows(v, rows), got, "row"));
+        device.free(dv);
+        device.free(out);
     }
 
     // ---- decode attention ------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 package dev.bitcap.engine;
 
+import dev.bitcap.tensor.Ops;
 import java.util.List;
 
 /**
@@ -18,6 +19,15 @@ public interface Backend extends AutoCloseable {
      * for every token of every sequence if {@code allLogits}, else for the last token of each sequence.
      */
     float[] forward(List<Sequence> sequences, List<int[]> tokens, boolean allLogits);
+
+    /**
+     * The same pass as {@code forward(sequences, tokens, false)}, returning instead the greedy next token of each
+     * sequence: {@link Ops#argmax} of its last token's logits. A backend that holds the logits elsewhere (a GPU)
+     * overrides this to pick there and bring back one int per sequence instead of a row of vocab floats.
+     */
+    default int[] forwardGreedy(List<Sequence> sequences, List<int[]> tokens) {
+        return Ops.argmaxRows(forward(sequences, tokens, false), sequences.size());
+    }
 
     @Override
     void close();

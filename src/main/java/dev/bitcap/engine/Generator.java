@@ -8,7 +8,8 @@ import java.util.Set;
 /**
  * Prefill then decode for a static batch of prompts: all prompts are prefilled in one pass, then every
  * unfinished sequence advances by one token per pass, together, until it meets a stop token, its token
- * budget, or the end of the context.
+ * budget, or the end of the context. Greedy settings leave the choice to {@link Backend#forwardGreedy} (a GPU picks
+ * there and sends back one int per sequence); sampling draws on the host from each sequence's own seeded stream.
  */
 public final class Generator {
     /** Receives each new token as it is chosen. */
@@ -53,16 +54,15 @@ public final class Generator {
         if (maxTokens == 0) {
             return finish(out, reasons);
         }
-        float[] logits = backend.forward(seqs, prompts, false);
-        int vocab = logits.length / b;
         List<Integer> active = new ArrayList<>();
         for (int i = 0; i < b; i++) active.add(i);
+        int[] chosen = choose(seqs, active, prompts, samplers, sampling.greedy());
         while (true) {
             List<Integer> next = new ArrayList<>();
             List<int[]> nextTokens = new ArrayList<>();
             for (int r = 0; r < active.size(); r++) {
                 int i = active.get(r);
-                int tok = samplers.get(i).sample(logits, r * vocab, vocab);
+                int tok = chosen[r];
                 if (stopIds.contains(tok)) {
                     reasons.set(i, StopReason.STOP_TOKEN);
                     continue;
@@ -80,9 +80,20 @@ public final class Generator {
             }
             if (next.isEmpty()) break;
             active = next;
-            logits = backend.forward(next.stream().map(seqs::get).toList(), nextTokens, false);
+            chosen = choose(seqs, active, nextTokens, samplers, sampling.greedy());
         }
         return finish(out, reasons);
+    }
+
+    /** One pass of the {@code active} sequences, then each one's next token (row r of the result: active.get(r)). */
+    private int[] choose(List<Sequence> seqs, List<Integer> active, List<int[]> tokens, List<Sampler> samplers, boolean greedy) {
+        List<Sequence> pass = active.stream().map(seqs::get).toList();
+        if (greedy) return backend.forwardGreedy(pass, tokens); // the argmax needs no seed: the samplers stay unused
+        float[] logits = backend.forward(pass, tokens, false);
+        int vocab = logits.length / pass.size();
+        int[] next = new int[pass.size()];
+        for (int r = 0; r < next.length; r++) next[r] = samplers.get(active.get(r)).sample(logits, r * vocab, vocab);
+        return next;
     }
 
     private static Result finish(List<List<Integer>> out, List<StopReason> reasons) {

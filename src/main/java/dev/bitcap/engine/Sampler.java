@@ -15,7 +15,7 @@ public final class Sampler {
     }
 
     public int sample(float[] logits, int off, int vocab) {
-        if (s.temperature() == 0) return Ops.argmax(logits, off, vocab);
+        if (s.greedy()) return Ops.argmax(logits, off, vocab);
         float[] p = Arrays.copyOfRange(logits, off, off + vocab);
         for (int i = 0; i < vocab; i++) p[i] /= s.temperature();
         Ops.softmax(p, 0, vocab);

@@ -15,4 +15,9 @@ public record SamplerSettings(float temperature, int topK, float topP, long seed
         if (topK < 0) throw new BitcapException("--top-k must be >= 0, got " + topK);
         if (!(topP > 0 && topP <= 1)) throw new BitcapException("--top-p must be in (0, 1], got " + topP);
     }
+
+    /** Temperature 0: the argmax, whatever the seed, top-k and top-p. */
+    public boolean greedy() {
+        return temperature == 0;
+    }
 }

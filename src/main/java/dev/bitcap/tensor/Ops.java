@@ -92,10 +92,21 @@ public final class Ops {
         }
     }
 
-    /** Index of the largest value; the first one on ties. */
+    /**
+     * Index of the largest value; the first one on ties. NaN is never larger than anything, and nothing is larger than
+     * NaN: NaNs are passed over, except at index 0, which then stays the answer (the CUDA kernel argmax_rows keeps this).
+     */
     public static int argmax(float[] a, int off, int n) {
         int best = 0;
         for (int i = 1; i < n; i++) if (a[off + i] > a[off + best]) best = i;
         return best;
+    }
+
+    /** {@link #argmax} of each of the {@code rows} consecutive rows of {@code a}, rows of {@code a.length / rows} values. */
+    public static int[] argmaxRows(float[] a, int rows) {
+        int n = a.length / rows;
+        int[] out = new int[rows];
+        for (int r = 0; r < rows; r++) out[r] = argmax(a, r * n, n);
+        return out;
     }
 }

@@ -257,3 +257,77 @@ extern "C" __global__ void to_16bit(const float* __restrict__ x, unsigned short*
         out[i] = type == 1 ? float_to_half(x[i]) : float_to_bf16(x[i]);
     }
 }
+
+// ---- argmax_rows ----------------------------------------------------------------------------------------------------
+// Ops.argmax, row by row: the first index of the largest value, where no comparison with NaN is true (so NaNs are
+// passed over, except a NaN at index 0, which Ops.argmax starts from and never leaves). Here a NaN never enters a
+// (value, index) pair; index -1 is the empty pair; and a NaN at index 0 is looked at once, at the end.
+
+// Whether pair a comes before pair b: b empty, or a larger, or as large (-0 and +0 too) and earlier.
+__device__ __forceinline__ bool argmax_before(float av, int ai, float bv, int bi) {
+    return ai >= 0 && (bi < 0 || av > bv || (av == bv && ai < bi));
+}
+
+// One thread's next value, at an index past all it has seen: only a larger value replaces its pair.
+__device__ __forceinline__ void argmax_take(float v, int i, float& bv, int& bi) {
+    if (v == v && (bi < 0 || v > bv)) { // v == v: not NaN
+        bv = v;
+        bi = i;
+    }
+}
+
+// Within each warp by shuffles, then over the warps' pairs in warp 0: every lane of warp 0 ends with the block's pair.
+// "before" is a strict order on pairs (indices differ), so the order of the combines does not change the winner.
+__device__ void argmax_block(float& bv, int& bi) {
+    __shared__ float warpValue[32];
+    __shared__ int warpIndex[32];
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (argmax_before(ov, oi, bv, bi)) {
+            bv = ov;
+            bi = oi;
+        }
+    }
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (lane == 0) {
+        warpValue[warp] = bv;
+        warpIndex[warp] = bi;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        const bool has = lane < (int) (blockDim.x >> 5);
+        bv = has ? warpValue[lane] : 0.0f;
+        bi = has ? warpIndex[lane] : -1;
+        for (int o = 16; o > 0; o >>= 1) {
+            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (argmax_before(ov, oi, bv, bi)) {
+                bv = ov;
+                bi = oi;
+            }
+        }
+    }
+}
+
+#define ARGMAX_LOADS 8 // loads each thread has in flight: one block reads a whole row (128256 floats for Llama 3)
+
+// out[r] = Ops.argmax of row r of vocab floats. Grid: rows; block: a multiple of 32 threads, at most 1024. Each thread
+// walks its strided slice in increasing index order (so a tie keeps its earlier index), ARGMAX_LOADS loads at a time.
+extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int vocab, int* __restrict__ out) {
+    const float* row = logits + (size_t) blockIdx.x * vocab;
+    const int step = blockDim.x;
+    float bv = 0.0f;
+    int bi = -1;
+    int i = threadIdx.x;
+    for (; i + (ARGMAX_LOADS - 1) * step < vocab; i += ARGMAX_LOADS * step) {
+        float v[ARGMAX_LOADS];
+#pragma unroll
+        for (int k = 0; k < ARGMAX_LOADS; k++) v[k] = row[i + k * step];
+#pragma unroll
+        for (int k = 0; k < ARGMAX_LOADS; k++) argmax_take(v[k], i + k * step, bv, bi);
+    }
+    for (; i < vocab; i += step) argmax_take(row[i], i, bv, bi);
+    argmax_block(bv, bi);
+    if (threadIdx.x == 0) out[blockIdx.x] = bi < 0 || row[0] != row[0] ? 0 : bi; // all NaN, or NaN first: 0
+}

@@ -33,10 +33,6 @@ class CudaDeviceStaticTest {
     }
 
     /**
-     * gemv_packed.cu's INT path reads a masked code word as a float (code·2^(bit-149), a denormal up to bit 23) and
-     * multiplies by x·2^(100-bit): the product must be code·x·2^-49 exactly, for every code width and position it uses.
-     */
-    /**
      * NVRTC compiles without the host headers that nvcc includes (so `mvn verify` compiles what NVRTC refuses): the
      * kernels must not use their macros. moe.cu's first version used INFINITY and failed on the GPU machine only.
      */
@@ -58,6 +54,31 @@ class CudaDeviceStaticTest {
         }
     }
 
+    /**
+     * Every kernel that Java code launches by a literal name ({@code launch("argmax_rows")}) is an extern "C" __global__
+     * of a kernel source: a misspelt or missing kernel fails here, not only on the GPU machine.
+     */
+    @Test
+    void everyKernelLaunchedByNameIsDefined() throws java.io.IOException {
+        java.util.Set<String> launched = new java.util.TreeSet<>(), defined = new java.util.HashSet<>();
+        var launch = java.util.regex.Pattern.compile("\\.launch\\(\"(\\w+)\"\\)");
+        var global = java.util.regex.Pattern.compile("extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\)\\s*)?(\\w+)\\s*\\(");
+        try (var files = java.nio.file.Files.walk(java.nio.file.Path.of("src/main"))) {
+            for (var f : files.filter(java.nio.file.Files::isRegularFile).toList()) {
+                String name = f.getFileName().toString();
+                if (!name.endsWith(".java") && !name.endsWith(".cu")) continue;
+                var m = (name.endsWith(".java") ? launch : global).matcher(java.nio.file.Files.readString(f));
+                while (m.find()) (name.endsWith(".java") ? launched : defined).add(m.group(1));
+            }
+        }
+        assertTrue(launched.contains("argmax_rows") && launched.contains("rmsnorm_vec4"), "launched kernels found: " + launched);
+        for (String k : launched) assertTrue(defined.contains(k), "kernel " + k + " is launched but no .cu file defines it");
+    }
+
+    /**
+     * gemv_packed.cu's INT path reads a masked code word as a float (code·2^(bit-149), a denormal up to bit 23) and
+     * multiplies by x·2^(100-bit): the product must be code·x·2^-49 exactly, for every code width and position it uses.
+     */
     @Test
     void maskedCodeWordsReadAsFloatsAreExactScaledCodes() {
         java.util.Random rnd = new java.util.Random(3);

@@ -225,4 +225,20 @@ class OpsTest {
             assertEquals(want, Ops.argmax(v, 4, n), "n=" + n);
         }
     }
+
+    /** The NaN rule that argmax_rows (ops.cu) reproduces: NaNs are passed over, unless the range starts with one. */
+    @Test
+    void argmaxPassesOverNaNsButKeepsALeadingOne() {
+        float nan = Float.NaN;
+        assertEquals(2, Ops.argmax(new float[] {1, nan, 3, nan, 2}, 0, 5));
+        assertEquals(0, Ops.argmax(new float[] {nan, 1, 3}, 0, 3));
+        assertEquals(0, Ops.argmax(new float[] {nan, nan}, 0, 2));
+        assertEquals(0, Ops.argmax(new float[] {Float.NEGATIVE_INFINITY, nan, 0, nan}, 1, 3), "a NaN at off leads the range");
+    }
+
+    @Test
+    void argmaxRowsTakesEachRowsArgmax() {
+        float[] a = {0, 5, 5, /* */ 9, 1, 2, /* */ -1, -1, 0};
+        assertArrayEquals(new int[] {1, 0, 2}, Ops.argmaxRows(a, 3));
+    }
 }
