@@ -71,15 +71,15 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--kv-folded", hidden = true, description = "no effect, kept for old scripts: every int4/int2 decode kernel is checked and timed")
     boolean kvFolded;
 
-    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, bulk, stream); with --gemv-bench time only them beside the default")
+    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, persist, bulk, stream); with --gemv-bench time only them beside the default")
     boolean gemvVariants;
 
-    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, bulk, stream; default: all)")
+    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, persist, bulk, stream; default: all)")
     java.util.List<String> gemvVariantKinds;
 
     @Override
     public Integer call() {
-        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : List.of("wide", "async", "bulk", "stream");
+        List<String> kinds = gemvVariantKinds != null ? gemvVariantKinds : dev.bitcap.cuda.CudaCheck.GEMV_VARIANT_KINDS;
         CudaCheck.requireGemvVariantKinds(kinds); // before the device: a typo needs no GPU
         if (!device.equals("cuda")) throw new BitcapException("check compares a GPU backend with the CPU: use --device cuda, got '" + device + "'");
         if (cudaLibDir != null) System.setProperty(CudaLibraries.DIR_PROPERTY, cudaLibDir.toString());

@@ -121,6 +121,9 @@ public final class CudaCheck {
     }
 
     /** A one-line error naming the kinds when one of {@code kinds} is not a GEMV variant. */
+    /** The opt-in packed decode GEMV kinds, in the order their rows run. */
+    public static final List<String> GEMV_VARIANT_KINDS = PackedGemvVariantCheck.KINDS;
+
     public static void requireGemvVariantKinds(java.util.Collection<String> kinds) {
         PackedGemvVariantCheck.requireKinds(kinds);
     }

@@ -148,7 +148,8 @@ public final class CudaMatMul {
 
         /**
          * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
-         * {@code stream[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async ring of gemv_async_1);
+         * {@code stream[:stages]} or {@code persist[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async
+         * ring of gemv_async_1);
          * {@code staged:R:B} is the default kernel with R weight rows per warp at n = 1 (1-8) and column slabs sized for
          * B blocks per multiprocessor (0-16; 0: one slab per row where it fits).
          */
@@ -173,15 +174,16 @@ public final class CudaMatMul {
                 }
             }
             int min = name.equals("async") ? 2 : 1;
-            boolean known = List.of("staged", "wide", "bulk", "stream", "async").contains(name);
+            boolean known = List.of("staged", "wide", "bulk", "stream", "persist", "async").contains(name);
             if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
-                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8] or async[:stages 2-8], got '"
+                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8], persist[:stages 1-8] or async[:stages 2-8], got '"
                         + text + "'");
             }
             return switch (name) {
                 case "wide" -> of(Variant.WIDE, depth, 0, DEFAULT.blocksPerSm());
                 case "bulk" -> of(Variant.BULK, depth, 0, DEFAULT.blocksPerSm());
                 case "stream" -> of(Variant.STREAM, depth, 0, DEFAULT.blocksPerSm());
+                case "persist" -> of(Variant.PERSIST, depth, 0, 0);
                 case "async" -> new PackedTuning(true, 0, DEFAULT.blocksPerSm(), colon < 0 ? 4 : depth);
                 default -> DEFAULT;
             };
@@ -201,9 +203,10 @@ public final class CudaMatMul {
      * BULK (gemv_bulk_1/4) has each warp's lane 0 bulk-copy (TMA) whole 32-unit chunks of its rows into a ring in
      * shared memory, every step of a short slab requested at once; STREAM (gemv_stream_1, n = 1 only) is one wave of
      * blocks whose warps stream their row groups through the same ring, the activations staged once per block for the
-     * whole row. Not measured yet; not a default.
+     * whole row; PERSIST (gemv_persist_1, n = 1 only) is STREAM's one wave and row-group order with each lane copying
+     * its own units by cp.async instead of the bulk-copy engine. Measured on the H200 (docs/CUDA_NOTES.md); not a default.
      */
-    public enum Variant { STAGED, WIDE, BULK, STREAM }
+    public enum Variant { STAGED, WIDE, BULK, STREAM, PERSIST }
 
     private PackedTuning tuning = PackedTuning.fromEnvironment();
     private long partial, partialBytes, counters;
@@ -225,8 +228,16 @@ public final class CudaMatMul {
         if (tuning.asyncStages() > 0 && tuning.asyncStages() != 4) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
         if (tuning.variant() != Variant.STAGED) {
             defines.add("GEMV_VARIANTS=1");
-            if (tuning.rowsPerWarp1() > 0) defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "STREAM_R1=" + tuning.rowsPerWarp1()));
-            if (tuning.depth() > 0) defines.add((tuning.variant() == Variant.WIDE ? "WIDE_UNITS=" : "BULK_STAGES=") + tuning.depth());
+            if (tuning.rowsPerWarp1() > 0) {
+                defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "STREAM_R1=" + tuning.rowsPerWarp1(), "PERSIST_R1=" + tuning.rowsPerWarp1()));
+            }
+            if (tuning.depth() > 0) {
+                defines.add(switch (tuning.variant()) {
+                    case WIDE -> "WIDE_UNITS=";
+                    case PERSIST -> "PERSIST_STAGES=";
+                    default -> "BULK_STAGES=";
+                } + tuning.depth());
+            }
         }
         defines = withAccumulate(defines);
         String key = String.join(" ", defines); // settings that compile to the same source share a module
@@ -346,6 +357,10 @@ public final class CudaMatMul {
     static String variantKernel(PackedTuning t, DeviceMatrix w, int n) {
         if (t.variant() == Variant.STAGED || !t.staged() || w.packed() == null || n > 4) return null;
         if (n == 1 && t.asyncStages() > 0) return null;
+        if (t.variant() == Variant.PERSIST) {
+            int ring = persistRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
+            return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_persist_1" : null;
+        }
         if (t.variant() != Variant.WIDE && !bulkRowsAligned(w.cols(), w.packed().bits())) return null;
         if (t.variant() == Variant.STREAM) {
             int ring = bulkRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
@@ -359,11 +374,16 @@ public final class CudaMatMul {
         return (long) (cols + 31) / 32 * 4 * bits % 16 == 0;
     }
 
-    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / STREAM_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
+    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / STREAM_R1 / PERSIST_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
     static int variantRows(PackedTuning t, DeviceMatrix.Packed p, int n) {
         if (n > 1) return 2;
         if (t.rowsPerWarp1() > 0) return t.rowsPerWarp1();
         return t.variant() == Variant.BULK ? stagedRows1(p) : 2;
+    }
+
+    /** Bytes of gemv_persist_1's rings per block: 8 warps × stages × rows × 32 units (no barriers, no alignment padding). */
+    static int persistRingBytes(int stages, int rowsPerWarp, int bits) {
+        return 8 * stages * rowsPerWarp * 32 * 4 * bits;
     }
 
     /** Blocks of gemv_stream_1: one wave of {@code blocksPerSm} (0: 2) per multiprocessor, or fewer where the row groups end first. */
@@ -385,6 +405,10 @@ public final class CudaMatMul {
      * rings after the activations), except the stream kernel: one wave of blocks, the whole row staged, no slabs.
      */
     private void variantGemv(DeviceMatrix w, long x, long y, int n) {
+        if (tuning.variant() == Variant.PERSIST) {
+            persistGemv(w, x, y);
+            return;
+        }
         DeviceMatrix.Packed p = w.packed();
         int nt = n == 1 ? 1 : 4;
         int rowsPerWarp = variantRows(tuning, p, n);
@@ -414,6 +438,30 @@ public final class CudaMatMul {
                 .i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(slab).ptr(partial).ptr(counters)
                 .run(rowBlocks, slabs, zBlocks, 256, shared);
     }
+
+    /**
+     * gemv_persist_1 (opt-in, n = 1): one wave of blocks (as many as fit per multiprocessor with this shared memory,
+     * or {@code blocksPerSm} when set; fewer where the row groups end first), the whole row's activations staged per
+     * block, then each warp's ring (variantKernel checked that both fit).
+     */
+    private void persistGemv(DeviceMatrix w, long x, long y) {
+        DeviceMatrix.Packed p = w.packed();
+        int rowsPerWarp = variantRows(tuning, p, 1);
+        int units = (w.cols() + 31) / 32;
+        int shared = units * STAGED_UNIT_BYTES + persistRingBytes(tuning.depth() > 0 ? tuning.depth() : 4, rowsPerWarp, p.bits());
+        CudaModule m = packedModule(p);
+        if (shared > STAGED_SHARED_LIMIT && variantOptIn.add(java.util.Map.entry(m, "gemv_persist_1"))) {
+            m.setMaxDynamicSharedMemory("gemv_persist_1", VARIANT_SHARED_LIMIT);
+        }
+        int perSm = tuning.blocksPerSm() > 0 ? tuning.blocksPerSm() : persistOccupancy.computeIfAbsent(java.util.Map.entry(m, shared),
+                e -> Math.max(1, e.getKey().maxActiveBlocks("gemv_persist_1", 256, e.getValue())));
+        int blocks = streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), perSm);
+        m.launch("gemv_persist_1").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(1)
+                .i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(units).ptr(0L).ptr(0L).run(blocks, 1, 1, 256, shared);
+    }
+
+    /** Blocks of gemv_persist_1 that fit one multiprocessor, per module and shared memory size. */
+    private final java.util.Map<java.util.Map.Entry<CudaModule, Integer>, Integer> persistOccupancy = new java.util.HashMap<>();
 
     /**
      * Q8_0 / Q4_0 rows of whole 256-column multiples (16-byte aligned rows): gemv_ggml_staged_1 (4 rows per warp) or

@@ -28,7 +28,7 @@ final class PackedGemvVariantCheck {
     }
 
     /** The kinds of variant, in the order their rows run (the bulk-copy kernels last: a fault ends the check there). */
-    static final List<String> KINDS = List.of("wide", "async", "bulk", "stream");
+    static final List<String> KINDS = List.of("wide", "async", "persist", "bulk", "stream");
 
     /** A kind's setting under check, with the kernel's own defaults (wide, bulk and stream share one module per format). */
     static CudaMatMul.PackedTuning tuning(String kind, int blocksPerSm) {
@@ -36,6 +36,7 @@ final class PackedGemvVariantCheck {
             case "wide" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.WIDE, 0, 0, blocksPerSm);
             case "bulk" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.BULK, 0, 0, blocksPerSm);
             case "stream" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 0, blocksPerSm);
+            case "persist" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.PERSIST, 0, 0, 0);
             case "async" -> new CudaMatMul.PackedTuning(true, 0, blocksPerSm, 4); // gemv_async_1, in the default module
             default -> throw new dev.bitcap.BitcapException("unknown GEMV variant '" + kind + "' (variants: " + String.join(", ", KINDS) + ")");
         };
@@ -43,7 +44,7 @@ final class PackedGemvVariantCheck {
 
     /** The activation-row counts a kind's kernels cover (async and stream: n = 1 only). */
     private static int[] batches(String kind) {
-        return kind.equals("async") || kind.equals("stream") ? new int[] {1} : new int[] {1, 3};
+        return kind.equals("async") || kind.equals("stream") || kind.equals("persist") ? new int[] {1} : new int[] {1, 3};
     }
 
     /** A one-line error naming the kinds when one of {@code kinds} is not one of them. */
@@ -139,7 +140,8 @@ final class PackedGemvVariantCheck {
         String k = CudaMatMul.variantKernel(t, w, n);
         if (k != null) return k;
         String staged = "gemv_staged_" + (n == 1 ? 1 : 4);
-        if (t.variant() == CudaMatMul.Variant.STREAM && n > 1) return staged;
+        if ((t.variant() == CudaMatMul.Variant.STREAM || t.variant() == CudaMatMul.Variant.PERSIST) && n > 1) return staged;
+        if (t.variant() == CudaMatMul.Variant.PERSIST) return staged + ", a row's activations and the rings exceed the shared memory";
         if (!CudaMatMul.bulkRowsAligned(w.cols(), w.packed().bits())) {
             return staged + ", rows of " + (w.cols() + 31) / 32 * 4 * w.packed().bits() + " bytes: no bulk copies";
         }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# gemv_persist_1 (one wave, row groups streamed through a per-lane cp.async ring) on one H200: its check rows and
+# the GEMV bench beside the staged default, then llama-3.1-8b int4 decode end to end with each setting, and Nsight
+# Compute on its seven decode launches. Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
+T0=$(date +%s)
+L=$OUT/run.log; D=.devcarry/common/data
+step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
+[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
+J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
+export BITCAP_CACHE=/tmp/bitcap-cache
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
+step synth
+[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
+for v in staged persist persist:6 persist:3; do
+  step "e2e $v"
+  echo "-- gemv $v" >> $L
+  BITCAP_GEMV_VARIANT=$v timeout 60 $J $B 2>&1 | grep -E "decode tokens|time per output|bitcap:|rror" >> $L
+done
+step "ncu persist"
+S="--section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats"
+BITCAP_GEMV_VARIANT=persist timeout 100 ncu --clock-control none --kill yes --kernel-name regex:gemv_persist_1 --launch-count 7 $S \
+   $J bench --device cuda --model /tmp/l8b --prompt-len 8 --gen 2 --repeat 1 2>&1 | grep -v WARNING \
+   | grep -E "gemv_persist_1 \(|Duration|DRAM Throughput|Issue Slots Busy|Achieved Occupancy|Theoretical Occupancy|Registers Per|Waves Per SM|Block Limit|No Eligible|Warp Cycles Per Issued|Dynamic Shared" > $OUT/ncu-persist.txt
+step "gemv check + bench (persist)"
+timeout 200 $J check --device cuda --data $D --gemv-variants --gemv-variant-kinds persist --gemv-bench > $OUT/gemvcheck.log 2>&1; echo "gemv check rc $?" >> $L
+grep -E "checks|FAIL|rror" $OUT/gemvcheck.log | head -20 >> $L
+step done
+cat $L
