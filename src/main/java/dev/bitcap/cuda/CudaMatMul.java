@@ -148,8 +148,8 @@ public final class CudaMatMul {
 
         /**
          * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
-         * {@code stream[:stages]} or {@code persist[:stages]} (1-8 ring steps) or {@code async[:stages]} (2-8, the cp.async
-         * ring of gemv_async_1);
+         * {@code stream[:stages]}, {@code persist[:stages]} or {@code tc[:stages]} (1-8 ring steps) or {@code async[:stages]}
+         * (2-8, the cp.async ring of gemv_async_1);
          * {@code staged:R:B} is the default kernel with R weight rows per warp at n = 1 (1-8) and column slabs sized for
          * B blocks per multiprocessor (0-16; 0: one slab per row where it fits).
          */
@@ -174,9 +174,9 @@ public final class CudaMatMul {
                 }
             }
             int min = name.equals("async") ? 2 : 1;
-            boolean known = List.of("staged", "wide", "bulk", "stream", "persist", "async").contains(name);
+            boolean known = List.of("staged", "wide", "bulk", "stream", "persist", "tc", "async").contains(name);
             if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
-                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8], persist[:stages 1-8] or async[:stages 2-8], got '"
+                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8], persist[:stages 1-8], tc[:stages 1-8] or async[:stages 2-8], got '"
                         + text + "'");
             }
             return switch (name) {
@@ -184,6 +184,7 @@ public final class CudaMatMul {
                 case "bulk" -> of(Variant.BULK, depth, 0, DEFAULT.blocksPerSm());
                 case "stream" -> of(Variant.STREAM, depth, 0, DEFAULT.blocksPerSm());
                 case "persist" -> of(Variant.PERSIST, depth, 0, 0);
+                case "tc" -> of(Variant.TC, depth, 0, 0);
                 case "async" -> new PackedTuning(true, 0, DEFAULT.blocksPerSm(), colon < 0 ? 4 : depth);
                 default -> DEFAULT;
             };
@@ -204,9 +205,11 @@ public final class CudaMatMul {
      * shared memory, every step of a short slab requested at once; STREAM (gemv_stream_1, n = 1 only) is one wave of
      * blocks whose warps stream their row groups through the same ring, the activations staged once per block for the
      * whole row; PERSIST (gemv_persist_1, n = 1 only) is STREAM's one wave and row-group order with each lane copying
-     * its own units by cp.async instead of the bulk-copy engine. Measured on the H200 (docs/CUDA_NOTES.md); not a default.
+     * its own units by cp.async instead of the bulk-copy engine; TC (gemv_tc_1, n = 1, 4-bit INT codes, groups of whole
+     * 128-column steps) sums on tensor cores with the activations split into fp16 hi + lo. Measured on the H200
+     * (docs/CUDA_NOTES.md); not a default.
      */
-    public enum Variant { STAGED, WIDE, BULK, STREAM, PERSIST }
+    public enum Variant { STAGED, WIDE, BULK, STREAM, PERSIST, TC }
 
     private PackedTuning tuning = PackedTuning.fromEnvironment();
     private long partial, partialBytes, counters;
@@ -235,6 +238,7 @@ public final class CudaMatMul {
                 defines.add(switch (tuning.variant()) {
                     case WIDE -> "WIDE_UNITS=";
                     case PERSIST -> "PERSIST_STAGES=";
+                    case TC -> "TC_STAGES=";
                     default -> "BULK_STAGES=";
                 } + tuning.depth());
             }
@@ -357,6 +361,7 @@ public final class CudaMatMul {
     static String variantKernel(PackedTuning t, DeviceMatrix w, int n) {
         if (t.variant() == Variant.STAGED || !t.staged() || w.packed() == null || n > 4) return null;
         if (n == 1 && t.asyncStages() > 0) return null;
+        if (t.variant() == Variant.TC) return n == 1 && tensorCoreShape(w) && tensorCoreShared(w.cols(), tcStages(t)) <= VARIANT_SHARED_LIMIT ? "gemv_tc_1" : null;
         if (t.variant() == Variant.PERSIST) {
             int ring = persistRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
             return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_persist_1" : null;
@@ -379,6 +384,25 @@ public final class CudaMatMul {
         if (n > 1) return 2;
         if (t.rowsPerWarp1() > 0) return t.rowsPerWarp1();
         return t.variant() == Variant.BULK ? stagedRows1(p) : 2;
+    }
+
+    /** gemv_tc_1's conditions: 4-bit INT codes, whole 128-column steps, groups of whole steps. */
+    static boolean tensorCoreShape(DeviceMatrix w) {
+        DeviceMatrix.Packed p = w.packed();
+        return p.bits() == 4 && p.affine() && w.cols() % 128 == 0 && p.unitsPerGroup() % 4 == 0;
+    }
+
+    private static int tcStages(PackedTuning t) {
+        return t.depth() > 0 ? t.depth() : 4;
+    }
+
+    /**
+     * Dynamic shared memory of gemv_tc_1: the activation slots (9 of 16 bytes per unit), a sum and a scale per step of
+     * 4 units, 8 warps × 16 sums, padded to 16 bytes, then 8 warps × stages × 32 lanes × 32 bytes of ring.
+     */
+    static int tensorCoreShared(int cols, int stages) {
+        int units = cols / 32, steps = units / 4;
+        return (units * STAGED_UNIT_BYTES + 8 * steps + 4 * 8 * 16 + 15) / 16 * 16 + 8 * stages * 32 * 32;
     }
 
     /** Bytes of gemv_persist_1's rings per block: 8 warps × stages × rows × 32 units (no barriers, no alignment padding). */
@@ -405,8 +429,8 @@ public final class CudaMatMul {
      * rings after the activations), except the stream kernel: one wave of blocks, the whole row staged, no slabs.
      */
     private void variantGemv(DeviceMatrix w, long x, long y, int n) {
-        if (tuning.variant() == Variant.PERSIST) {
-            persistGemv(w, x, y);
+        if (tuning.variant() == Variant.PERSIST || tuning.variant() == Variant.TC) {
+            oneWaveGemv(w, x, y);
             return;
         }
         DeviceMatrix.Packed p = w.packed();
@@ -440,28 +464,31 @@ public final class CudaMatMul {
     }
 
     /**
-     * gemv_persist_1 (opt-in, n = 1): one wave of blocks (as many as fit per multiprocessor with this shared memory,
-     * or {@code blocksPerSm} when set; fewer where the row groups end first), the whole row's activations staged per
-     * block, then each warp's ring (variantKernel checked that both fit).
+     * gemv_persist_1 / gemv_tc_1 (opt-in, n = 1): one wave of blocks (as many as fit per multiprocessor with this
+     * shared memory, or {@code blocksPerSm} when set; fewer where the row groups or 16-row tiles end first), the whole
+     * row's activations staged per block, then each warp's ring (variantKernel checked that both fit).
      */
-    private void persistGemv(DeviceMatrix w, long x, long y) {
+    private void oneWaveGemv(DeviceMatrix w, long x, long y) {
         DeviceMatrix.Packed p = w.packed();
-        int rowsPerWarp = variantRows(tuning, p, 1);
+        boolean tc = tuning.variant() == Variant.TC;
+        String kernel = tc ? "gemv_tc_1" : "gemv_persist_1";
+        int rowsPerWarp = tc ? 2 : variantRows(tuning, p, 1); // gemv_tc_1: 16-row tiles per block of 8 warps
         int units = (w.cols() + 31) / 32;
-        int shared = units * STAGED_UNIT_BYTES + persistRingBytes(tuning.depth() > 0 ? tuning.depth() : 4, rowsPerWarp, p.bits());
+        int shared = tc ? tensorCoreShared(w.cols(), tcStages(tuning))
+                : units * STAGED_UNIT_BYTES + persistRingBytes(tuning.depth() > 0 ? tuning.depth() : 4, rowsPerWarp, p.bits());
         CudaModule m = packedModule(p);
-        if (shared > STAGED_SHARED_LIMIT && variantOptIn.add(java.util.Map.entry(m, "gemv_persist_1"))) {
-            m.setMaxDynamicSharedMemory("gemv_persist_1", VARIANT_SHARED_LIMIT);
+        if (shared > STAGED_SHARED_LIMIT && variantOptIn.add(java.util.Map.entry(m, kernel))) {
+            m.setMaxDynamicSharedMemory(kernel, VARIANT_SHARED_LIMIT);
         }
-        int perSm = tuning.blocksPerSm() > 0 ? tuning.blocksPerSm() : persistOccupancy.computeIfAbsent(java.util.Map.entry(m, shared),
-                e -> Math.max(1, e.getKey().maxActiveBlocks("gemv_persist_1", 256, e.getValue())));
+        int perSm = tuning.blocksPerSm() > 0 ? tuning.blocksPerSm() : persistOccupancy.computeIfAbsent(java.util.Map.entry(m, kernel + shared),
+                e -> Math.max(1, e.getKey().maxActiveBlocks(kernel, 256, shared)));
         int blocks = streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), perSm);
-        m.launch("gemv_persist_1").ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(1)
+        m.launch(kernel).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(1)
                 .i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(units).ptr(0L).ptr(0L).run(blocks, 1, 1, 256, shared);
     }
 
-    /** Blocks of gemv_persist_1 that fit one multiprocessor, per module and shared memory size. */
-    private final java.util.Map<java.util.Map.Entry<CudaModule, Integer>, Integer> persistOccupancy = new java.util.HashMap<>();
+    /** Blocks of gemv_persist_1 / gemv_tc_1 that fit one multiprocessor, per module, kernel and shared memory size. */
+    private final java.util.Map<java.util.Map.Entry<CudaModule, String>, Integer> persistOccupancy = new java.util.HashMap<>();
 
     /**
      * Q8_0 / Q4_0 rows of whole 256-column multiples (16-byte aligned rows): gemv_ggml_staged_1 (4 rows per warp) or

@@ -115,14 +115,15 @@ public final class GemvBench {
         int[][] shapes = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
         Random rnd = new Random(3);
         CudaMatMul.Variant wide = CudaMatMul.Variant.WIDE, bulk = CudaMatMul.Variant.BULK, stream = CudaMatMul.Variant.STREAM,
-                persist = CudaMatMul.Variant.PERSIST;
+                persist = CudaMatMul.Variant.PERSIST, tc = CudaMatMul.Variant.TC;
         List<CudaMatMul.PackedTuning> tunings = List.of(CudaMatMul.PackedTuning.DEFAULT, CudaMatMul.PackedTuning.of(wide, 2, 0, 2),
                 CudaMatMul.PackedTuning.of(wide, 4, 0, 2), CudaMatMul.PackedTuning.of(wide, 8, 0, 2), CudaMatMul.PackedTuning.of(wide, 4, 4, 2),
                 CudaMatMul.PackedTuning.of(bulk, 2, 0, 2), CudaMatMul.PackedTuning.of(bulk, 4, 0, 2), CudaMatMul.PackedTuning.of(bulk, 8, 2, 2),
                 CudaMatMul.PackedTuning.of(bulk, 4, 0, 0), new CudaMatMul.PackedTuning(true, 0, 2, 4), CudaMatMul.PackedTuning.of(stream, 4, 0, 2),
                 CudaMatMul.PackedTuning.of(stream, 8, 0, 2), CudaMatMul.PackedTuning.of(stream, 8, 1, 2), CudaMatMul.PackedTuning.of(stream, 4, 0, 1),
                 CudaMatMul.PackedTuning.of(persist, 4, 0, 0), CudaMatMul.PackedTuning.of(persist, 6, 0, 0), CudaMatMul.PackedTuning.of(persist, 4, 4, 0),
-                CudaMatMul.PackedTuning.of(persist, 4, 1, 0));
+                CudaMatMul.PackedTuning.of(persist, 4, 1, 0), CudaMatMul.PackedTuning.of(tc, 4, 0, 0), CudaMatMul.PackedTuning.of(tc, 6, 0, 0),
+                CudaMatMul.PackedTuning.of(tc, 2, 0, 0));
         for (String format : List.of("int4-asym", "afp4")) {
             for (int[] s : shapes) {
                 Weights w = weights(QuantFormats.byName(format), s[0], s[1], rnd);
@@ -130,7 +131,7 @@ public final class GemvBench {
                     String kind = t.asyncStages() > 0 ? "async" : t.variant().name().toLowerCase(java.util.Locale.ROOT);
                     boolean isDefault = t.equals(CudaMatMul.PackedTuning.DEFAULT);
                     if (!isDefault && !kinds.contains(kind)) continue; // the default runs always
-                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0 || t.variant() == stream || t.variant() == persist;
+                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0 || t.variant() == stream || t.variant() == persist || t.variant() == tc;
                     for (int n : oneRowOnly ? new int[] {1} : new int[] {1, 4}) {
                         boolean fallsBack = !isDefault && t.asyncStages() == 0 && CudaMatMul.variantKernel(t, w.copies().get(0), n) == null;
                         if (fallsBack) continue; // the setting does not cover this shape: it would time the default again
@@ -154,6 +155,7 @@ public final class GemvBench {
             case BULK -> "bulk" + (t.depth() > 0 ? t.depth() : 4) + rows;
             case STREAM -> "stream" + (t.depth() > 0 ? t.depth() : 4) + rows;
             case PERSIST -> "persist" + (t.depth() > 0 ? t.depth() : 4) + rows;
+            case TC -> "tc" + (t.depth() > 0 ? t.depth() : 4) + rows;
         };
     }
 

@@ -28,7 +28,7 @@ final class PackedGemvVariantCheck {
     }
 
     /** The kinds of variant, in the order their rows run (the bulk-copy kernels last: a fault ends the check there). */
-    static final List<String> KINDS = List.of("wide", "async", "persist", "bulk", "stream");
+    static final List<String> KINDS = List.of("wide", "async", "persist", "tc", "bulk", "stream");
 
     /** A kind's setting under check, with the kernel's own defaults (wide, bulk and stream share one module per format). */
     static CudaMatMul.PackedTuning tuning(String kind, int blocksPerSm) {
@@ -37,6 +37,7 @@ final class PackedGemvVariantCheck {
             case "bulk" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.BULK, 0, 0, blocksPerSm);
             case "stream" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 0, blocksPerSm);
             case "persist" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.PERSIST, 0, 0, 0);
+            case "tc" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.TC, 0, 0, 0);
             case "async" -> new CudaMatMul.PackedTuning(true, 0, blocksPerSm, 4); // gemv_async_1, in the default module
             default -> throw new dev.bitcap.BitcapException("unknown GEMV variant '" + kind + "' (variants: " + String.join(", ", KINDS) + ")");
         };
@@ -44,7 +45,7 @@ final class PackedGemvVariantCheck {
 
     /** The activation-row counts a kind's kernels cover (async and stream: n = 1 only). */
     private static int[] batches(String kind) {
-        return kind.equals("async") || kind.equals("stream") || kind.equals("persist") ? new int[] {1} : new int[] {1, 3};
+        return List.of("async", "stream", "persist", "tc").contains(kind) ? new int[] {1} : new int[] {1, 3};
     }
 
     /** A one-line error naming the kinds when one of {@code kinds} is not one of them. */
@@ -59,10 +60,14 @@ final class PackedGemvVariantCheck {
      * {rows, cols, group size (-1 per channel), with input scale, blocks per SM (0: one slab per row)}: a partial
      * unit with an input scale; one group per row; several column slabs, the last partial; one slab of 8 steps per
      * warp (the rings wrap twice, wide reloads); and more rows than the stream kernel's warps (4224 rows of 2 at 2
-     * blocks per SM on 132 SMs): several row groups per warp, of 1 step (the ring runs ahead across groups) and of 2.
+     * blocks per SM on 132 SMs): several row groups per warp, of 1 step (the ring runs ahead across groups) and of 2;
+     * and for gemv_tc_1 (whole 128-column steps, groups of whole steps): a partial 16-row tile with an input scale and
+     * fewer steps than warps, one group per row, groups of two steps, and 14336 columns (14 steps per warp, the
+     * activations past 48 KiB of shared memory).
      */
     private static final int[][] SHAPES = {{1024, 4096, 128, 0, 2}, {77, 172, 32, 1, 2}, {300, 96, -1, 0, 2}, {200, 2100, 64, 1, 2},
-            {40, 8192, 128, 0, 0}, {4500, 256, 64, 0, 2}, {4400, 1056, 32, 1, 2}};
+            {40, 8192, 128, 0, 0}, {4500, 256, 64, 0, 2}, {4400, 1056, 32, 1, 2}, {77, 512, 128, 1, 2}, {300, 1024, -1, 0, 2},
+            {4500, 256, 256, 0, 2}, {512, 14336, 128, 0, 2}};
 
     /** The rows of the given kinds (see {@link #KINDS}); each (format, shape) is quantized once for every kind. */
     void run(java.util.Collection<String> kinds) {
@@ -140,8 +145,13 @@ final class PackedGemvVariantCheck {
         String k = CudaMatMul.variantKernel(t, w, n);
         if (k != null) return k;
         String staged = "gemv_staged_" + (n == 1 ? 1 : 4);
-        if ((t.variant() == CudaMatMul.Variant.STREAM || t.variant() == CudaMatMul.Variant.PERSIST) && n > 1) return staged;
-        if (t.variant() == CudaMatMul.Variant.PERSIST) return staged + ", a row's activations and the rings exceed the shared memory";
+        if (t.variant() != CudaMatMul.Variant.WIDE && t.variant() != CudaMatMul.Variant.BULK && n > 1) return staged;
+        if (t.variant() == CudaMatMul.Variant.TC && !CudaMatMul.tensorCoreShape(w)) {
+            return staged + ", not 4-bit INT codes in groups of whole 128-column steps";
+        }
+        if (t.variant() == CudaMatMul.Variant.PERSIST || t.variant() == CudaMatMul.Variant.TC) {
+            return staged + ", a row's activations and the rings exceed the shared memory";
+        }
         if (!CudaMatMul.bulkRowsAligned(w.cols(), w.packed().bits())) {
             return staged + ", rows of " + (w.cols() + 31) / 32 * 4 * w.packed().bits() + " bytes: no bulk copies";
         }

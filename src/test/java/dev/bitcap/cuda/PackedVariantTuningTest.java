@@ -38,6 +38,14 @@ class PackedVariantTuningTest {
     }
 
     @Test
+    void theTensorCoreKernelFitsTheLlamaRowsInSharedMemory() {
+        // activation slots 128 x 144 bytes, 32 steps x 8, 8 x 16 sums, then 8 warps x 4 stages x 32 lanes x 32 bytes
+        assertEquals(128 * 144 + 32 * 8 + 512 + 8 * 4 * 32 * 32, CudaMatMul.tensorCoreShared(4096, 4));
+        assertTrue(CudaMatMul.tensorCoreShared(14336, 4) <= CudaMatMul.VARIANT_SHARED_LIMIT, "down_proj's 14336 columns fit");
+        assertTrue(CudaMatMul.tensorCoreShared(14336 * 2, 4) > CudaMatMul.VARIANT_SHARED_LIMIT, "twice as many do not: the staged kernel runs");
+    }
+
+    @Test
     void aBadEnvironmentValueIsOneClearError() {
         for (String bad : new String[] {"fast", "wide:0", "wide:9", "bulk:x", "async:1", "staged:2", "staged:0:2", "staged:2:17", "staged:2:x", "persist:9", "wide:"}) {
             BitcapException e = assertThrows(BitcapException.class, () -> CudaMatMul.PackedTuning.parse(bad), bad);
