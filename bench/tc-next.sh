@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# gemv_tc_1 (4-bit INT decode GEMV on tensor cores) on one H200: llama-3.1-8b int4 decode end to end with it and with
+# the staged default, Nsight Compute on its seven decode launches, then its check rows and bench beside the default.
+# Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
+T0=$(date +%s)
+L=$OUT/run.log; D=.devcarry/common/data
+step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
+[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
+J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
+export BITCAP_CACHE=/tmp/bitcap-cache
+step synth
+[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
+for v in tc staged; do
+  step "e2e $v"; echo "-- gemv $v" >> $L
+  BITCAP_GEMV_VARIANT=$v timeout 60 $J $B 2>&1 | grep -E "decode tokens|time per output|bitcap:|rror|Exception" >> $L
+done
+step "ncu tc"
+BITCAP_GEMV_VARIANT=tc timeout 60 ncu --clock-control none --kill yes --kernel-name regex:gemv_tc_1 --launch-count 7 \
+   --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section LaunchStats \
+   $J bench --device cuda --model /tmp/l8b --prompt-len 8 --gen 2 --repeat 1 2>&1 | grep -v WARNING \
+   | grep -E "gemv_tc_1 \(|Duration|DRAM Throughput|Issue Slots Busy|Achieved Occupancy|Registers Per|Block Limit (Reg|Sha)|No Eligible|Warp Cycles Per Issued|Local" > $OUT/ncu-tc.txt
+step "gemv check + bench (tc)"
+timeout ${CHECK_S:-170} $J check --device cuda --data $D --gemv-variants --gemv-variant-kinds tc --gemv-bench > $OUT/gemvcheck.log 2>&1; echo "gemv check rc $?" >> $L
+grep -E "checks|FAIL|rror" $OUT/gemvcheck.log | head -20 >> $L
+step done
+cat $L
