@@ -20,7 +20,6 @@ import dev.bitcap.model.synth.BuiltinModel;
 import dev.bitcap.quant.BinaryLayout;
 import dev.bitcap.quant.QuantFormat;
 import dev.bitcap.quant.QuantFormats;
-import dev.bitcap.tensor.Ops;
 import dev.bitcap.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -219,15 +218,18 @@ public final class CapRunner {
                     seqs.add(backend.newSequence(capacity));
                     prompts.add(rnd.ints(8, 0, vocab).toArray());
                 }
-                float[] logits = backend.forward(seqs, prompts, false);
-                for (int step = 0; step < (rounds == 0 ? 3 : steps); step++) {
-                    List<int[]> next = new ArrayList<>();
-                    for (int b = 0; b < batch; b++) next.add(new int[] {Ops.argmax(logits, b * vocab, vocab)});
-                    logits = backend.forward(seqs, next, false);
-                }
+                int[] chosen = backend.forwardGreedy(seqs, prompts);
+                for (int step = 0; step < (rounds == 0 ? 3 : steps); step++) chosen = backend.forwardGreedy(seqs, asTokens(chosen));
             }
             rounds++;
         } while (System.nanoTime() < deadline && rounds < MAX_WARM_UP_ROUNDS);
+    }
+
+    /** Each sequence's next token as its one-token input of the next pass. */
+    private static List<int[]> asTokens(int[] chosen) {
+        List<int[]> next = new ArrayList<>(chosen.length);
+        for (int t : chosen) next.add(new int[] {t});
+        return next;
     }
 
     /** Least warm-up time of a configuration on the CPU backend. */
@@ -256,12 +258,9 @@ public final class CapRunner {
             kvAllocated = Math.max(kvAllocated, seqs.stream().mapToLong(s -> s.cache().bytesAllocated()).sum());
             // low-bit formats keep the newest positions in fp32: average over the whole run's context
             kvPerPosition = seqs.getFirst().cache().bytesFor(capacity) / (double) capacity;
-            float[] logits = backend.forward(seqs, prompts, false);
-            for (int step = 1; step < w.outputLength(); step++) {
-                List<int[]> next = new ArrayList<>();
-                for (int b = 0; b < batch; b++) next.add(new int[] {Ops.argmax(logits, b * vocab, vocab)});
-                logits = backend.forward(seqs, next, false);
-            }
+            // greedy, as serving benchmarks decode: a GPU picks the token itself and sends back one int per sequence
+            int[] chosen = backend.forwardGreedy(seqs, prompts);
+            for (int step = 1; step < w.outputLength(); step++) chosen = backend.forwardGreedy(seqs, asTokens(chosen));
             requests += batch;
         }
         double wall = (System.nanoTime() - start) / 1e9;
