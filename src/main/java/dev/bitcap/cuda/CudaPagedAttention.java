@@ -50,13 +50,24 @@ public final class CudaPagedAttention {
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
                 "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0), "KV_STAGES=" + RING_STAGES));
-        this.kernel = kernels().get(0);
+        this.kernel = chosenKernel(System.getenv(KERNEL_ENV));
         for (DecodeKernel k : kernels()) {
             int ring = copyRingBytes(k);
             if (ring == 0) continue;
             module.setMaxDynamicSharedMemory(k.function, ring);
             module.setMaxDynamicSharedMemory(k.sparseFunction, ring);
         }
+    }
+
+    /** Picks the decode kernel of every paged cache of the process by its {@link DecodeKernel#flag} (for comparisons). */
+    public static final String KERNEL_ENV = "BITCAP_KV_DECODE";
+
+    /** The default kernel, or the one {@code flag} names (null or blank: the default); one clear line otherwise. */
+    DecodeKernel chosenKernel(String flag) {
+        if (flag == null || flag.isBlank()) return kernels().get(0);
+        for (DecodeKernel k : kernels()) if (k.flag().equals(flag.trim())) return k;
+        throw new BitcapException(KERNEL_ENV + ": " + layout.spec().format().flagName() + " decodes with "
+                + String.join(", ", kernels().stream().map(DecodeKernel::flag).toList()) + ", got '" + flag + "'");
     }
 
     /** Steps in each warp's copy ring of the folded kernels (KV_STAGES in kv_attention.cu). */
@@ -102,6 +113,11 @@ public final class CudaPagedAttention {
         DecodeKernel(String function) {
             this.function = function;
             this.sparseFunction = function + "_sparse";
+        }
+
+        /** The name {@code BITCAP_KV_DECODE} takes: folded, folded-32, per-element. */
+        public String flag() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         }
     }
 
