@@ -50,7 +50,7 @@ public final class CudaPagedAttention {
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
                 "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0), "KV_STAGES=" + RING_STAGES));
-        this.kernel = chosenKernel(System.getenv(KERNEL_ENV));
+        this.kernel = chosenKernel(kernels(), layout.spec().format().flagName(), System.getenv(KERNEL_ENV));
         for (DecodeKernel k : kernels()) {
             int ring = copyRingBytes(k);
             if (ring == 0) continue;
@@ -62,12 +62,12 @@ public final class CudaPagedAttention {
     /** Picks the decode kernel of every paged cache of the process by its {@link DecodeKernel#flag} (for comparisons). */
     public static final String KERNEL_ENV = "BITCAP_KV_DECODE";
 
-    /** The default kernel, or the one {@code flag} names (null or blank: the default); one clear line otherwise. */
-    DecodeKernel chosenKernel(String flag) {
-        if (flag == null || flag.isBlank()) return kernels().get(0);
-        for (DecodeKernel k : kernels()) if (k.flag().equals(flag.trim())) return k;
-        throw new BitcapException(KERNEL_ENV + ": " + layout.spec().format().flagName() + " decodes with "
-                + String.join(", ", kernels().stream().map(DecodeKernel::flag).toList()) + ", got '" + flag + "'");
+    /** The first of {@code kernels} (the default), or the one {@code flag} names (null or blank: the default); one clear line otherwise. */
+    static DecodeKernel chosenKernel(List<DecodeKernel> kernels, String format, String flag) {
+        if (flag == null || flag.isBlank()) return kernels.get(0);
+        for (DecodeKernel k : kernels) if (k.flag().equals(flag.trim())) return k;
+        throw new BitcapException(KERNEL_ENV + ": " + format + " decodes with " + String.join(", ", kernels.stream().map(DecodeKernel::flag).toList())
+                + ", got '" + flag + "'");
     }
 
     /** Steps in each warp's copy ring of the folded kernels (KV_STAGES in kv_attention.cu). */
