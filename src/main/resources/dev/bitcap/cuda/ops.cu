@@ -276,11 +276,8 @@ __device__ __forceinline__ void argmax_take(float v, int i, float& bv, int& bi) 
     }
 }
 
-// Within each warp by shuffles, then over the warps' pairs in warp 0: every lane of warp 0 ends with the block's pair.
-// "before" is a strict order on pairs (indices differ), so the order of the combines does not change the winner.
-__device__ void argmax_block(float& bv, int& bi) {
-    __shared__ float warpValue[32];
-    __shared__ int warpIndex[32];
+// Every lane of the warp ends with the warp's first pair.
+__device__ __forceinline__ void argmax_warp(float& bv, int& bi) {
     for (int o = 16; o > 0; o >>= 1) {
         const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
         const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
@@ -289,6 +286,14 @@ __device__ void argmax_block(float& bv, int& bi) {
             bi = oi;
         }
     }
+}
+
+// Within each warp by shuffles, then over the warps' pairs in warp 0: every lane of warp 0 ends with the block's pair.
+// "before" is a strict order on pairs (indices differ), so the order of the combines does not change the winner.
+__device__ void argmax_block(float& bv, int& bi) {
+    __shared__ float warpValue[32];
+    __shared__ int warpIndex[32];
+    argmax_warp(bv, bi);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (lane == 0) {
         warpValue[warp] = bv;
@@ -299,14 +304,7 @@ __device__ void argmax_block(float& bv, int& bi) {
         const bool has = lane < (int) (blockDim.x >> 5);
         bv = has ? warpValue[lane] : 0.0f;
         bi = has ? warpIndex[lane] : -1;
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (argmax_before(ov, oi, bv, bi)) {
-                bv = ov;
-                bi = oi;
-            }
-        }
+        argmax_warp(bv, bi);
     }
 }
 
