@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gemv4 (issue 4): the opt-in packed decode kernels gemv_wide_*, gemv_bulk_*, gemv_stream_1 and gemv_async_1 on the
+# gemv4 (issue 4): the opt-in packed decode kernels gemv_wide_*, gemv_bulk_*, gemv_stream_1 (since removed) and gemv_async_1 on the
 # H200, in one call (copied to .devcarry/gemv4/run.sh with the jar; carry .devcarry/common + .devcarry/gemv4). In order
 # of priority, each step capped (~9 min in all at most): (1) their check rows against the CPU, every format and odd
 # shapes (the bulk-copy kernels' rows last); (2) the GEMV sweep of wide + async beside the default staged kernel

@@ -71,10 +71,10 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--kv-folded", hidden = true, description = "no effect, kept for old scripts: every int4/int2 decode kernel is checked and timed")
     boolean kvFolded;
 
-    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, persist, tc, bulk, stream); with --gemv-bench time only them beside the default")
+    @Option(names = "--gemv-variants", description = "check only the opt-in packed decode GEMV kernels (wide, async, persist, tc, bulk); with --gemv-bench time only them beside the default")
     boolean gemvVariants;
 
-    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, persist, tc, bulk, stream; default: all)")
+    @Option(names = "--gemv-variant-kinds", split = ",", paramLabel = "KIND", description = "with --gemv-variants: only these kinds (wide, async, persist, tc, bulk; default: all)")
     java.util.List<String> gemvVariantKinds;
 
     @Override

@@ -148,7 +148,7 @@ public final class CudaMatMul {
 
         /**
          * {@code staged} (the default), {@code wide[:units]} (1-8 units per lane in flight), {@code bulk[:stages]} or
-         * {@code stream[:stages]}, {@code persist[:stages]} or {@code tc[:stages]} (1-8 ring steps) or {@code async[:stages]}
+         * {@code persist[:stages]} or {@code tc[:stages]} (1-8 ring steps) or {@code async[:stages]}
          * (2-8, the cp.async ring of gemv_async_1);
          * {@code staged:R:B} is the default kernel with R weight rows per warp at n = 1 (1-8) and column slabs sized for
          * B blocks per multiprocessor (0-16; 0: one slab per row where it fits).
@@ -174,15 +174,14 @@ public final class CudaMatMul {
                 }
             }
             int min = name.equals("async") ? 2 : 1;
-            boolean known = List.of("staged", "wide", "bulk", "stream", "persist", "tc", "async").contains(name);
+            boolean known = List.of("staged", "wide", "bulk", "persist", "tc", "async").contains(name);
             if (!known || (colon >= 0 && (depth < min || depth > 8)) || (name.equals("staged") && colon >= 0)) {
-                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], stream[:stages 1-8], persist[:stages 1-8], tc[:stages 1-8] or async[:stages 2-8], got '"
+                throw new BitcapException(ENV + ": expected staged[:rows:blocks], wide[:units 1-8], bulk[:stages 1-8], persist[:stages 1-8], tc[:stages 1-8] or async[:stages 2-8], got '"
                         + text + "'");
             }
             return switch (name) {
                 case "wide" -> of(Variant.WIDE, depth, 0, DEFAULT.blocksPerSm());
                 case "bulk" -> of(Variant.BULK, depth, 0, DEFAULT.blocksPerSm());
-                case "stream" -> of(Variant.STREAM, depth, 0, DEFAULT.blocksPerSm());
                 case "persist" -> of(Variant.PERSIST, depth, 0, 0);
                 case "tc" -> of(Variant.TC, depth, 0, 0);
                 case "async" -> new PackedTuning(true, 0, DEFAULT.blocksPerSm(), colon < 0 ? 4 : depth);
@@ -202,14 +201,14 @@ public final class CudaMatMul {
      * Decode kernels for n &le; 4 packed rows (gemv_packed.cu, compiled only with GEMV_VARIANTS=1): STAGED is the
      * default gemv_staged_*; WIDE (gemv_wide_1/4) has each lane request several units of its rows before any math;
      * BULK (gemv_bulk_1/4) has each warp's lane 0 bulk-copy (TMA) whole 32-unit chunks of its rows into a ring in
-     * shared memory, every step of a short slab requested at once; STREAM (gemv_stream_1, n = 1 only) is one wave of
-     * blocks whose warps stream their row groups through the same ring, the activations staged once per block for the
-     * whole row; PERSIST (gemv_persist_1, n = 1 only) is STREAM's one wave and row-group order with each lane copying
-     * its own units by cp.async instead of the bulk-copy engine; TC (gemv_tc_1, n = 1, 4-bit INT codes, groups of whole
+     * shared memory, every step of a short slab requested at once; PERSIST (gemv_persist_1, n = 1 only) is one wave of
+     * blocks whose warps stream their row groups back to back, each lane copying its own units by cp.async, the
+     * activations staged once per block for the whole row (it replaced STREAM, the same with the bulk-copy engine:
+     * slower); TC (gemv_tc_1, n = 1, 4-bit INT codes, groups of whole
      * 128-column steps) sums on tensor cores with the activations split into fp16 hi + lo. Measured on the H200
      * (docs/CUDA_NOTES.md); not a default.
      */
-    public enum Variant { STAGED, WIDE, BULK, STREAM, PERSIST, TC }
+    public enum Variant { STAGED, WIDE, BULK, PERSIST, TC }
 
     private PackedTuning tuning = PackedTuning.fromEnvironment();
     private long partial, partialBytes, counters;
@@ -232,7 +231,7 @@ public final class CudaMatMul {
         if (tuning.variant() != Variant.STAGED) {
             defines.add("GEMV_VARIANTS=1");
             if (tuning.rowsPerWarp1() > 0) {
-                defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "STREAM_R1=" + tuning.rowsPerWarp1(), "PERSIST_R1=" + tuning.rowsPerWarp1()));
+                defines.addAll(List.of("WIDE_R1=" + tuning.rowsPerWarp1(), "PERSIST_R1=" + tuning.rowsPerWarp1()));
             }
             if (tuning.depth() > 0) {
                 defines.add(switch (tuning.variant()) {
@@ -355,8 +354,9 @@ public final class CudaMatMul {
 
     /**
      * The opt-in kernel {@code t} runs for {@code w} at {@code n} activation rows, or null where the default staged
-     * kernels run: the variants cover packed weights at n &le; 4 (STREAM n = 1); BULK and STREAM need rows of a
-     * multiple of 16 bytes, STREAM a whole row's activations beside its rings in {@link #VARIANT_SHARED_LIMIT}.
+     * kernels run: the variants cover packed weights at n &le; 4 (PERSIST and TC n = 1); BULK needs rows of a multiple
+     * of 16 bytes, PERSIST and TC a whole row's activations beside their rings in {@link #VARIANT_SHARED_LIMIT}, TC
+     * 4-bit INT codes in groups of whole 128-column steps.
      */
     static String variantKernel(PackedTuning t, DeviceMatrix w, int n) {
         if (t.variant() == Variant.STAGED || !t.staged() || w.packed() == null || n > 4) return null;
@@ -367,10 +367,6 @@ public final class CudaMatMul {
             return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_persist_1" : null;
         }
         if (t.variant() != Variant.WIDE && !bulkRowsAligned(w.cols(), w.packed().bits())) return null;
-        if (t.variant() == Variant.STREAM) {
-            int ring = bulkRingBytes(t.depth() > 0 ? t.depth() : 4, variantRows(t, w.packed(), 1), w.packed().bits());
-            return n == 1 && (long) (w.cols() + 31) / 32 * STAGED_UNIT_BYTES + ring <= VARIANT_SHARED_LIMIT ? "gemv_stream_1" : null;
-        }
         return (t.variant() == Variant.WIDE ? "gemv_wide_" : "gemv_bulk_") + (n == 1 ? 1 : 4);
     }
 
@@ -379,7 +375,7 @@ public final class CudaMatMul {
         return (long) (cols + 31) / 32 * 4 * bits % 16 == 0;
     }
 
-    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / STREAM_R1 / PERSIST_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
+    /** Weight rows per warp of a variant kernel at n = 1: WIDE_R1 / PERSIST_R1 (default 2), STAGED_R1 for BULK; 2 at n &le; 4. */
     static int variantRows(PackedTuning t, DeviceMatrix.Packed p, int n) {
         if (n > 1) return 2;
         if (t.rowsPerWarp1() > 0) return t.rowsPerWarp1();
@@ -410,8 +406,8 @@ public final class CudaMatMul {
         return 8 * stages * rowsPerWarp * 32 * 4 * bits;
     }
 
-    /** Blocks of gemv_stream_1: one wave of {@code blocksPerSm} (0: 2) per multiprocessor, or fewer where the row groups end first. */
-    static int streamBlocks(int rows, int rowsPerWarp, int multiprocessors, int blocksPerSm) {
+    /** Blocks of a one-wave kernel: {@code blocksPerSm} (0: 2) per multiprocessor, or fewer where the groups of 8 warps' rows end first. */
+    static int oneWaveBlocks(int rows, int rowsPerWarp, int multiprocessors, int blocksPerSm) {
         long groups8 = ((long) rows + 8L * rowsPerWarp - 1) / (8L * rowsPerWarp);
         return (int) Math.max(1, Math.min(groups8, (long) (blocksPerSm > 0 ? blocksPerSm : 2) * multiprocessors));
     }
@@ -425,8 +421,8 @@ public final class CudaMatMul {
     }
 
     /**
-     * gemv_wide_* / gemv_bulk_* / gemv_stream_1 (opt-in): launched as gemv_staged_* (grid, slabs, scratch; the bulk
-     * rings after the activations), except the stream kernel: one wave of blocks, the whole row staged, no slabs.
+     * gemv_wide_* / gemv_bulk_* (opt-in): launched as gemv_staged_* (grid, slabs, scratch; the bulk rings after the
+     * activations); gemv_persist_1 / gemv_tc_1: {@link #oneWaveGemv}.
      */
     private void variantGemv(DeviceMatrix w, long x, long y, int n) {
         if (tuning.variant() == Variant.PERSIST || tuning.variant() == Variant.TC) {
@@ -436,8 +432,8 @@ public final class CudaMatMul {
         DeviceMatrix.Packed p = w.packed();
         int nt = n == 1 ? 1 : 4;
         int rowsPerWarp = variantRows(tuning, p, n);
-        boolean stream = tuning.variant() == Variant.STREAM, ringed = tuning.variant() != Variant.WIDE;
-        String kernel = stream ? "gemv_stream_1" : (ringed ? "gemv_bulk_" : "gemv_wide_") + nt;
+        boolean ringed = tuning.variant() != Variant.WIDE;
+        String kernel = (ringed ? "gemv_bulk_" : "gemv_wide_") + nt;
         int stages = tuning.depth() > 0 ? tuning.depth() : 4; // BULK_STAGES when not defined
         int ring = ringed ? bulkRingBytes(stages, rowsPerWarp, p.bits()) : 0;
         int limit = ringed ? VARIANT_SHARED_LIMIT : STAGED_SHARED_LIMIT;
@@ -447,10 +443,8 @@ public final class CudaMatMul {
         }
         int units = (w.cols() + 31) / 32;
         int zBlocks = (n + nt - 1) / nt;
-        int rowBlocks = stream ? streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), tuning.blocksPerSm())
-                : (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
-        // the stream kernel stages the whole row once per block (variantKernel checked that it fits)
-        int slab = stream ? units : slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), limit - ring);
+        int rowBlocks = (w.rows() + 8 * rowsPerWarp - 1) / (8 * rowsPerWarp);
+        int slab = slabUnits(units, rowBlocks, zBlocks, nt, device.multiprocessors(), tuning.blocksPerSm(), limit - ring);
         int slabs = (units + slab - 1) / slab;
         CudaModule m = packedModule(p);
         int shared = slab * nt * STAGED_UNIT_BYTES + ring;
@@ -482,7 +476,7 @@ public final class CudaMatMul {
         }
         int perSm = tuning.blocksPerSm() > 0 ? tuning.blocksPerSm() : persistOccupancy.computeIfAbsent(java.util.Map.entry(m, kernel + shared),
                 e -> Math.max(1, e.getKey().maxActiveBlocks(kernel, 256, shared)));
-        int blocks = streamBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), perSm);
+        int blocks = oneWaveBlocks(w.rows(), rowsPerWarp, device.multiprocessors(), perSm);
         m.launch(kernel).ptr(w.pointer()).ptr(p.params()).ptr(p.table()).ptr(p.inputScale()).ptr(x).ptr(y).i(w.rows()).i(w.cols()).i(1)
                 .i(p.unitsPerGroup()).i(p.groups()).i(p.paramCount()).i(p.affineOffset()).i(units).ptr(0L).ptr(0L).run(blocks, 1, 1, 256, shared);
     }

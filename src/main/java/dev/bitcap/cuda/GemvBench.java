@@ -94,8 +94,8 @@ public final class GemvBench {
      * and afp4 g128 at the three Llama-3-8B shapes, n = 1 and 4, each setting first compared with the default's output
      * (MISMATCH instead of a time when it differs). Settings: gemv_wide_* with 2, 4, 8 units per lane in flight (and
      * 4 rows per warp), gemv_bulk_* with rings of 2, 4, 8 steps (8 with 2 rows per warp; 4 with one slab per row),
-     * gemv_async_1 with 4 stages, gemv_stream_1 with 4 and 8 steps (8 also with 1 row per warp; 4 also at one block
-     * per SM). A setting that does not cover a shape (its kernel would not run) is left out. Predictions: docs/CUDA_NOTES.md ("gemv4").
+     * gemv_async_1 with 4 stages, gemv_persist_1 with 4 and 6 steps (4 also with 4 and 1 rows per warp), gemv_tc_1
+     * with 2, 4 and 6 steps. A setting that does not cover a shape (its kernel would not run) is left out. Predictions: docs/CUDA_NOTES.md ("gemv4").
      */
     public List<Result> runVariants(Consumer<Result> sink) {
         return runVariants(PackedGemvVariantCheck.KINDS, sink);
@@ -114,14 +114,12 @@ public final class GemvBench {
         CudaMatMul mm = new CudaMatMul(device, new CudaOps(device));
         int[][] shapes = {{14336, 4096}, {4096, 14336}, {4096, 4096}};
         Random rnd = new Random(3);
-        CudaMatMul.Variant wide = CudaMatMul.Variant.WIDE, bulk = CudaMatMul.Variant.BULK, stream = CudaMatMul.Variant.STREAM,
-                persist = CudaMatMul.Variant.PERSIST, tc = CudaMatMul.Variant.TC;
+        CudaMatMul.Variant wide = CudaMatMul.Variant.WIDE, bulk = CudaMatMul.Variant.BULK, persist = CudaMatMul.Variant.PERSIST,
+                tc = CudaMatMul.Variant.TC;
         List<CudaMatMul.PackedTuning> tunings = List.of(CudaMatMul.PackedTuning.DEFAULT, CudaMatMul.PackedTuning.of(wide, 2, 0, 2),
                 CudaMatMul.PackedTuning.of(wide, 4, 0, 2), CudaMatMul.PackedTuning.of(wide, 8, 0, 2), CudaMatMul.PackedTuning.of(wide, 4, 4, 2),
                 CudaMatMul.PackedTuning.of(bulk, 2, 0, 2), CudaMatMul.PackedTuning.of(bulk, 4, 0, 2), CudaMatMul.PackedTuning.of(bulk, 8, 2, 2),
-                CudaMatMul.PackedTuning.of(bulk, 4, 0, 0), new CudaMatMul.PackedTuning(true, 0, 2, 4), CudaMatMul.PackedTuning.of(stream, 4, 0, 2),
-                CudaMatMul.PackedTuning.of(stream, 8, 0, 2), CudaMatMul.PackedTuning.of(stream, 8, 1, 2), CudaMatMul.PackedTuning.of(stream, 4, 0, 1),
-                CudaMatMul.PackedTuning.of(persist, 4, 0, 0), CudaMatMul.PackedTuning.of(persist, 6, 0, 0), CudaMatMul.PackedTuning.of(persist, 4, 4, 0),
+                CudaMatMul.PackedTuning.of(bulk, 4, 0, 0), new CudaMatMul.PackedTuning(true, 0, 2, 4), CudaMatMul.PackedTuning.of(persist, 4, 0, 0), CudaMatMul.PackedTuning.of(persist, 6, 0, 0), CudaMatMul.PackedTuning.of(persist, 4, 4, 0),
                 CudaMatMul.PackedTuning.of(persist, 4, 1, 0), CudaMatMul.PackedTuning.of(tc, 4, 0, 0), CudaMatMul.PackedTuning.of(tc, 6, 0, 0),
                 CudaMatMul.PackedTuning.of(tc, 2, 0, 0));
         for (String format : List.of("int4-asym", "afp4")) {
@@ -131,7 +129,7 @@ public final class GemvBench {
                     String kind = t.asyncStages() > 0 ? "async" : t.variant().name().toLowerCase(java.util.Locale.ROOT);
                     boolean isDefault = t.equals(CudaMatMul.PackedTuning.DEFAULT);
                     if (!isDefault && !kinds.contains(kind)) continue; // the default runs always
-                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0 || t.variant() == stream || t.variant() == persist || t.variant() == tc;
+                    boolean oneRowOnly = t.rowsPerWarp1() > 0 || t.asyncStages() > 0 || t.variant() == persist || t.variant() == tc;
                     for (int n : oneRowOnly ? new int[] {1} : new int[] {1, 4}) {
                         boolean fallsBack = !isDefault && t.asyncStages() == 0 && CudaMatMul.variantKernel(t, w.copies().get(0), n) == null;
                         if (fallsBack) continue; // the setting does not cover this shape: it would time the default again
@@ -153,7 +151,6 @@ public final class GemvBench {
             case STAGED -> "staged" + rows;
             case WIDE -> "wide" + (t.depth() > 0 ? t.depth() : 4) + rows;
             case BULK -> "bulk" + (t.depth() > 0 ? t.depth() : 4) + rows;
-            case STREAM -> "stream" + (t.depth() > 0 ? t.depth() : 4) + rows;
             case PERSIST -> "persist" + (t.depth() > 0 ? t.depth() : 4) + rows;
             case TC -> "tc" + (t.depth() > 0 ? t.depth() : 4) + rows;
         };

@@ -10,11 +10,11 @@ import java.util.Random;
 import java.util.function.Consumer;
 
 /**
- * Check rows of the opt-in packed decode kernels (gemv_wide_1/4, gemv_bulk_1/4, gemv_stream_1, gemv_async_1; see
- * {@link CudaMatMul.Variant}) against the CPU kernels, with the tolerance of the default packed GEMV rows: every
- * registered format at odd shapes (a partial unit, an input scale, one group per row, several column slabs, and a
- * slab of 8 steps per warp so that the rings wrap twice, more row groups than the stream kernel has warps), n = 1 and 3
- * (n = 1 for async and stream), and the fused residual add (matmulAdd) of wide, bulk and stream. Rows run kind by kind,
+ * Check rows of the opt-in packed decode kernels (gemv_wide_1/4, gemv_bulk_1/4, gemv_persist_1, gemv_tc_1,
+ * gemv_async_1; see {@link CudaMatMul.Variant}) against the CPU kernels, with the tolerance of the default packed GEMV
+ * rows: every registered format at odd shapes (a partial unit, an input scale, one group per row, several column slabs,
+ * and a slab of 8 steps per warp so that the rings wrap twice, more row groups than the one-wave kernels have warps),
+ * n = 1 and 3 (n = 1 for async, persist and tc), and the fused residual add (matmulAdd) of every kind but async. Rows run kind by kind,
  * the bulk-copy kernels last (see {@link #KINDS}); every kind sees the same matrices. A row's name says which kernel ran: where a variant does not cover a shape (bulk
  * copies need rows of a multiple of 16 bytes) the default staged kernel runs and the row says so.
  */
@@ -28,14 +28,13 @@ final class PackedGemvVariantCheck {
     }
 
     /** The kinds of variant, in the order their rows run (the bulk-copy kernels last: a fault ends the check there). */
-    static final List<String> KINDS = List.of("wide", "async", "persist", "tc", "bulk", "stream");
+    static final List<String> KINDS = List.of("wide", "async", "persist", "tc", "bulk");
 
-    /** A kind's setting under check, with the kernel's own defaults (wide, bulk and stream share one module per format). */
+    /** A kind's setting under check, with the kernel's own defaults (wide, bulk, persist and tc share one module per format). */
     static CudaMatMul.PackedTuning tuning(String kind, int blocksPerSm) {
         return switch (kind) {
             case "wide" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.WIDE, 0, 0, blocksPerSm);
             case "bulk" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.BULK, 0, 0, blocksPerSm);
-            case "stream" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 0, blocksPerSm);
             case "persist" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.PERSIST, 0, 0, 0);
             case "tc" -> CudaMatMul.PackedTuning.of(CudaMatMul.Variant.TC, 0, 0, 0);
             case "async" -> new CudaMatMul.PackedTuning(true, 0, blocksPerSm, 4); // gemv_async_1, in the default module
@@ -43,9 +42,9 @@ final class PackedGemvVariantCheck {
         };
     }
 
-    /** The activation-row counts a kind's kernels cover (async and stream: n = 1 only). */
+    /** The activation-row counts a kind's kernels cover (async, persist and tc: n = 1 only). */
     private static int[] batches(String kind) {
-        return List.of("async", "stream", "persist", "tc").contains(kind) ? new int[] {1} : new int[] {1, 3};
+        return List.of("async", "persist", "tc").contains(kind) ? new int[] {1} : new int[] {1, 3};
     }
 
     /** A one-line error naming the kinds when one of {@code kinds} is not one of them. */
@@ -59,7 +58,7 @@ final class PackedGemvVariantCheck {
     /**
      * {rows, cols, group size (-1 per channel), with input scale, blocks per SM (0: one slab per row)}: a partial
      * unit with an input scale; one group per row; several column slabs, the last partial; one slab of 8 steps per
-     * warp (the rings wrap twice, wide reloads); and more rows than the stream kernel's warps (4224 rows of 2 at 2
+     * warp (the rings wrap twice, wide reloads); and more rows than gemv_persist_1's warps (4224 rows of 2 at 2
      * blocks per SM on 132 SMs): several row groups per warp, of 1 step (the ring runs ahead across groups) and of 2;
      * and for gemv_tc_1 (whole 128-column steps, groups of whole steps): a partial 16-row tile with an input scale and
      * fewer steps than warps, one group per row, groups of two steps, and 14336 columns (14 steps per warp, the

@@ -1181,139 +1181,15 @@ extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_bulk_1(STAG
 extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_bulk_4(STAGED_ARGS) {
     gemv_bulk<2, 4>(STAGED_PASS);
 }
-// ---- gemv_stream_1: persistent warps streaming their row groups through the bulk ring ------------------------------
-// One wave of blocks (CudaMatMul: blocksPerSm × SMs at most); the activations are staged once per block for the whole
-// row (no column slabs, so no slab sums), and warp v of the grid takes row groups (STREAM_R1 rows each) v, v + W, ...
-// (W warps in all, a fixed assignment: deterministic, nothing to reset between launches). The warp's steps run back
-// to back across its row groups, so the ring requests the next group's first chunks while the current group's last
-// ones are summed: no per-block prologue after the first, and no tail wave beyond the row groups' imbalance. Same
-// ring, mbarriers and 16-byte row condition as gemv_bulk_*. Dynamic shared memory: the row's activations
-// (slabUnits·SLOTS_PER_UNIT float4 with slabUnits = units), padding to 128 bytes, then the rings and mbarriers.
-#ifndef STREAM_R1
-#define STREAM_R1 2
-#endif
-template <int R>
-__device__ __forceinline__ void gemv_stream(STAGED_ARGS) {
-    constexpr int S = BULK_STAGES;
-    constexpr int CHUNK = 32 * UNIT_BYTES;
-    extern __shared__ float4 xs[];
-#if !AFFINE
-#if NEED_B
-    __shared__ float2 tab[CODES];
-    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = make_float2(table[i], table[CODES + i]);
-#else
-    __shared__ float tab[CODES];
-    for (int i = threadIdx.x; i < CODES; i += blockDim.x) tab[i] = table[i];
-#endif
-#else
-    const float* tab = nullptr;
-#endif
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-    const int units = (cols + 31) / 32;
-    const size_t rowBytes = (size_t) units * UNIT_BYTES;
-    unsigned char* rings = reinterpret_cast<unsigned char*>(xs + slabUnits * SLOTS_PER_UNIT);
-    rings += (128u - ((unsigned int) __cvta_generic_to_shared(rings) & 127u)) & 127u;
-    unsigned char* ring = rings + (size_t) warp * S * R * CHUNK;
-    unsigned long long* bars = reinterpret_cast<unsigned long long*>(rings + (size_t) STAGED_WARPS * S * R * CHUNK) + warp * S;
-    const int stepsPerGroup = (units + 31) / 32;
-    const int rowGroups = (rows + R - 1) / R;
-    const int warps = gridDim.x * STAGED_WARPS;
-    const int g0 = blockIdx.x * STAGED_WARPS + warp;
-    const int myGroups = g0 < rowGroups ? (rowGroups - g0 + warps - 1) / warps : 0;
-    const int total = myGroups * stepsPerGroup; // this warp's steps, all row groups one after the other
-
-    if (lane == 0) {
-#pragma unroll
-        for (int s = 0; s < S; s++) bar_init(bars + s, 1);
-        asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    }
-    __syncwarp();
-
-    unsigned int pw[S][R];
-    auto issue = [&](int j, int slot) {
-        if (j >= total) return;
-        const int k = j / stepsPerGroup, c = j - k * stepsPerGroup;
-        const int r0 = (g0 + k * warps) * R;
-        const int ub = 32 * c;
-        const unsigned int bytes = (unsigned int) min(32, units - ub) * UNIT_BYTES;
-        if (lane == 0) {
-            // the lanes' generic reads of this stage (ordered before by __syncwarp) come before the async proxy's writes
-            asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-            bar_expect(bars + slot, R * bytes);
-#pragma unroll
-            for (int i = 0; i < R; i++) {
-                const int r = min(r0 + i, rows - 1);
-                bulk_copy(ring + (size_t) (slot * R + i) * CHUNK, codes + (size_t) r * rowBytes + (size_t) ub * UNIT_BYTES, bytes, bars + slot);
-            }
-        }
-        const int u = ub + lane;
-        if (u < units) {
-            const int g = u / unitsPerGroup;
-#pragma unroll
-            for (int i = 0; i < R; i++) {
-                const int r = min(r0 + i, rows - 1);
-                const unsigned short* pr = params + ((size_t) r * groups + g) * paramCount;
-                pw[slot][i] = paramCount > 1 ? __ldg(reinterpret_cast<const unsigned int*>(pr)) : (unsigned int) __ldg(pr);
-            }
-        }
-    };
-#pragma unroll
-    for (int s = 0; s < S; s++) issue(s, s);
-    stage_activations<1>(xs, x, inScale, cols, 0, 1, 0, units, slabUnits);
-    __syncthreads();
-
-    float acc[R];
-#pragma unroll
-    for (int i = 0; i < R; i++) acc[i] = 0.0f;
-    for (int base = 0; base < total; base += S) {
-        const unsigned int parity = (unsigned int) (base / S) & 1u;
-#pragma unroll
-        for (int s = 0; s < S; s++) {
-            const int j = base + s;
-            if (j < total) {
-                bar_wait(bars + s, parity);
-                UnitCodes<R> c;
-#pragma unroll
-                for (int i = 0; i < R; i++) {
-                    load_unit(ring + (size_t) (s * R + i) * CHUNK + lane * UNIT_BYTES, c.w[i]);
-                    c.p0[i] = half_to_float((unsigned short) (pw[s][i] & 0xffffu));
-#if NEED_SX || NEED_B
-                    c.p1[i] = half_to_float((unsigned short) (pw[s][i] >> 16));
-#endif
-                }
-                __syncwarp();
-                issue(j + S, s);
-                const int k = j / stepsPerGroup, ci = j - k * stepsPerGroup;
-                const int u = 32 * ci + lane;
-                if (u < units) sum_unit<R, 1>(c, xs + u * SLOTS_PER_UNIT, 0, tab, affineOffset, acc);
-                if (ci == stepsPerGroup - 1) { // the group's rows are complete: written by one lane each, then the next group
-                    float v[R];
-#pragma unroll
-                    for (int i = 0; i < R; i++) {
-                        v[i] = acc[i];
-                        acc[i] = 0.0f;
-                    }
-                    warp_transpose_sum<R>(v, lane);
-                    const int i = transpose_index<R>(lane);
-                    const int r0 = (g0 + k * warps) * R;
-                    if ((lane & (32 / R - 1)) == 0 && r0 + i < rows) STORE_Y(y[r0 + i], v[0]);
-                }
-            }
-        }
-    }
-}
-
-// One activation row, STREAM_R1 weight rows per warp, BULK_STAGES steps in flight per warp across its row groups.
-extern "C" __global__ void __launch_bounds__(STAGED_THREADS, 2) gemv_stream_1(STAGED_ARGS) {
-    gemv_stream<STREAM_R1>(STAGED_PASS);
-}
-// ---- gemv_persist_1: gemv_stream_1's persistent warps, each lane copying its own units with cp.async ----------------
-// The stream kernel's one lane per warp requesting every chunk from the bulk-copy engine (one request per row and
-// step, 512 bytes each) measured slower than the staged default (24.6 vs 18.5 µs at 4096×14336 int4). Here every
-// lane copies the units it will sum itself (copy_unit_async, as gemv_async_1: 4·BITS bytes per row and step),
+// ---- gemv_persist_1: persistent warps streaming their row groups, each lane copying its own units with cp.async ------
+// (It replaced gemv_stream_1, the same design with one lane per warp requesting every chunk from the bulk-copy engine,
+// one request per row and step of 512 bytes: 24.6 µs at 4096×14336 int4 against 18.5 for staged.) Every lane copies
+// the units it will sum itself (copy_unit_async, as gemv_async_1: 4·BITS bytes per row and step),
 // so the ring needs no barriers and no row alignment: each lane waits for its own oldest group. The grid is one wave
 // (CudaMatMul: as many blocks as fit per multiprocessor × SMs, fewer where the row groups end first), the row's
-// activations staged once per block, warp v of the grid taking row groups v, v + W, ... back to back, as gemv_stream_1.
+// activations staged once per block (no column slabs, no slab sums), warp v of the grid taking row groups (PERSIST_R1
+// rows each) v, v + W, ... (W warps in all: a fixed, deterministic assignment), its steps back to back across them, so
+// the ring requests the next group's first units while the current group's last ones are summed.
 // Dynamic shared memory: the activations (units·SLOTS_PER_UNIT float4), then 8 warps × PERSIST_STAGES × R × 32 units.
 #ifndef PERSIST_STAGES
 #define PERSIST_STAGES 4

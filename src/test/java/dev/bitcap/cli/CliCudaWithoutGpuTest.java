@@ -66,7 +66,7 @@ class CliCudaWithoutGpuTest {
     @Test
     void checkNamesTheGemvVariantsWhenOneIsUnknown() {
         CliRunner.run("check", "--gemv-variants", "--gemv-variant-kinds", "wide,tma").assertUserError(
-                "unknown GEMV variant 'tma' (variants: wide, async, bulk, stream)");
+                "unknown GEMV variant 'tma' (variants: wide, async, persist, tc, bulk)");
     }
 
     @Test

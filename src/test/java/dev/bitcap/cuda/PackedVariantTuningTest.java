@@ -84,22 +84,24 @@ class PackedVariantTuningTest {
     }
 
     @Test
-    void theStreamKernelTakesOneRowAndOneWaveWhereTheRowFits() {
-        CudaMatMul.PackedTuning stream = CudaMatMul.PackedTuning.parse("stream:8");
-        assertEquals(CudaMatMul.Variant.STREAM, stream.variant());
-        assertEquals(8, stream.depth());
-        CudaMatMul.PackedTuning s4 = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 0, 2);
+    void theOneWaveKernelsTakeOneRowWhereTheRowFits() {
+        CudaMatMul.PackedTuning p4 = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.PERSIST, 0, 0, 0);
         DeviceMatrix down = packed(4096, 14336, 4, true);
-        assertEquals("gemv_stream_1", CudaMatMul.variantKernel(s4, down, 1));
-        assertNull(CudaMatMul.variantKernel(s4, down, 3)); // n = 1 only
-        // 448 units of activations (64.5 KB) beside 4 rows' rings (64 KB) exceed the 112 KB: the staged kernel runs
-        assertNull(CudaMatMul.variantKernel(CudaMatMul.PackedTuning.of(CudaMatMul.Variant.STREAM, 0, 4, 2), down, 1));
-        assertNull(CudaMatMul.variantKernel(s4, packed(77, 172, 3, true), 1)); // 72-byte rows
-        assertEquals(2 * 132, CudaMatMul.streamBlocks(14336, 2, 132, 2));
-        assertEquals(2 * 132, CudaMatMul.streamBlocks(14336, 2, 132, 0));
-        assertEquals(132, CudaMatMul.streamBlocks(14336, 2, 132, 1));
-        assertEquals(3, CudaMatMul.streamBlocks(40, 2, 132, 2)); // 20 row groups in blocks of 8 warps
-        assertEquals(1, CudaMatMul.streamBlocks(1, 1, 132, 2));
+        assertEquals("gemv_persist_1", CudaMatMul.variantKernel(p4, down, 1));
+        assertNull(CudaMatMul.variantKernel(p4, down, 3)); // n = 1 only
+        // 448 units of activations (64.5 KB) beside 8 rows' rings (128 KB) exceed the 112 KB: the staged kernel runs
+        assertNull(CudaMatMul.variantKernel(CudaMatMul.PackedTuning.of(CudaMatMul.Variant.PERSIST, 0, 8, 0), down, 1));
+        assertEquals("gemv_persist_1", CudaMatMul.variantKernel(p4, packed(77, 172, 3, true), 1)); // any row length: per-lane copies
+        CudaMatMul.PackedTuning tc = CudaMatMul.PackedTuning.of(CudaMatMul.Variant.TC, 0, 0, 0);
+        assertEquals("gemv_tc_1", CudaMatMul.variantKernel(tc, down, 1));
+        assertNull(CudaMatMul.variantKernel(tc, packed(64, 4096, 3, true), 1)); // 4-bit INT codes only
+        assertNull(CudaMatMul.variantKernel(tc, packed(64, 4096, 4, false), 1));
+        assertNull(CudaMatMul.variantKernel(tc, packed(77, 172, 4, true), 1)); // whole 128-column steps only
+        assertEquals(2 * 132, CudaMatMul.oneWaveBlocks(14336, 2, 132, 2));
+        assertEquals(2 * 132, CudaMatMul.oneWaveBlocks(14336, 2, 132, 0));
+        assertEquals(132, CudaMatMul.oneWaveBlocks(14336, 2, 132, 1));
+        assertEquals(3, CudaMatMul.oneWaveBlocks(40, 2, 132, 2)); // 20 row groups in blocks of 8 warps
+        assertEquals(1, CudaMatMul.oneWaveBlocks(1, 1, 132, 2));
     }
 
     @Test
