@@ -3,12 +3,8 @@
 # row, including the greedy pick, the KV ring kernels and the review refactors), then issue 5's longest context per
 # KV format (dense decode at `--kv-fill max`), int4 KV at 128K with each decode kernel (BITCAP_KV_DECODE), and the 8B
 # int4 decode twice (first and second start). Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
-T0=$(date +%s)
-L=$OUT/run.log; D=.devcarry/common/data
-step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
-[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
-J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
-export BITCAP_CACHE=/tmp/bitcap-cache
+L=$OUT/run.log
+. bench/device-common.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 step "full check"
 timeout ${CHECK_S:-330} $J check --device cuda --data $D > $OUT/full-check.log 2>&1; echo "check rc $?" >> $L

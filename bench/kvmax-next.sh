@@ -4,12 +4,8 @@
 # gives) and `bench --kv K --kv-fill max --gen 16` (a cache filled in place to that length, decode timed there), dense
 # and SeerAttention-R at density 0.1 (gate trained one step, for the cost only). Carry [".devcarry/common",
 # ".devcarry/final"] (.devcarry/final: bitcap.jar); run `bash bench/kvmax-next.sh`. One log: $OUT/kvmax.log.
-T0=$(date +%s)
-L=$OUT/kvmax.log; D=.devcarry/common/data
-step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
-[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
-J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
-export BITCAP_CACHE=/tmp/bitcap-cache
+L=$OUT/kvmax.log
+. bench/device-common.sh
 step synth
 timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1; echo "synth rc $?" >> $L
 timeout 90 $J train-gate --model /tmp/l8b --text $D/text/shakespeare-head.txt --block 64 --gate-dim 128 --steps 1 --ctx 256 --batch 1 \

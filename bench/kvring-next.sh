@@ -3,12 +3,8 @@
 # every KV check row and the decode-attention bench beside the PyTorch SDPA peer, then llama-3.1-8b int4 decode end
 # to end: the GEMV shapes of gemv_staged_1 (BITCAP_GEMV_VARIANT=staged:R:B) and int4 KV at 32K / 128K.
 # Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
-T0=$(date +%s)
-L=$OUT/run.log; D=.devcarry/common/data
-step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
-[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
-J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
-export BITCAP_CACHE=/tmp/bitcap-cache
+L=$OUT/run.log
+. bench/device-common.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 step "kv check + bench"
 timeout ${KV_S:-230} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L

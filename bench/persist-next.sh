@@ -2,12 +2,8 @@
 # gemv_persist_1 (one wave, row groups streamed through a per-lane cp.async ring) on one H200: its check rows and
 # the GEMV bench beside the staged default, then llama-3.1-8b int4 decode end to end with each setting, and Nsight
 # Compute on its seven decode launches. Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
-T0=$(date +%s)
-L=$OUT/run.log; D=.devcarry/common/data
-step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
-[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
-J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
-export BITCAP_CACHE=/tmp/bitcap-cache
+L=$OUT/run.log
+. bench/device-common.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 step synth
 [ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1

@@ -2,12 +2,8 @@
 # gemv_tc_1 (4-bit INT decode GEMV on tensor cores) on one H200: llama-3.1-8b int4 decode end to end with it and with
 # the staged default, Nsight Compute on its seven decode launches, then its check rows and bench beside the default.
 # Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
-T0=$(date +%s)
-L=$OUT/run.log; D=.devcarry/common/data
-step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
-[ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
-J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
-export BITCAP_CACHE=/tmp/bitcap-cache
+L=$OUT/run.log
+. bench/device-common.sh
 step synth
 [ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
 B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
