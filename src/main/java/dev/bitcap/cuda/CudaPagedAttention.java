@@ -54,8 +54,8 @@ public final class CudaPagedAttention {
         for (DecodeKernel k : kernels()) {
             int ring = copyRingBytes(k);
             if (ring == 0) continue;
-            module.setMaxDynamicSharedMemory(k.function, ring);
-            module.setMaxDynamicSharedMemory(k.sparseFunction, ring);
+            module.setMaxDynamicSharedMemory(function(k), ring);
+            module.setMaxDynamicSharedMemory(sparseFunction(k), ring);
         }
     }
 
@@ -79,6 +79,7 @@ public final class CudaPagedAttention {
      */
     int copyRingBytes(DecodeKernel k) {
         if (k == DecodeKernel.PER_ELEMENT) return 0;
+        // FOLDED_T reads the 16-token ring of FOLDED (RingSlot<1>)
         return copyRingBytes(headDim, layout.spec().format().bits(), layout.spec().keys() == KeyGrouping.CHANNEL, k == DecodeKernel.FOLDED_32 ? 2 : 1);
     }
 
@@ -91,31 +92,44 @@ public final class CudaPagedAttention {
 
     /** Warps of decode kernel {@code k} that run at once on one multiprocessor (registers and shared memory allowing). */
     private int warpsPerMultiprocessor(DecodeKernel k) {
-        return warpsPerSm.computeIfAbsent(k, kk -> 4 * Math.max(1, module.maxActiveBlocks(kk.function, 128, copyRingBytes(kk))));
+        return warpsPerSm.computeIfAbsent(k, kk -> 4 * Math.max(1, module.maxActiveBlocks(function(kk), 128, copyRingBytes(kk))));
     }
 
     private final java.util.Map<DecodeKernel, Integer> warpsPerSm = new java.util.EnumMap<>(DecodeKernel.class);
 
     /**
      * The decode kernels: for int formats FOLDED (group parameters folded out of the inner loop; the default since
-     * it passed every check row on the H200), FOLDED_32 (the same, 32 tokens per step: one max, rescale and set of
-     * shuffles per two tiles; its rows pass on the H200, its timings were lost with a device call's files) and PER_ELEMENT (each code dequantized with its scale and
-     * minimum, the first kernel); fp16 has the one kernel (PER_ELEMENT's code path). All are checked and timed.
-     * Each has a block-sparse twin ({@link #decodeSparse}): the same code walking the listed blocks.
+     * it passed every check row on the H200), FOLDED_T (FOLDED with the MMA operands swapped: the query heads of a KV
+     * head are the MMA's 8 columns instead of 16 rows, so a group of 4 wastes no MMA rows; opt-in, not yet run on a
+     * GPU), FOLDED_32 (the same as FOLDED, 32 tokens per step: one max, rescale and set of shuffles per two tiles; its
+     * rows pass on the H200, its timings were lost with a device call's files) and PER_ELEMENT (each code dequantized
+     * with its scale and minimum, the first kernel); fp16 has the one kernel (PER_ELEMENT's code path). All are checked
+     * and timed. Each has a block-sparse twin ({@link #decodeSparse}): the same code walking the listed blocks.
      */
     public enum DecodeKernel {
-        FOLDED("kv_decode_folded"), FOLDED_32("kv_decode_folded32"), PER_ELEMENT("kv_decode");
+        FOLDED("kv_decode_folded"), FOLDED_T("kv_decode_folded_t", "kv_decode_folded_t16"), FOLDED_32("kv_decode_folded32"), PER_ELEMENT("kv_decode");
 
         final String function;
         /** The block-sparse twin: the same parameters plus {@code lists, listStride, blk}. */
         final String sparseFunction;
+        /**
+         * The function (and its sparse twin) for 9-16 query heads per KV head: FOLDED_T's two-n-tile instance (its
+         * one-n-tile one serves up to 8 and traps past them); the same as {@link #function} for the others.
+         */
+        final String wideFunction, wideSparseFunction;
 
         DecodeKernel(String function) {
-            this.function = function;
-            this.sparseFunction = function + "_sparse";
+            this(function, function);
         }
 
-        /** The name {@code BITCAP_KV_DECODE} takes: folded, folded-32, per-element. */
+        DecodeKernel(String function, String wideFunction) {
+            this.function = function;
+            this.sparseFunction = function + "_sparse";
+            this.wideFunction = wideFunction;
+            this.wideSparseFunction = wideFunction + "_sparse";
+        }
+
+        /** The name {@code BITCAP_KV_DECODE} takes: folded, folded-t, folded-32, per-element. */
         public String flag() {
             return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         }
@@ -123,7 +137,18 @@ public final class CudaPagedAttention {
 
     /** The kernels this format can decode with, the default first. */
     public List<DecodeKernel> kernels() {
-        return layout.spec().format().quantized() ? List.of(DecodeKernel.FOLDED, DecodeKernel.FOLDED_32, DecodeKernel.PER_ELEMENT) : List.of(DecodeKernel.PER_ELEMENT);
+        return layout.spec().format().quantized() ? List.of(DecodeKernel.FOLDED, DecodeKernel.FOLDED_T, DecodeKernel.FOLDED_32, DecodeKernel.PER_ELEMENT)
+                : List.of(DecodeKernel.PER_ELEMENT);
+    }
+
+    /** The function {@code k} launches for this attention's query heads per KV head. */
+    String function(DecodeKernel k) {
+        return heads / kvHeads > 8 ? k.wideFunction : k.function;
+    }
+
+    /** The block-sparse twin {@code k} launches for this attention's query heads per KV head. */
+    String sparseFunction(DecodeKernel k) {
+        return heads / kvHeads > 8 ? k.wideSparseFunction : k.sparseFunction;
     }
 
     /** Decode with {@code k} from now on (one of {@link #kernels}). */
@@ -516,7 +541,7 @@ public final class CudaPagedAttention {
         if (listStride < 1) throw new BitcapException("block-sparse decode: a list row holds at least its count, got a stride of " + listStride);
         Plan plan = sp.plan;
         long[] buf = sparseSplits.ensure((long) plan.sequences * kvHeads * sp.splits * 16);
-        module.launch(kernel.sparseFunction).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(buf[0]).ptr(buf[1]).i(heads).i(kvHeads)
+        module.launch(sparseFunction(kernel)).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(buf[0]).ptr(buf[1]).i(heads).i(kvHeads)
                 .i(layer).l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(sp.chunk).i(sp.packedSplits).i(layout.spec().group())
                 .i(layout.blockTokens()).f(scaleLog2).ptr(lists).i(listStride).i(sp.blk).run(kvHeads, plan.sequences, sp.splits / 4, 128, copyRingBytes(kernel));
         module.launch("kv_combine").ptr(buf[0]).ptr(buf[1]).ptr(out).i(heads).i(kvHeads).i(sp.splits).run(heads, plan.sequences, 1, 128, 0);
@@ -540,7 +565,7 @@ public final class CudaPagedAttention {
 
     /** out [seq][heads * headDim] = attention of q [seq][heads * headDim] (one query per sequence) at {@code layer}. */
     public void decode(Plan plan, int layer, long q, long out) {
-        module.launch(kernel.function).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
+        module.launch(function(kernel)).ptr(q).ptr(plan.tables).ptr(plan.info).ptr(plan.poolBase).ptr(plan.partial).ptr(plan.stats).i(heads).i(kvHeads).i(layer)
                 .l(layout.regionBytes()).l(layout.pageBytes()).i(plan.maxPages).i(plan.chunk).i(plan.packedSplits).i(layout.spec().group())
                 .i(layout.blockTokens()).f(scaleLog2).run(kvHeads, plan.sequences, plan.splits / 4, 128, copyRingBytes(kernel));
         module.launch("kv_combine").ptr(plan.partial).ptr(plan.stats).ptr(out).i(heads).i(kvHeads).i(plan.splits).run(heads, plan.sequences, 1, 128, 0);

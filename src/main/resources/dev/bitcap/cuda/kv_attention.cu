@@ -21,7 +21,8 @@
 // Decode: grid (kvHeads, sequences, blocks of 4 warps); every warp is one split of the context: it walks its
 // range 16 tokens at a time, scores all query heads that share the KV head (rows of the MMA, up to 16) against
 // the tile on tensor cores, keeps a running max and sum per row, and accumulates P V on tensor cores; the split
-// after the last packed one takes the ring. kv_combine merges the splits (log-sum-exp, base 2).
+// after the last packed one takes the ring. kv_combine merges the splits (log-sum-exp, base 2). kv_decode_folded_t
+// puts the query heads on the MMA's 8 columns instead of its 16 rows, reading the same layout (see its section).
 //
 // Sparse decode (kv_decode*_sparse; SeerAttention-R's block-sparse decode): the same kernels walk a virtual position
 // space instead of [0, packed): see SparseMap and decode_body. The ring split is unchanged.
@@ -767,10 +768,482 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
     }
 }
 
+#if KV_BITS != 16
+// ---- transposed folded decode (kv_decode_folded_t: DecodeKernel.FOLDED_T, opt-in until measured) ---------------
+// attend_folded's math, folding and copy ring with the MMA operands swapped. With the query heads as the M = 16 rows,
+// a group of 4 heads (Llama-3-8B) leaves 12 of 16 rows zero in every QK^T and PV MMA and half of o; here the heads are
+// the N = 8 columns:
+//   S^T (16 tokens x 8 heads)    = K   (A: tokens x channels) . Q^T (B: channels x heads)
+//   O^T (16 channels x 8 heads) += V^T (A: channels x tokens) . P^T (B: tokens x heads)
+// so up to 8 heads take one n-tile (NT = 2 n-tiles for 9-16: kv_decode_folded_t16), half the MMAs of attend_folded,
+// o^T is CT x 4 floats per n-tile and the query's B fragments stay in registers for the whole split.
+// No layout change: m16n8k16's A fragment gives lane (gid, tig) {a0a1, a2a3, a4a5, a6a7} = (row gid, k 2tig..),
+// (row gid + 8, k 2tig..), (row gid, k 2tig + 8..), (row gid + 8, k 2tig + 8..). A stored key tile's pairs p = 0..3
+// are (token gid, channels 2tig..), (token gid, 2tig + 8..), (token gid + 8, 2tig..), (token gid + 8, 2tig + 8..), a
+// value tile's (channel gid, tokens 2tig..), (channel gid, 2tig + 8..), (channel gid + 8, 2tig..), (channel gid + 8,
+// 2tig + 8..): in the order {0, 2, 1, 3} both are the A fragment, of K and of V^T.
+// C fragment of S^T: lane (gid, tig) holds tokens gid (c0, c1) and gid + 8 (c2, c3) of heads 2tig, 2tig + 1, so each
+// head's max and sum reduce over the 8 lanes of one tig (xor 4, 8, 16). PV's B fragment wants tokens 2tig, 2tig + 1
+// (b0b1) and 2tig + 8, 2tig + 9 (b2b3) of head gid: the transpose of each 8 x 8 half of P, one movmatrix each.
+
+// Keys enter the MMA as the fp16 numbers 1024 + code (a shift and a mask-or per pair; no subtraction) and each head's
+// scores are corrected by 1024 x (sum of the query over the same channels), folded into the bias added anyway (keys per
+// channel: the accumulator starts there; per token: into the min term). Why the error stays small: fp16 x fp16
+// products are exact and the MMA accumulates in fp32, so the offset only adds rounding of the partial sums, whose size
+// is set by 1024 q (~2^7 times the code part for int4, ~2^9 for int2): relative ~2^-24 x that, ~2^-17..2^-15, and
+// only within one step (the correction is exact per step, nothing carries). That error is almost the same for every
+// token of a block, so the softmax within a split cancels it; what remains is a small shift of the split's
+// log-sum-exp, alike between splits. scripts/kv-folded-t-emulation.py with fp32 truncated after every product (worse
+// than the hardware), 4 splits merged: outputs within 2.2e-4 of max|v| as with exact codes (check bounds 1e-2..5e-2),
+// merged log-sum-exp off by up to 1.4e-2 (base 2; d256 int2 keys per channel, q ~ 2; 3.4e-3 at q ~ 0.5).
+// Values keep exact codes: their offset would build up in o over the whole split (thousands of steps at long contexts)
+// and its correction would need the fp16-rounded P' of every token. KVT_KEY_OFFSET=0 restores exact key codes (for an
+// A/B on the GPU check; the host does not set it).
+#ifndef KVT_KEY_OFFSET
+#define KVT_KEY_OFFSET 1
+#endif
+
+/** Pair p of a code word as the two halves 1024 + code (exact in fp16). */
+__device__ __forceinline__ u32 offset_codes(u32 word, int p) {
+#if KV_BITS == 4
+    return ((word >> (4 * p)) & 0x000F000Fu) | 0x64006400u;
+#else
+    return ((word >> (2 * p)) & 0x00030003u) | 0x64006400u;
+#endif
+}
+
+/** The A fragment (m16n8k16) of a stored key tile read as K: pairs {0, 2, 1, 3} (see above). */
+__device__ __forceinline__ void key_tile_a(u32 w, u32* a) {
+#if KVT_KEY_OFFSET
+    a[0] = offset_codes(w, 0); a[1] = offset_codes(w, 2); a[2] = offset_codes(w, 1); a[3] = offset_codes(w, 3);
+#else
+    a[0] = exact_codes(w, 0); a[1] = exact_codes(w, 2); a[2] = exact_codes(w, 1); a[3] = exact_codes(w, 3);
+#endif
+}
+
+/** The A fragment of a stored value tile read as V^T: pairs {0, 2, 1, 3}, exact codes. */
+__device__ __forceinline__ void value_tile_a(u32 w, u32* a) {
+    a[0] = exact_codes(w, 0); a[1] = exact_codes(w, 2); a[2] = exact_codes(w, 1); a[3] = exact_codes(w, 3);
+}
+
+/** movmatrix: lane (gid, tig) holds (row gid, columns 2tig, 2tig + 1) of an 8 x 8 fp16 matrix and gets (rows 2tig, 2tig + 1; column gid). */
+__device__ __forceinline__ u32 transpose8(u32 x) {
+    u32 d;
+    asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;" : "=r"(d) : "r"(x));
+    return d;
+}
+
+/** A per-head value held by the lanes whose gid is the head (B layout), fetched for head 2tig + e (C layout). */
+__device__ __forceinline__ float col_head(float v, int tig, int e) {
+    return __shfl_sync(0xffffffffu, v, 8 * tig + 4 * e);
+}
+
+/** Sum over the 8 lanes of one tig (the rows of a C fragment column). */
+__device__ __forceinline__ float col_sum(float v) {
+    v += __shfl_xor_sync(0xffffffffu, v, 4);
+    v += __shfl_xor_sync(0xffffffffu, v, 8);
+    v += __shfl_xor_sync(0xffffffffu, v, 16);
+    return v;
+}
+
+// One warp = one packed split [start, end) (virtual positions when SPARSE), 16-token steps through the TILES = 1 ring.
+// o[ct][nt] is the C fragment of O^T (channels ct * 16 + gid (+ 8), heads 8nt + 2tig + {0, 1}); m (unscaled scores),
+// l per column head 8nt + 2tig + e, l still partial over gid.
+template <int NT, bool SPARSE>
+__device__ __forceinline__ void attend_folded_t(const u16* qs, u32* ring, const int* table, const char* pool, long long pageBytes,
+        long long regionOffset, int start, int end, int group, float scaleLog2, int lane, float (&o)[CT][NT][4], float (&m)[NT][2],
+        float (&l)[NT][2], SparseMap sp) {
+    using Slot = RingSlot<1>;
+    const int gid = lane >> 2, tig = lane & 3;
+    const int cg = min(group, D), groups = D / cg, ctPerGroup = cg / 16;
+    const int kParamBytes = key_param_bytes(group);
+    const int steps = (end - start + 15) / 16;
+#pragma unroll
+    for (int k = 0; k < KV_STAGES - 1; k++) {
+        if (k < steps) issue_step<1, SPARSE>(ring + k * Slot::WORDS_, start + 16 * k, table, pool, pageBytes, regionOffset, group, groups,
+                kParamBytes, lane, sp);
+        cp_async_commit();
+    }
+    float vbias[MAXG][NT][2]; // per value group and column head: running sum of P * min (partial over gid)
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) vbias[j][nt][0] = vbias[j][nt][1] = 0.0f;
+    }
+    // B fragments of Q^T: head 8nt + gid, channels ct * 16 + 2tig + 8h + {0, 1} (keys per channel: times the block's scales).
+    // Lanes past the group read the zero rows of qs.
+    u32 qb[NT][CT][2];
+#if !KEY_CHANNEL
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+            for (int h = 0; h < 2; h++) qb[nt][ct][h] = q_pair(qs, 8 * nt + gid, ct * 16 + 8 * h + 2 * tig);
+        }
+    }
+    float qsum[MAXG][NT][2]; // sum of q over each key group, column heads 8nt + 2tig + e
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            float a = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (j >= groups || ct / ctPerGroup != j) continue;
+#pragma unroll
+                for (int h = 0; h < 2; h++) a += lo_f(qb[nt][ct][h]) + hi_f(qb[nt][ct][h]);
+            }
+            a += __shfl_xor_sync(0xffffffffu, a, 1);
+            a += __shfl_xor_sync(0xffffffffu, a, 2);
+            qsum[j][nt][0] = col_head(a, tig, 0);
+            qsum[j][nt][1] = col_head(a, tig, 1);
+        }
+    }
+#else
+    float kb[NT][2]; // per column head: sum_c q_c min_c, minus 1024 sum_c q'_c with the key offset
+    int prev = 0;    // SPARSE: the previous step's real position
+#endif
+    for (int k = 0, t0 = start; t0 < end; k++, t0 += 16) {
+        // Every lane is done with the slot the next issue overwrites (summed in the previous step).
+        __syncwarp();
+        if (k + KV_STAGES - 1 < steps) {
+            issue_step<1, SPARSE>(ring + ((k + KV_STAGES - 1) % KV_STAGES) * Slot::WORDS_, t0 + (KV_STAGES - 1) * 16, table, pool, pageBytes,
+                    regionOffset, group, groups, kParamBytes, lane, sp);
+        }
+        cp_async_commit();
+        cp_async_wait<KV_STAGES - 1>(); // this lane's copies of step k have landed ...
+        __syncwarp();                   // ... and so have the other lanes'
+        const u32* slot = ring + (k % KV_STAGES) * Slot::WORDS_;
+        u32 kw[WORDS], vw[WORDS];
+#pragma unroll
+        for (int i = 0; i < WORDS; i++) {
+            kw[i] = slot[Slot::KEY_CODES + i * 32 + lane];
+            vw[i] = slot[Slot::VALUE_CODES + i * 32 + lane];
+        }
+        float s[NT][4]; // C fragments of S^T: tokens gid (0, 1), gid + 8 (2, 3); heads 8nt + 2tig + {0, 1}; unscaled
+#if KEY_CHANNEL
+        const int r = SPARSE ? sp.real(t0) : t0;
+        if (t0 == start || r % group == 0 || (SPARSE && r != prev + 16)) {
+            // A new block of g tokens: the query times each channel's scale, in registers, and the per-head bias.
+            const uint2* kp = reinterpret_cast<const uint2*>(slot + Slot::KEY_PARAMS);
+            float b[NT], z[NT];
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) b[nt] = z[nt] = 0.0f;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int c = ct * 16 + 8 * h + 2 * tig;
+                    const uint2 sm = kp[c / 2];
+#pragma unroll
+                    for (int nt = 0; nt < NT; nt++) {
+                        const u32 qv = q_pair(qs, 8 * nt + gid, c), f = hmul2(qv, sm.x);
+                        qb[nt][ct][h] = f;
+                        b[nt] += lo_f(qv) * lo_f(sm.y) + hi_f(qv) * hi_f(sm.y);
+                        z[nt] += lo_f(f) + hi_f(f); // the fp16 values the MMA multiplies
+                    }
+                }
+            }
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                b[nt] += __shfl_xor_sync(0xffffffffu, b[nt], 1);
+                b[nt] += __shfl_xor_sync(0xffffffffu, b[nt], 2);
+#if KVT_KEY_OFFSET
+                z[nt] += __shfl_xor_sync(0xffffffffu, z[nt], 1);
+                z[nt] += __shfl_xor_sync(0xffffffffu, z[nt], 2);
+                const float v = fmaf(-1024.0f, z[nt], b[nt]);
+#else
+                const float v = b[nt];
+#endif
+                kb[nt][0] = col_head(v, tig, 0);
+                kb[nt][1] = col_head(v, tig, 1);
+            }
+        }
+        prev = r;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            s[nt][0] = s[nt][2] = kb[nt][0];
+            s[nt][1] = s[nt][3] = kb[nt][1];
+        }
+#pragma unroll
+        for (int ct = 0; ct < CT; ct++) {
+            u32 a[4];
+            key_tile_a(word_of(kw, ct), a);
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) mma16816(s[nt], a, qb[nt][ct][0], qb[nt][ct][1]);
+        }
+#else
+        // Keys per token: each group's partial scores times the token's scale, plus (min - 1024 scale with the key
+        // offset) times the group's query sum; this lane's tokens are gid and gid + 8 of the step.
+        const u32* kpt = slot + Slot::KEY_PARAMS;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int i = 0; i < 4; i++) s[nt][i] = 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            float part[NT][4];
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) part[nt][i] = 0.0f;
+            }
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                u32 a[4];
+                key_tile_a(word_of(kw, ct), a);
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) mma16816(part[nt], a, qb[nt][ct][0], qb[nt][ct][1]);
+            }
+            const u32 w0 = kpt[gid * groups + j], w1 = kpt[(gid + 8) * groups + j];
+            const float sc[2] = {lo_f(w0), lo_f(w1)};
+#if KVT_KEY_OFFSET
+            const float mn[2] = {fmaf(-1024.0f, sc[0], hi_f(w0)), fmaf(-1024.0f, sc[1], hi_f(w1))};
+#else
+            const float mn[2] = {hi_f(w0), hi_f(w1)};
+#endif
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) s[nt][i] += sc[i >> 1] * part[nt][i] + mn[i >> 1] * qsum[j][nt][i & 1];
+            }
+        }
+#endif
+        // Online softmax per column head (m in unscaled units: scaleLog2 > 0 keeps the max; stats get m * scaleLog2).
+        float corr[NT][2];
+        bool moved = false;
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                float x = fmaxf(s[nt][e], s[nt][2 + e]);
+                x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 4));
+                x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 8));
+                x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 16));
+                const float mNew = fmaxf(m[nt][e], x); // finite: every step has 16 valid tokens
+                corr[nt][e] = exp2f((m[nt][e] - mNew) * scaleLog2);
+                moved |= corr[nt][e] != 1.0f;
+                m[nt][e] = mNew;
+                const float ms = mNew * scaleLog2;
+                s[nt][e] = exp2f(fmaf(s[nt][e], scaleLog2, -ms));
+                s[nt][2 + e] = exp2f(fmaf(s[nt][2 + e], scaleLog2, -ms));
+                l[nt][e] = l[nt][e] * corr[nt][e] + (s[nt][e] + s[nt][2 + e]);
+            }
+        }
+        // Rescale only when some head's max rose (a multiply by exactly 1 otherwise: same bits, less work).
+        if (__any_sync(0xffffffffu, moved)) {
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) o[ct][nt][i] *= corr[nt][i & 1];
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) {
+                    vbias[j][nt][0] *= corr[nt][0];
+                    vbias[j][nt][1] *= corr[nt][1];
+                }
+            }
+        }
+        // P' = P x value scale of (token, group), transposed into B fragments; P x min summed per head.
+        const u32* vpt = slot + Slot::VALUE_PARAMS;
+#pragma unroll
+        for (int j = 0; j < MAXG; j++) {
+            if (j >= groups) break;
+            const u32 w0 = vpt[gid * groups + j], w1 = vpt[(gid + 8) * groups + j]; // tokens gid, gid + 8 of the step
+            const float sc0 = lo_f(w0), mn0 = hi_f(w0), sc1 = lo_f(w1), mn1 = hi_f(w1);
+            u32 pb[NT][2];
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+                vbias[j][nt][0] += s[nt][0] * mn0 + s[nt][2] * mn1;
+                vbias[j][nt][1] += s[nt][1] * mn0 + s[nt][3] * mn1;
+                pb[nt][0] = transpose8(pack_half2(s[nt][0] * sc0, s[nt][1] * sc0)); // tokens 2tig, 2tig + 1 of head gid
+                pb[nt][1] = transpose8(pack_half2(s[nt][2] * sc1, s[nt][3] * sc1)); // tokens 2tig + 8, 2tig + 9
+            }
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                if (ct / ctPerGroup != j) continue;
+                u32 a[4];
+                value_tile_a(word_of(vw, ct), a);
+#pragma unroll
+                for (int nt = 0; nt < NT; nt++) mma16816(o[ct][nt], a, pb[nt][0], pb[nt][1]);
+            }
+        }
+    }
+    // The per-group sums of P * min belong to every channel of their group.
+#pragma unroll
+    for (int j = 0; j < MAXG; j++) {
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++) {
+            vbias[j][nt][0] = col_sum(vbias[j][nt][0]);
+            vbias[j][nt][1] = col_sum(vbias[j][nt][1]);
+        }
+    }
+#pragma unroll
+    for (int ct = 0; ct < CT; ct++) {
+        const int j = ct / ctPerGroup;
+#pragma unroll
+        for (int jj = 0; jj < MAXG; jj++) {
+            if (jj != j) continue;
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int i = 0; i < 4; i++) o[ct][nt][i] += vbias[jj][nt][i & 1];
+            }
+        }
+    }
+}
+
+/** A packed split's result from the column layout of attend_folded_t: partial rows = query heads of the group. */
+template <int NT>
+__device__ __forceinline__ void write_cols(float* __restrict__ partial, float* __restrict__ stats, size_t slot, int gq, int lane,
+        const float (&o)[CT][NT][4], const float (&m)[NT][2], float (&l)[NT][2], float scaleLog2) {
+    const int gid = lane >> 2, tig = lane & 3;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+        l[nt][0] = col_sum(l[nt][0]);
+        l[nt][1] = col_sum(l[nt][1]);
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            const int head = 8 * nt + 2 * tig + e;
+            if (head >= gq) continue;
+            float* dst = partial + (slot + head) * D + gid;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+                dst[ct * 16] = o[ct][nt][e];
+                dst[ct * 16 + 8] = o[ct][nt][2 + e];
+            }
+            if (gid == 0) {
+                stats[2 * (slot + head)] = m[nt][e] * scaleLog2; // base 2, as the row layout's
+                stats[2 * (slot + head) + 1] = l[nt][e];
+            }
+        }
+    }
+}
+
+// decode_body for the transposed kernel: packed splits in the column layout, the ring split through attend_range in the
+// row layout (each warp writes its own layout to the same partial / stats rows, so kv_combine is unchanged).
+template <int NT, bool SPARSE>
+__device__ __forceinline__ void decode_body_t(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2, const int* __restrict__ lists, int listStride, int blk) {
+    __shared__ __align__(16) u16 qs[16 * QSTRIDE];
+    const int kvh = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int gq = heads / kvHeads, kvDim = kvHeads * D;
+    if (gq > 8 * NT) __trap(); // the host takes kv_decode_folded_t16 (NT = 2) past 8 query heads per KV head
+    for (int i = tid; i < 16 * D; i += 128) {
+        const int r = i / D, d = i % D;
+        qs[r * QSTRIDE + d] = r < gq ? f2h(q[(size_t) seq * heads * D + (size_t) (kvh * gq + r) * D + d]) : (u16) 0;
+    }
+    __syncthreads();
+    const int split = blockIdx.z * 4 + warp, splits = gridDim.z * 4;
+    const long long* in = info + (size_t) seq * INFO_WORDS;
+    const int packed = (int) in[INFO_PACKED], ringLen = (int) in[INFO_RING_LEN];
+    const size_t slot = (((size_t) seq * kvHeads + kvh) * splits + split) * 16;
+    const int gid = lane >> 2, tig = lane & 3;
+    if (split < packedSplits) {
+        SparseMap sp = {nullptr, 0, 0, 0};
+        int walk = packed;
+        if constexpr (SPARSE) { // as decode_body
+            const int* row = lists + ((size_t) seq * kvHeads + kvh) * listStride;
+            const int count = row[0], limit = packed / blk;
+            int nFull = count;
+            for (int top = count; top > 0; top -= 32) {
+                const int i = top - 1 - lane;
+                const u32 past = __ballot_sync(0xffffffffu, i >= 0 && row[1 + i] >= limit);
+                nFull -= __popc(past);
+                if (past != 0xffffffffu) break;
+            }
+            sp.ids = row + 1;
+            sp.nFull = nFull;
+            sp.blk = blk;
+            sp.fullEnd = limit * blk;
+            walk = nFull * blk + (packed - sp.fullEnd);
+        }
+        const int start = split * chunk, end = min(walk, start + chunk);
+        if (start < end) {
+            extern __shared__ __align__(16) u32 ringMem[];
+            u32* ring = ringMem + warp * KV_STAGES * RingSlot<1>::WORDS_;
+            unsigned given;
+            asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
+            if (given < RING_WARPS * KV_STAGES * RingSlot<1>::WORDS_ * 4u) __trap(); // the host sized the ring wrong
+            float o[CT][NT][4], m[NT][2], l[NT][2];
+#pragma unroll
+            for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+                for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                    for (int i = 0; i < 4; i++) o[ct][nt][i] = 0.0f;
+                }
+                m[nt][0] = m[nt][1] = NEG_INF;
+                l[nt][0] = l[nt][1] = 0.0f;
+            }
+            attend_folded_t<NT, SPARSE>(qs, ring, tables + (size_t) seq * maxPages, pool, pageBytes, ((long long) layer * kvHeads + kvh) * regionBytes,
+                    start, end, group, scaleLog2, lane, o, m, l, sp);
+            write_cols<NT>(partial, stats, slot, gq, lane, o, m, l, scaleLog2);
+            return;
+        }
+    } else if (split == packedSplits && ringLen > 0) {
+        float o[CT * 8];
+#pragma unroll
+        for (int i = 0; i < CT * 8; i++) o[i] = 0.0f;
+        float m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
+        const size_t ringOff = (size_t) layer * blockTokens * kvDim + (size_t) kvh * D;
+        attend_range<true, false>(qs, nullptr, nullptr, 0, 0, reinterpret_cast<const float*>(in[INFO_RING_K]) + ringOff,
+                reinterpret_cast<const float*>(in[INFO_RING_V]) + ringOff, kvDim, 0, ringLen, group, scaleLog2, lane, o, m, l, SparseMap{nullptr, 0, 0, 0});
+        // the row layout's write, as decode_body's
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+            l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        }
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            const int row = gid + 8 * r;
+            if (row >= gq) continue;
+            float* dst = partial + (slot + row) * D;
+#pragma unroll
+            for (int ct = 0; ct < CT; ct++) {
+#pragma unroll
+                for (int nt = 0; nt < 2; nt++) {
+                    const float* f = o + ct * 8 + nt * 4 + 2 * r;
+                    *reinterpret_cast<float2*>(dst + ct * 16 + nt * 8 + 2 * tig) = make_float2(f[0], f[1]);
+                }
+            }
+            if (tig == 0) {
+                stats[2 * (slot + row)] = m[r];
+                stats[2 * (slot + row) + 1] = l[r];
+            }
+        }
+        return;
+    }
+    if (lane < 16) {
+        stats[2 * (slot + lane)] = NEG_INF;
+        stats[2 * (slot + lane) + 1] = 0.0f;
+    }
+}
+#endif
+
 // Blocks of the folded kernels per SM: at head dim <= 128, four for 16-token steps with keys per channel (128
 // registers: ptxas spills 8 bytes at d 128, instead of using 168 and fitting three), else three (at four, the 32-token
 // steps and keys per token spill 100-370 bytes); the ring and the folded query fit four times in shared memory.
 #define FOLDED_MIN_BLOCKS(TILES) (D > 128 ? 1 : TILES == 1 && KEY_CHANNEL ? 4 : 3)
+// The transposed kernels (nvcc 13.0, sm_90a, no spills unless said): one n-tile 96 registers at d64 (5 blocks), 128 at
+// d128 (4), 255 at d256; two n-tiles (9-16 heads) 142-144 at d64 (3), 214 at d128 (2), 255 at d256 spilling 280-684
+// bytes. Capping two n-tiles at 168 (3 blocks) spills 8-156 bytes at d128, one n-tile at 168 for d256 108-612.
+#define FOLDED_T_MIN_BLOCKS(NT) (D > 128 ? 1 : NT == 1 ? (D > 64 ? 4 : 5) : (D > 64 ? 2 : 3))
 
 extern "C" __global__ void __launch_bounds__(128) kv_decode(const float* __restrict__ q, const int* __restrict__ tables,
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
@@ -821,6 +1294,40 @@ extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(1)) kv_decod
 extern "C" __global__ void __launch_bounds__(128, FOLDED_MIN_BLOCKS(2)) kv_decode_folded32_sparse(SPARSE_PARAMS) {
 #if KV_BITS != 16
     decode_body<true, 2, true>(SPARSE_ARGS);
+#endif
+}
+
+// The transposed folded kernel (attend_folded_t): kv_decode_folded_t serves up to 8 query heads per KV head (one n-tile),
+// kv_decode_folded_t16 up to 16 (two); CudaPagedAttention picks by the group size. Dynamic shared memory: the TILES = 1 ring.
+extern "C" __global__ void __launch_bounds__(128, FOLDED_T_MIN_BLOCKS(1)) kv_decode_folded_t(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+#if KV_BITS != 16
+    decode_body_t<1, false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2, nullptr, 0, 0);
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(128, FOLDED_T_MIN_BLOCKS(2)) kv_decode_folded_t16(const float* __restrict__ q, const int* __restrict__ tables,
+        const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
+        int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
+        int group, int blockTokens, float scaleLog2) {
+#if KV_BITS != 16
+    decode_body_t<2, false>(q, tables, info, pool, partial, stats, heads, kvHeads, layer, regionBytes, pageBytes, maxPages, chunk, packedSplits,
+            group, blockTokens, scaleLog2, nullptr, 0, 0);
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(128, FOLDED_T_MIN_BLOCKS(1)) kv_decode_folded_t_sparse(SPARSE_PARAMS) {
+#if KV_BITS != 16
+    decode_body_t<1, true>(SPARSE_ARGS);
+#endif
+}
+
+extern "C" __global__ void __launch_bounds__(128, FOLDED_T_MIN_BLOCKS(2)) kv_decode_folded_t16_sparse(SPARSE_PARAMS) {
+#if KV_BITS != 16
+    decode_body_t<2, true>(SPARSE_ARGS);
 #endif
 }
 
