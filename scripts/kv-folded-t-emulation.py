@@ -12,6 +12,7 @@
 # Usage: python3 scripts/kv-folded-t-emulation.py HEAD_DIM BITS KEY_CHANNEL(0|1) GROUP GQ [SEED] [--acc f64|rn|rz]
 #        [--exact-keys] [--qscale X] [--tokens T] [--splits N]
 import numpy as np, sys
+from kv_emulation_cache import PackedCache
 first = next((i for i, a in enumerate(sys.argv[1:]) if a.startswith('--')), len(sys.argv) - 1)
 args, opts = sys.argv[1:1 + first], sys.argv[1 + first:]
 def opt(name, default):
@@ -21,7 +22,7 @@ QSCALE = float(opt('--qscale', '0.5')); T = int(opt('--tokens', '256'))
 f16 = np.float16
 D, BITS, KEY_CHANNEL, group, GQ = (int(a) for a in args[:5])
 rng = np.random.default_rng(int(args[5]) if len(args) > 5 else 1)
-CT = D // 16; levels = (1 << BITS) - 1
+CT = D // 16
 cg = min(group, D); G = D // cg; ctPer = cg // 16
 NT = 1 if GQ <= 8 else 2
 K = rng.normal(size=(T, D)); K[:, 3] += 4
@@ -29,51 +30,10 @@ V = rng.normal(size=(T, D))
 q = QSCALE * rng.normal(size=(16, D)); q[GQ:] = 0
 qh = q.astype(f16)  # qs: the query rows as fp16, rows past the group zero
 
-def quant(x):
-    lo, hi = x.min(), x.max()
-    mn = f16(lo)
-    if float(mn) > lo: mn = np.nextafter(mn, f16(-np.inf))
-    sc = f16((hi - float(mn)) / levels)
-    if float(sc) < (hi - float(mn)) / levels: sc = np.nextafter(sc, f16(np.inf))
-    codes = np.clip(np.floor((x - float(mn)) / float(sc) + 0.5), 0, levels).astype(int)
-    return codes, sc, mn
-
-kc = np.zeros((T, D), int); vc = np.zeros((T, D), int)
-kdeq = np.zeros((T, D)); vdeq = np.zeros((T, D))
-kpar_ch = {}; kpar_tok = {}; vpar = {}
-if KEY_CHANNEL:
-    for jb in range(T // group):
-        for c in range(D):
-            codes, sc, mn = quant(K[jb*group:(jb+1)*group, c]); kc[jb*group:(jb+1)*group, c] = codes
-            kdeq[jb*group:(jb+1)*group, c] = codes * float(sc) + float(mn); kpar_ch[(jb, c)] = (sc, mn)
-else:
-    for t in range(T):
-        for j in range(G):
-            codes, sc, mn = quant(K[t, j*cg:(j+1)*cg]); kc[t, j*cg:(j+1)*cg] = codes
-            kdeq[t, j*cg:(j+1)*cg] = codes * float(sc) + float(mn); kpar_tok[t*G + j] = (sc, mn)
-for t in range(T):
-    for j in range(G):
-        codes, sc, mn = quant(V[t, j*cg:(j+1)*cg]); vc[t, j*cg:(j+1)*cg] = codes
-        vdeq[t, j*cg:(j+1)*cg] = codes * float(sc) + float(mn); vpar[t*G + j] = (sc, mn)
-
-WORDS = CT if BITS == 4 else CT // 2
-def pack(codes, value):  # words[tt][w][lane] as write_words stores them (the layout is unchanged)
-    out = np.zeros((T // 16, WORDS, 32), np.uint64)
-    for tl in range(T // 16):
-        for w in range(WORDS):
-            for lane in range(32):
-                gid, tig = lane >> 2, lane & 3; word = 0
-                for s in range(1 if BITS == 4 else 2):
-                    ct = w if BITS == 4 else 2 * w + s
-                    for p in range(4):
-                        for e in range(2):
-                            t = tl*16 + 2*tig + 8*(p & 1) + e if value else tl*16 + gid + 8*(p >> 1)
-                            c = ct*16 + gid + 8*(p >> 1) if value else ct*16 + 2*tig + 8*(p & 1) + e
-                            sh = 4*(p + 4*e) if BITS == 4 else 2*(p + 4*s) + 16*e
-                            word |= int(codes[t, c]) << sh
-                out[tl, w, lane] = word
-    return out
-kw_all, vw_all = pack(kc, False), pack(vc, True)
+cache = PackedCache(K, V, D, BITS, KEY_CHANNEL, group)  # the layout is the folded kernels' (write_words)
+kdeq, vdeq = cache.kdeq, cache.vdeq
+kpar_ch, kpar_tok, vpar = cache.kpar_ch, cache.kpar_tok, cache.vpar
+kw_all, vw_all = cache.kw_all, cache.vw_all
 
 def word_of(words, ct):
     return int(words[ct]) if BITS == 4 else (int(words[ct // 2]) >> (8 * (ct & 1)))
