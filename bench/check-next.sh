@@ -5,9 +5,6 @@
 # ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
-step "full check"
-timeout ${CHECK_S:-560} $J check --device cuda --data $D > $OUT/full-check.log 2>&1; echo "check rc $?" >> $L
-grep -E "checks,|FAIL|rror" $OUT/full-check.log | head -30 >> $L
+full_check ${CHECK_S:-560}
 step done
 cat $L

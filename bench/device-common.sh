@@ -1,9 +1,16 @@
 # Sourced by the device scripts (bench/*-next.sh) after they set L, their log under $OUT: unpacks the carried Java
 # runtime once per machine, sets J (the bitcap command on the carried jar), D (the carried data) and the kernel cache,
-# and defines `step NAME`, which logs the seconds since the start to $L and to the output.
+# logs the GPU and its clocks, and defines `step NAME` (logs the seconds since the start to $L and to the output) and
+# `full_check LIMIT_S` (the whole `bitcap check --device cuda` into $OUT/full-check.log, its summary and failures into $L).
 T0=$(date +%s)
 D=.devcarry/common/data
 step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
 [ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
 J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
 export BITCAP_CACHE=/tmp/bitcap-cache
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
+full_check() {
+  step "full check"
+  timeout $1 $J check --device cuda --data $D > $OUT/full-check.log 2>&1; echo "check rc $?" >> $L
+  grep -E "checks,|FAIL|rror" $OUT/full-check.log | head -30 >> $L
+}

@@ -5,10 +5,7 @@
 # `--kv-fill max`), and the 8B int4 decode twice (first and second start), in that order of priority. Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
-step "full check"
-timeout ${CHECK_S:-330} $J check --device cuda --data $D > $OUT/full-check.log 2>&1; echo "check rc $?" >> $L
-grep -E "checks,|FAIL|rror" $OUT/full-check.log | head -30 >> $L
+full_check ${CHECK_S:-330}
 step synth
 timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
 for k in folded folded-t; do

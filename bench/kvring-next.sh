@@ -5,7 +5,6 @@
 # Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 step "kv check + bench"
 timeout ${KV_S:-230} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
 grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -20 >> $L

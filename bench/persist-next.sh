@@ -4,7 +4,6 @@
 # Compute on its seven decode launches. Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 step synth
 [ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
 B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"

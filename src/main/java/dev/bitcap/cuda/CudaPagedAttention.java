@@ -22,7 +22,9 @@ public final class CudaPagedAttention {
     private final CudaModule module;
     private final int heads, kvHeads, headDim, kvDim;
     private final float scaleLog2;
-    private long jobs, jobWords, rowBuf, rowFloats;
+    private long rowBuf, rowFloats;
+    /** The append jobs of {@link #append} (pack jobs, then ring rows). */
+    private final GrowingDeviceBuffer jobs;
     private boolean packReady;
     /** The decode kernel in use: the first of {@link #kernels} unless told otherwise. */
     private DecodeKernel kernel;
@@ -30,11 +32,11 @@ public final class CudaPagedAttention {
     private final Arena hostArena = Arena.ofAuto();
     private MemorySegment passHost;
     private MemorySegment passEvent;
-    private long passDevice, passDeviceBytes;
+    private final GrowingDeviceBuffer passDevice;
     /** Split buffers shared by pass plans. */
-    private final SplitBuffers passSplits = new SplitBuffers();
+    private final SplitBuffers passSplits;
     /** Split buffers of the block-sparse decodes (their own: growing them never moves a pass plan's). */
-    private final SplitBuffers sparseSplits = new SplitBuffers();
+    private final SplitBuffers sparseSplits;
 
     public CudaPagedAttention(CudaDevice device, CudaKvLayout layout, int heads) {
         if (heads % layout.kvHeads() != 0 || heads / layout.kvHeads() > 16) {
@@ -48,6 +50,10 @@ public final class CudaPagedAttention {
         this.headDim = layout.headDim();
         this.kvDim = kvHeads * headDim;
         this.scaleLog2 = (float) (1.0 / Math.sqrt(headDim) / Math.log(2));
+        this.passDevice = new GrowingDeviceBuffer(device);
+        this.jobs = new GrowingDeviceBuffer(device);
+        this.passSplits = new SplitBuffers();
+        this.sparseSplits = new SplitBuffers();
         this.module = device.module("kv_attention.cu", List.of("HEAD_DIM=" + headDim, "KV_BITS=" + layout.spec().format().bits(),
                 "KEY_CHANNEL=" + (layout.spec().keys() == KeyGrouping.CHANNEL ? 1 : 0), "KV_STAGES=" + RING_STAGES));
         this.kernel = chosenKernel(kernels(), layout.spec().format().flagName(), System.getenv(KERNEL_ENV));
@@ -189,10 +195,10 @@ public final class CudaPagedAttention {
         long[] all = Arrays.copyOf(pack, pack.length + ring.length);
         System.arraycopy(ring, 0, all, pack.length, ring.length);
         if (all.length > 0) {
-            ensureJobs(all.length);
-            device.upload(jobs, all);
+            device.upload(jobs.ensure(8L * all.length), all);
         }
-        launchAppend(layer, jobs, pack.length / JOB_WORDS, jobs + 8L * pack.length, ring.length / RING_WORDS, kPass, vPass);
+        long jobList = jobs.pointer();
+        launchAppend(layer, jobList, pack.length / JOB_WORDS, jobList + 8L * pack.length, ring.length / RING_WORDS, kPass, vPass);
         for (int i = 0; i < caches.size(); i++) caches.get(i).setLength(layer, len0[i] + counts[i]);
     }
 
@@ -253,14 +259,6 @@ public final class CudaPagedAttention {
         }
     }
 
-    private void ensureJobs(long words) {
-        if (jobWords >= words) return;
-        device.synchronize();
-        if (jobs != 0) device.free(jobs);
-        jobWords = Math.max(words, 2 * jobWords);
-        jobs = device.alloc(8 * jobWords);
-    }
-
     /**
      * One forward pass's appends (and, with {@code decodePlan}, its decode plan), the same for every layer: built
      * and uploaded once, asynchronously, from a host buffer that is not written again before the stream has passed
@@ -295,7 +293,7 @@ public final class CudaPagedAttention {
             long infoWords = p == null ? 0 : p.hostInfo.length, tableInts = p == null ? 0 : p.hostTables.length;
             long bytes = 8L * (pack.length + ring.length + infoWords) + 4L * tableInts;
             MemorySegment host = passHost(bytes);
-            long dev = passDevice(bytes);
+            long dev = passDevice.ensure(bytes);
             MemorySegment.copy(pack, 0, host, ValueLayout.JAVA_LONG, 0, pack.length);
             MemorySegment.copy(ring, 0, host, ValueLayout.JAVA_LONG, 8L * pack.length, ring.length);
             packJobs = dev;
@@ -339,33 +337,13 @@ public final class CudaPagedAttention {
         return passHost;
     }
 
-    /** The device side of the pass upload, grown (after the stream is idle: kernels may still read the old one) when short. */
-    private long passDevice(long bytes) {
-        if (passDeviceBytes < bytes) {
-            device.synchronize();
-            if (passDevice != 0) device.free(passDevice);
-            passDeviceBytes = Math.max(bytes, 2 * passDeviceBytes);
-            passDevice = device.alloc(passDeviceBytes);
-        }
-        return passDevice;
-    }
 
     /** Split results (partial outputs [rows][headDim] and {max, sum} per row), grown when short, after the stream is idle. */
     private final class SplitBuffers {
-        private long partial, stats, rows;
+        private final GrowingDeviceBuffer partial = new GrowingDeviceBuffer(device), stats = new GrowingDeviceBuffer(device);
 
         long[] ensure(long need) {
-            if (rows < need) {
-                device.synchronize();
-                if (partial != 0) {
-                    device.free(partial);
-                    device.free(stats);
-                }
-                rows = Math.max(need, 2 * rows);
-                partial = device.alloc(4L * rows * headDim);
-                stats = device.alloc(8L * rows);
-            }
-            return new long[] {partial, stats};
+            return new long[] {partial.ensure(4L * need * headDim), stats.ensure(8L * need)};
         }
     }
 

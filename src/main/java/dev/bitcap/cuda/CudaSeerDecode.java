@@ -22,13 +22,14 @@ final class CudaSeerDecode implements AutoCloseable {
     private final BlockSelection selection;
     private final Map<KvCache, Integer> slots = new IdentityHashMap<>();
     private CudaSeerDecodeGate keys;
-    private long lists;
-    private int listInts;
+    /** The block lists of the current decode pass: per (sequence, KV head) a row of {@link #stride} ints. */
+    private final GrowingDeviceBuffer lists;
     /** The current decode pass: list row stride and the most blocks a row may list. */
     private int stride, maxListed;
 
     CudaSeerDecode(CudaSeerGate weights, BlockSelection selection) {
         this.device = weights.device();
+        this.lists = new GrowingDeviceBuffer(device);
         this.weights = weights;
         this.selection = selection;
     }
@@ -83,25 +84,17 @@ final class CudaSeerDecode implements AutoCloseable {
         keys.beginDecode(slotOf, positions);
         maxListed = CudaSeerDecodeGate.maxListed(selection, longest);
         stride = 1 + maxListed;
-        int need = stride * sequences.size() * weights.shape().kvHeads();
-        if (need > listInts) {
-            if (lists != 0) {
-                device.synchronize();
-                device.free(lists);
-            }
-            listInts = Math.max(need, 2 * listInts);
-            lists = device.alloc(4L * listInts);
-        }
+        lists.ensure(4L * stride * sequences.size() * weights.shape().kvHeads());
     }
 
     /** Layer {@code layer} of a decode pass: folds in the keys and chooses the blocks from the queries (both before RoPE). */
     void select(int layer, long qPre, long kPre) {
         keys.append(layer, kPre);
-        keys.select(layer, qPre, selection, lists, stride);
+        keys.select(layer, qPre, selection, lists.pointer(), stride);
     }
 
     long lists() {
-        return lists;
+        return lists.pointer();
     }
 
     int listStride() {
@@ -124,6 +117,6 @@ final class CudaSeerDecode implements AutoCloseable {
     @Override
     public void close() {
         if (keys != null) keys.close();
-        if (lists != 0) device.free(lists);
+        lists.close();
     }
 }

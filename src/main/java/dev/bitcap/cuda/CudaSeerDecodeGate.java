@@ -45,7 +45,7 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
     private final java.util.Map<String, Long> smemSet = new java.util.HashMap<>();
     /** The pass's mapped and rotated queries [rows][heads][gateDim], and raw scores [rows][kvHeads][group][zStride]. */
     private final long queries;
-    private long zScores, zCapacity;
+    private final GrowingDeviceBuffer zScores;
     private boolean closed;
     /** Set when {@link #grown} handed the weights and frequencies to a larger gate: close() leaves them. */
     private boolean ownsWeightsTransferred;
@@ -76,6 +76,7 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
         if (slots < 1) throw new IllegalArgumentException("slots must be >= 1, got " + slots);
         if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1 position, got " + capacity);
         this.device = device;
+        this.zScores = new GrowingDeviceBuffer(device);
         this.module = device.module("seer_gate.cu", List.of("HEAD_DIM=" + shape.headDim(), "BF16=0"));
         this.adjacent = gate.ropeStyle() == RopeStyle.ADJACENT_PAIRS;
         this.scale = (float) gate.scale();
@@ -105,6 +106,7 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
     private CudaSeerDecodeGate(CudaDevice device, CudaModule module, SeerGate.Shape shape, boolean adjacent, float scale, int slots, int capacity,
                                long invFreq, long[] wq, long[] wk, boolean ownsWeights) {
         this.device = device;
+        this.zScores = new GrowingDeviceBuffer(device);
         this.module = module;
         this.shape = shape;
         this.block = shape.block();
@@ -283,15 +285,7 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
         smem("seer_decode_query", querySmem);
         smem("seer_decode_scores", scoreSmem);
         smem("seer_decode_select", selectSmem);
-        long zFloats = (long) rows * shape.kvHeads() * group * zStride;
-        if (zFloats > zCapacity) {
-            if (zScores != 0) {
-                device.synchronize();
-                device.free(zScores);
-            }
-            zCapacity = Math.max(zFloats, 2 * zCapacity);
-            zScores = device.alloc(4L * zCapacity);
-        }
+        long zScores = this.zScores.ensure(4L * rows * shape.kvHeads() * group * zStride);
         boolean byThreshold = selection.byThreshold();
         module.launch("seer_decode_query").ptr(qPre).ptr(wq[layer]).ptr(invFreq).ptr(devicePositions).ptr(queries).i(shape.heads()).i(shape.kvHeads())
                 .i(gd).i(adjacent ? 1 : 0).run(rows, shape.kvHeads(), 1, SELECT_THREADS, (int) querySmem);
@@ -395,7 +389,7 @@ public final class CudaSeerDecodeGate implements AutoCloseable {
         device.free(deviceSlots);
         device.free(devicePositions);
         device.free(queries);
-        if (zScores != 0) device.free(zScores);
+        zScores.close();
         if (ownsWeightsTransferred) return;
         device.free(invFreq);
         if (ownsWeights) {
