@@ -1,6 +1,6 @@
 # Sourced by the device scripts (bench/*-next.sh) after they set L, their log under $OUT: unpacks the carried Java
 # runtime once per machine, sets J (the bitcap command on the carried jar), D (the carried data) and the kernel cache,
-# logs the GPU and its clocks, and defines `step NAME` (logs the seconds since the start to $L and to the output) and
+# brings the kernel cache in and back out, logs the GPU and its clocks, and defines `step NAME` (logs the seconds since the start to $L and to the output) and
 # `full_check LIMIT_S` (the whole `bitcap check --device cuda` into $OUT/full-check.log, its summary and failures into $L).
 T0=$(date +%s)
 D=.devcarry/common/data
@@ -8,6 +8,10 @@ step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
 [ -x /tmp/.jre/bin/java ] || tar xzf .devcarry/common/.jre.tgz -C /tmp
 J="/tmp/.jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar .devcarry/final/bitcap.jar"
 export BITCAP_CACHE=/tmp/bitcap-cache
+# NVRTC takes minutes for the check's modules on a fresh machine: a cache brought back by an earlier call of the same
+# session (its $OUT/kcache.tgz, carried as .devcarry/kcache) is unpacked first, and the cache goes back at exit.
+[ -f .devcarry/kcache/kcache.tgz ] && [ ! -d $BITCAP_CACHE ] && tar xzf .devcarry/kcache/kcache.tgz -C /tmp
+trap 'tar czf $OUT/kcache.tgz -C /tmp bitcap-cache 2>/dev/null' EXIT
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 full_check() {
   step "full check"

@@ -139,6 +139,11 @@ final class CheckCommand implements Callable<Integer> {
         out.printf("device: %s (%s, %d SMs, %.1f GiB free of %.1f), driver %d, NVRTC %s, kernel cache %s%n", gpu.name(), gpu.arch(),
                 gpu.multiprocessors(), mem[0] / 1073741824.0, mem[1] / 1073741824.0, CudaDriver.get().driverVersion(), Nvrtc.get().version(),
                 gpu.cache().dir());
+        long start = System.nanoTime();
+        int prewarmed = gpu.prewarmKernels();
+        if (prewarmed > 0) {
+            out.printf("kernel cache: %d modules of earlier runs compiled side by side in %.1f s%n", prewarmed, (System.nanoTime() - start) / 1e9);
+        }
         out.printf("%-12s %-58s %11s %11s %9s  %s%n", "group", "check", "max abs", "rel", "rel tol", "result");
         out.flush();
         return r -> {

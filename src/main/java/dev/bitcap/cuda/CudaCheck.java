@@ -404,6 +404,7 @@ public final class CudaCheck {
                             logits(new CudaBackend(packed, PassRecorder.NONE), shortIds), FP32_TOLERANCE, "");
                     compare(name, format + " g32 weights, logits input 0 (fp16 cublas) vs cpu", logits(new CpuBackend(packed, PassRecorder.NONE), ids),
                             logits(new CudaBackend(packed, PassRecorder.NONE), ids), modelCublasTolerance(DType.F16), "");
+                    if (format.equals("int4-asym")) programmaticRows(name, format + " g32 weights", packed, List.of(prompt), 16);
                 }
             }
             for (DType type : List.of(DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0)) {
@@ -490,6 +491,27 @@ public final class CudaCheck {
         for (int s = 0; s < prompts.size(); s++) tokens(name, "batched decode (3 sequences) seq " + s + " vs cpu", cpu[s], gpu[s]);
     }
 
+    /**
+     * Greedy decode through CUDA graphs with programmatic dependent launch on (the default on Hopper) and off, both
+     * against the CPU: a kernel that read its inputs before griddepcontrol.wait would show here as different tokens.
+     */
+    private void programmaticRows(String group, String what, LoadedModel model, List<int[]> prompts, int count) {
+        int[][] cpu = generate(new CpuBackend(model, PassRecorder.NONE), model, prompts, count);
+        for (boolean on : new boolean[] {true, false}) {
+            CudaDevice device = CudaDevice.open(0);
+            if (on && !device.programmaticLaunch()) {
+                device.close();
+                add(new Row(group, what + ": programmatic launch", 0, 0, 0, true, "off on this device (compute capability below 9.0 or BITCAP_PDL=0): not compared"));
+                continue;
+            }
+            device.setProgrammaticLaunch(on);
+            int[][] gpu = generate(new CudaBackend(device, model, PassRecorder.NONE), model, prompts, count);
+            for (int s = 0; s < prompts.size(); s++) {
+                tokens(group, "greedy " + what + " (CUDA graphs, programmatic launch " + (on ? "on" : "off") + ") seq " + s + " vs cpu", cpu[s], gpu[s]);
+            }
+        }
+    }
+
     private static int[][] generate(Backend backend, LoadedModel model, List<int[]> prompts, int count) {
         try (backend) {
             var r = new Generator(backend, model.config().maxContext()).generate(prompts, count, SamplerSettings.GREEDY, Set.of(), (s, t) -> {});
@@ -512,6 +534,7 @@ public final class CudaCheck {
             CudaBackend plain = new CudaBackend(model, PassRecorder.NONE);
             plain.setGraphs(false);
             tokens("stories260K", "greedy 400 tokens from BOS (no graphs) vs cpu", cpu, generate(plain, model, bos, 400)[0]);
+            programmaticRows("stories260K", "400 from BOS", model, bos, 400);
             // the rows above choose by forwardGreedy (Generator); these set it against forward's logits + Ops.argmax
             List<int[]> three = List.of(new int[] {t.bosId()}, new int[] {t.bosId(), 403, 407, 261}, new int[] {t.bosId(), 378, 77});
             for (List<int[]> prompts : List.of(bos, three)) {

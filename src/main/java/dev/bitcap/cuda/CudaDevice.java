@@ -48,6 +48,30 @@ public final class CudaDevice implements AutoCloseable {
         int minor = driver.attribute(device, CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR);
         arch = archFor(major, minor);
         multiprocessors = driver.attribute(device, CudaDriver.ATTR_MULTIPROCESSOR_COUNT);
+        programmaticLaunch = programmaticLaunchDefault(major, System.getenv(PROGRAMMATIC_ENV));
+    }
+
+    /** {@code BITCAP_PDL=0} turns programmatic dependent launch off (for comparisons). */
+    public static final String PROGRAMMATIC_ENV = "BITCAP_PDL";
+    private boolean programmaticLaunch;
+
+    /** On from compute capability 9 (Hopper: griddepcontrol), unless the variable says 0. */
+    static boolean programmaticLaunchDefault(int major, String variable) {
+        return major >= 9 && !(variable != null && variable.trim().equals("0"));
+    }
+
+    /**
+     * Whether kernels a module declares programmatic ({@link ProgrammaticKernels}) start before the previous kernel in
+     * the stream has finished, overlapping its tail with their independent prologue (weight loads).
+     */
+    public boolean programmaticLaunch() {
+        return programmaticLaunch;
+    }
+
+    /** The check compares decode with it on and off; graphs captured before a change keep what they were captured with. */
+    public void setProgrammaticLaunch(boolean on) {
+        if (on && arch.compareTo("sm_90") < 0) throw new IllegalStateException("programmatic launch needs compute capability 9.0 or newer, this device is " + arch);
+        programmaticLaunch = on;
     }
 
     /** Opens device {@code ordinal}; no driver or no GPU is a one-line {@link BitcapException}. */
@@ -209,7 +233,7 @@ public final class CudaDevice implements AutoCloseable {
             String source = source(file);
             List<String> options = compileOptions(arch, defines);
             byte[] cubin = cache().get(file, source, options, arch);
-            m = new CudaModule(this, file, driver.loadModule(cubin));
+            m = new CudaModule(this, file, driver.loadModule(cubin), ProgrammaticKernels.declaredIn(source));
             modules.put(key, m);
         }
         return m;
@@ -228,6 +252,16 @@ public final class CudaDevice implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot read kernel source " + file, e);
         }
+    }
+
+    /**
+     * Compiles in parallel the modules that earlier runs compiled into the kernel cache and that it now lacks (the
+     * sources changed since): a fresh GPU machine given an older cache, or a new version of bitcap, then spends seconds
+     * instead of minutes of one-by-one NVRTC compiles. Returns how many were compiled.
+     */
+    public int prewarmKernels() {
+        return cache().prewarm(file -> CudaDevice.class.getResource(file) == null ? null : source(file), arch,
+                Runtime.getRuntime().availableProcessors());
     }
 
     public Cublas cublas() {

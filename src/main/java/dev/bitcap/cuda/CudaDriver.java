@@ -38,7 +38,7 @@ public final class CudaDriver {
     private final MethodHandle cuInit, cuDriverGetVersion, cuGetErrorName, cuDeviceGetCount, cuDeviceGet, cuDeviceGetAttribute,
             cuDeviceGetName, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuMemAlloc, cuMemFree, cuMemcpyHtoD,
             cuMemcpyDtoH, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8, cuMemGetInfo, cuModuleLoadData, cuModuleGetFunction,
-            cuFuncSetAttribute, cuLaunchKernel, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy, cuEventCreate, cuEventRecord,
+            cuFuncSetAttribute, cuLaunchKernel, cuLaunchKernelEx, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy, cuEventCreate, cuEventRecord,
             cuEventSynchronize, cuEventElapsedTime, cuEventDestroy, cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate,
             cuGraphLaunch, cuGraphExecDestroy, cuGraphDestroy, cuOccupancyMaxActiveBlocksPerMultiprocessor;
 
@@ -69,6 +69,7 @@ public final class CudaDriver {
                 "cuOccupancyMaxActiveBlocksPerMultiprocessor");
         cuLaunchKernel = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernel");
+        cuLaunchKernelEx = lib.bind(FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS), "cuLaunchKernelEx");
         cuStreamCreate = lib.bind(I_AI, "cuStreamCreate");
         cuStreamSynchronize = lib.bind(I_A, "cuStreamSynchronize");
         cuStreamDestroy = lib.bind(I_A, "cuStreamDestroy_v2");
@@ -266,6 +267,34 @@ public final class CudaDriver {
                        MemorySegment stream, MemorySegment params) {
         int rc = NativeLibrary.invoke(() -> (int) cuLaunchKernel.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL));
         if (rc != CUDA_SUCCESS) check("cuLaunchKernel(" + name + ", grid " + gx + "x" + gy + "x" + gz + ", block " + bx + "x" + by + "x" + bz + ")", rc);
+    }
+
+    // cuda.h: CUlaunchConfig {7 unsigned ints (grid, block, sharedMemBytes); CUstream at 32; CUlaunchAttribute* at 40;
+    // unsigned numAttrs at 48} (56 bytes); CUlaunchAttribute {id; pad to 8; a 64-byte value union} (72 bytes).
+    private static final int CONFIG_BYTES = 56, ATTRIBUTE_BYTES = 72;
+    private static final int LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+    private final MemorySegment launchConfig = Arena.ofAuto().allocate(CONFIG_BYTES + ATTRIBUTE_BYTES, 8);
+
+    /**
+     * Launches with programmatic stream serialization (Hopper's programmatic dependent launch): the kernel may start
+     * while the stream's previous kernel is still running, once every block of that one has executed
+     * {@code griddepcontrol.launch_dependents}. So it must execute {@code griddepcontrol.wait} before it reads
+     * anything the previous kernels wrote or writes anything they read. Stream capture keeps the edge in the graph.
+     */
+    public synchronized void launchProgrammatic(String name, MemorySegment function, int gx, int gy, int gz, int bx, int by, int bz,
+                                                int sharedBytes, MemorySegment stream, MemorySegment params) {
+        MemorySegment c = launchConfig;
+        int[] dims = {gx, gy, gz, bx, by, bz, sharedBytes};
+        for (int i = 0; i < dims.length; i++) c.set(JAVA_INT, 4L * i, dims[i]);
+        c.set(ADDRESS, 32, stream);
+        MemorySegment attribute = c.asSlice(CONFIG_BYTES, ATTRIBUTE_BYTES);
+        c.set(ADDRESS, 40, attribute);
+        c.set(JAVA_INT, 48, 1);
+        attribute.fill((byte) 0);
+        attribute.set(JAVA_INT, 0, LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attribute.set(JAVA_INT, 8, 1); // programmaticStreamSerializationAllowed
+        int rc = NativeLibrary.invoke(() -> (int) cuLaunchKernelEx.invokeExact(c, function, params, MemorySegment.NULL));
+        if (rc != CUDA_SUCCESS) check("cuLaunchKernelEx(" + name + ", programmatic, grid " + gx + "x" + gy + "x" + gz + ", block " + bx + ")", rc);
     }
 
     public MemorySegment createStream() {

@@ -17,14 +17,16 @@ public final class CudaModule {
     private final CudaDevice device;
     private final String file;
     private final MemorySegment module;
+    private final java.util.Set<String> programmatic;
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final MemorySegment values, pointers;
     private int count;
 
-    CudaModule(CudaDevice device, String file, MemorySegment module) {
+    CudaModule(CudaDevice device, String file, MemorySegment module, java.util.Set<String> programmatic) {
         this.device = device;
         this.file = file;
         this.module = module;
+        this.programmatic = programmatic;
         Arena arena = Arena.ofAuto();
         values = arena.allocate(8L * MAX_ARGS, 16);
         pointers = arena.allocate(ADDRESS, MAX_ARGS);
@@ -86,7 +88,11 @@ public final class CudaModule {
 
         public void run(int gx, int gy, int gz, int block, int sharedBytes) {
             if (gx <= 0 || gy <= 0 || gz <= 0) return; // nothing to do
-            device.driver().launch(file + ":" + name, function(name), gx, gy, gz, block, 1, 1, sharedBytes, device.stream(), pointers);
+            if (device.programmaticLaunch() && programmatic.contains(name)) {
+                device.driver().launchProgrammatic(file + ":" + name, function(name), gx, gy, gz, block, 1, 1, sharedBytes, device.stream(), pointers);
+            } else {
+                device.driver().launch(file + ":" + name, function(name), gx, gy, gz, block, 1, 1, sharedBytes, device.stream(), pointers);
+            }
         }
 
         public void run(int gx, int block) {

@@ -7,14 +7,23 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Function;
 
 /**
  * Compiled kernels on disk, so that the second start does not compile again. The key is a SHA-256 over the source,
  * the compile options (defines included), the target architecture and the compiler's version; a file is written
  * atomically and a file that cannot be read is compiled again. The compiler is passed in, so the cache is testable
- * without a GPU.
+ * without a GPU. Every compile also appends its file name and options to {@code manifest.tsv}, so that
+ * {@link #prewarm} can compile what an earlier run needed, in parallel, once the sources have changed.
  */
 public final class KernelCache {
     /** Turns source into a binary (NVRTC on a GPU machine, a stub in tests). */
@@ -77,12 +86,86 @@ public final class KernelCache {
         byte[] binary = compiler.compile(name, source, options);
         compileNanos += System.nanoTime() - start;
         misses++;
+        store(f, binary, name, options);
+        return binary;
+    }
+
+    private void store(Path f, byte[] binary, String name, List<String> options) {
         try {
             AtomicFiles.write(f, tmp -> Files.write(tmp, binary));
-        } catch (RuntimeException unwritable) {
+            Files.writeString(dir.resolve(MANIFEST), manifestLine(name, options), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND);
+        } catch (RuntimeException | IOException unwritable) {
             // a read-only cache costs a compile next time, nothing more
         }
-        return binary;
+    }
+
+    static final String MANIFEST = "manifest.tsv";
+
+    static String manifestLine(String name, List<String> options) {
+        return name + "\t" + String.join("\t", options) + "\n";
+    }
+
+    /** The (file, options) pairs compiled into this cache before, first seen first; torn or blank lines are skipped. */
+    List<List<String>> manifest() {
+        Set<List<String>> entries = new LinkedHashSet<>();
+        try {
+            for (String line : Files.readAllLines(dir.resolve(MANIFEST), StandardCharsets.UTF_8)) {
+                List<String> parts = List.of(line.split("\t", -1));
+                if (parts.size() >= 2 && parts.get(0).endsWith(".cu")) entries.add(parts);
+            }
+        } catch (IOException none) {
+            return List.of();
+        }
+        return new ArrayList<>(entries);
+    }
+
+    /**
+     * Compiles, on {@code threads} threads, every module of the manifest that the cache lacks for the current sources
+     * ({@code sourceOf}: file name to source, null when the file is gone): after the sources changed, the modules an
+     * earlier run needed are compiled side by side instead of one by one as the run reaches them. Returns how many.
+     */
+    public int prewarm(Function<String, String> sourceOf, String arch, int threads) {
+        List<Runnable> jobs = new ArrayList<>();
+        for (List<String> entry : manifest()) {
+            String name = entry.get(0), source = sourceOf.apply(name);
+            List<String> options = entry.subList(1, entry.size()).stream().filter(o -> !o.isEmpty()).toList();
+            if (source == null) continue;
+            Path f = file(name, key(source, options, arch, compilerVersion));
+            if (Files.isRegularFile(f)) continue;
+            jobs.add(() -> {
+                long start = System.nanoTime();
+                byte[] binary = compiler.compile(name, source, options);
+                synchronized (this) {
+                    compileNanos += System.nanoTime() - start;
+                    prewarmed++;
+                    store(f, binary, name, options);
+                }
+            });
+        }
+        if (jobs.isEmpty()) return 0;
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, jobs.size())));
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (Runnable j : jobs) done.add(pool.submit(j));
+            for (Future<?> d : done) d.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("kernel prewarm interrupted", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) throw r; // a kernel that fails to compile: NVRTC's log
+            throw new IllegalStateException(e.getCause());
+        } finally {
+            pool.shutdownNow();
+        }
+        return jobs.size();
+    }
+
+    private int prewarmed;
+
+    /** Modules compiled by {@link #prewarm} so far. */
+    public synchronized int prewarmed() {
+        return prewarmed;
     }
 
     public synchronized int hits() {

@@ -15,6 +15,18 @@
 #define TILE 64
 #define PER_THREAD ((HEAD_DIM + THREADS - 1) / THREADS)
 
+// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
+// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
+// Both do nothing in a kernel launched the ordinary way.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+// programmatic launch: attend_gqa attend_combine
+
 extern "C" __global__ void __launch_bounds__(THREADS) attend(const float* __restrict__ q, const unsigned long long* __restrict__ kBase,
         const unsigned long long* __restrict__ vBase, const int* __restrict__ pos, float* __restrict__ out, float* __restrict__ partial,
         float* __restrict__ stats, int heads, int kvHeads, int layers, int layer, int chunk, float scale) {
@@ -93,6 +105,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) attend(const float* __rest
 // Merges the splits of attend: out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s. Grid: heads x tokens.
 extern "C" __global__ void __launch_bounds__(THREADS) attend_combine(const float* __restrict__ partial, const float* __restrict__ stats,
         float* __restrict__ out, int heads, int splits) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const int h = blockIdx.x, t = blockIdx.y;
     const size_t base = ((size_t) t * heads + h) * splits;
     float mMax = NEG_INF;
@@ -258,6 +272,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) attend_prefill(const float
 extern "C" __global__ void __launch_bounds__(THREADS) attend_gqa(const float* __restrict__ q, const unsigned long long* __restrict__ kBase,
         const unsigned long long* __restrict__ vBase, const int* __restrict__ pos, float* __restrict__ out, float* __restrict__ partial,
         float* __restrict__ stats, int heads, int kvHeads, int layers, int layer, int minChunk, float scale) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const int kvh = blockIdx.x, t = blockIdx.y, s = blockIdx.z, splits = gridDim.z;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int group = heads / kvHeads;

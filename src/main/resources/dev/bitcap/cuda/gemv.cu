@@ -61,10 +61,24 @@ __device__ __forceinline__ float scalar_weight(const unsigned char* row, int c) 
 #endif
 }
 
+// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
+// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
+// Both do nothing in a kernel launched the ordinary way.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+// programmatic launch: gemv
+
 // rowBytes: bytes of one weight row; vec: whether rows and activations allow 16-byte loads (cols % 8 == 0 and
 // 16-byte aligned rows for the 16-bit types, cols % 4 == 0 for F32).
 extern "C" __global__ void __launch_bounds__(WARPS * 32) gemv(const unsigned char* __restrict__ w, const float* __restrict__ x,
         float* __restrict__ y, int rows, int cols, int n, long long rowBytes, int vec) {
+    PDL_TRIGGER();
+    PDL_WAIT(); // before the early return: the launch after this one relies on every block having waited
     const int lane = threadIdx.x & 31;
     const int r = blockIdx.x * WARPS + (threadIdx.x >> 5);
     const int t0 = blockIdx.y * NT;

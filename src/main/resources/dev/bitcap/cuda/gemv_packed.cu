@@ -28,6 +28,18 @@
 #endif
 #define UNIT_BYTES (4 * BITS)
 
+// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
+// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
+// Both do nothing in a kernel launched the ordinary way.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+// programmatic launch: gemv_staged_1 gemv_staged_4 gemv_staged_8
+
 __device__ __forceinline__ float half_to_float(unsigned short h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -606,9 +618,11 @@ __device__ __forceinline__ void gemv_staged(const unsigned char* __restrict__ co
     const size_t rowBytes = (size_t) units * UNIT_BYTES;
 
     // The first unit's codes are requested before the activations are staged, so both latencies overlap.
+    PDL_TRIGGER();
     UnitCodes<R> cur;
     int u = u0 + lane;
     if (u < u1) load_units<R>(cur, codes, params, r0, rows, u, rowBytes, unitsPerGroup, groups, paramCount);
+    PDL_WAIT(); // weights and table above are never written by a kernel; activations, y and the slab scratch are
 
     const int slabFloat4 = (u1 - u0) * 8;
     const bool vec = (cols & 31) == 0 && inScale == nullptr;

@@ -45,6 +45,18 @@
 #define QSTRIDE (D + 8) // halves per query row in shared memory: fragment loads hit distinct banks
 #define FP16_MAX 65504.0f
 
+// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
+// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
+// Both do nothing in a kernel launched the ordinary way.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+// programmatic launch: kv_combine kv_decode_folded_t kv_decode_folded_t16 kv_decode_folded_t_sparse kv_decode_folded_t16_sparse
+
 typedef unsigned int u32;
 typedef unsigned short u16;
 
@@ -769,7 +781,7 @@ __device__ __forceinline__ void decode_body(const float* __restrict__ q, const i
 }
 
 #if KV_BITS != 16
-// ---- transposed folded decode (kv_decode_folded_t: DecodeKernel.FOLDED_T, opt-in until measured) ---------------
+// ---- transposed folded decode (kv_decode_folded_t: DecodeKernel.FOLDED_T, the default) ---------------
 // attend_folded's math, folding and copy ring with the MMA operands swapped. With the query heads as the M = 16 rows,
 // a group of 4 heads (Llama-3-8B) leaves 12 of 16 rows zero in every QK^T and PV MMA and half of o; here the heads are
 // the N = 8 columns:
@@ -1139,6 +1151,8 @@ __device__ __forceinline__ void decode_body_t(const float* __restrict__ q, const
         const long long* __restrict__ info, const char* __restrict__ pool, float* __restrict__ partial, float* __restrict__ stats,
         int heads, int kvHeads, int layer, long long regionBytes, long long pageBytes, int maxPages, int chunk, int packedSplits,
         int group, int blockTokens, float scaleLog2, const int* __restrict__ lists, int listStride, int blk) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     __shared__ __align__(16) u16 qs[16 * QSTRIDE];
     const int kvh = blockIdx.x, seq = blockIdx.y, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int gq = heads / kvHeads, kvDim = kvHeads * D;
@@ -1331,26 +1345,70 @@ extern "C" __global__ void __launch_bounds__(128, FOLDED_T_MIN_BLOCKS(2)) kv_dec
 #endif
 }
 
-// out [seq][heads * D] = merge of the splits: sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. Grid (heads, seqs).
+// out [seq][heads * D] = merge of the splits: sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. Grid (heads, seqs),
+// 128 threads, dynamic shared memory 4 * splits bytes (the split weights). The splits are spread over the threads:
+// at long contexts there are hundreds, and one thread walking them all in turn (the first version) was bound by the
+// latency of its dependent loads: ~40 us at 32K positions and one sequence.
+#define COMBINE_COLS (D / 4)                  // float4 columns of a row
+#define COMBINE_GROUPS (128 / COMBINE_COLS)   // threads that share a column, each summing every G-th split
+
+__device__ __forceinline__ float block_reduce_128(float v, bool max, float* red) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float other = __shfl_xor_sync(0xffffffffu, v, o);
+        v = max ? fmaxf(v, other) : v + other;
+    }
+    __syncthreads(); // red may still be read from the previous call
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+    __syncthreads();
+    return max ? fmaxf(fmaxf(red[0], red[1]), fmaxf(red[2], red[3])) : (red[0] + red[1]) + (red[2] + red[3]);
+}
+
 extern "C" __global__ void __launch_bounds__(128) kv_combine(const float* __restrict__ partial, const float* __restrict__ stats,
         float* __restrict__ out, int heads, int kvHeads, int splits) {
-    const int h = blockIdx.x, seq = blockIdx.y, gq = heads / kvHeads, kvh = h / gq, row = h % gq;
+    PDL_TRIGGER();
+    PDL_WAIT();
+    extern __shared__ float weight[];
+    __shared__ float red[4];
+    __shared__ __align__(16) float4 sums[COMBINE_GROUPS][COMBINE_COLS];
+    const int h = blockIdx.x, seq = blockIdx.y, gq = heads / kvHeads, kvh = h / gq, row = h % gq, tid = threadIdx.x;
     const size_t base = ((size_t) seq * kvHeads + kvh) * splits;
-    float mMax = NEG_INF;
-    for (int s = 0; s < splits; s++) mMax = fmaxf(mMax, stats[2 * ((base + s) * 16 + row)]);
+    float m = NEG_INF;
+    for (int s = tid; s < splits; s += 128) m = fmaxf(m, stats[2 * ((base + s) * 16 + row)]);
+    const float mMax = block_reduce_128(m, true, red);
     float l = 0.0f;
-    for (int s = 0; s < splits; s++) {
+    for (int s = tid; s < splits; s += 128) {
         const float ms = stats[2 * ((base + s) * 16 + row)];
-        if (ms != NEG_INF) l += exp2f(ms - mMax) * stats[2 * ((base + s) * 16 + row) + 1];
+        const float w = ms != NEG_INF ? exp2f(ms - mMax) : 0.0f;
+        weight[s] = w;
+        l += w * stats[2 * ((base + s) * 16 + row) + 1];
     }
-    for (int d = threadIdx.x; d < D; d += 128) {
-        float a = 0.0f;
-        for (int s = 0; s < splits; s++) {
-            const float ms = stats[2 * ((base + s) * 16 + row)];
-            if (ms != NEG_INF) a += exp2f(ms - mMax) * partial[((base + s) * 16 + row) * D + d];
-        }
-        out[(size_t) seq * heads * D + (size_t) h * D + d] = a / l;
+    l = block_reduce_128(l, false, red); // its barriers also publish weight[]
+    const int col = tid % COMBINE_COLS, grp = tid / COMBINE_COLS;
+    float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 4
+    for (int s = grp; s < splits; s += COMBINE_GROUPS) {
+        const float w = weight[s];
+        if (w == 0.0f) continue;
+        const float4 p = reinterpret_cast<const float4*>(partial + ((base + s) * 16 + row) * D)[col];
+        a.x = fmaf(w, p.x, a.x);
+        a.y = fmaf(w, p.y, a.y);
+        a.z = fmaf(w, p.z, a.z);
+        a.w = fmaf(w, p.w, a.w);
     }
+    sums[grp][col] = a;
+    __syncthreads();
+    if (grp != 0) return;
+#pragma unroll
+    for (int g = 1; g < COMBINE_GROUPS; g++) {
+        const float4 o = sums[g][col];
+        a.x += o.x;
+        a.y += o.y;
+        a.z += o.z;
+        a.w += o.w;
+    }
+    const float inv = 1.0f / l;
+    reinterpret_cast<float4*>(out + (size_t) seq * heads * D + (size_t) h * D)[col] = make_float4(a.x * inv, a.y * inv, a.z * inv, a.w * inv);
 }
 
 // ---- packing ---------------------------------------------------------------------------------------------------

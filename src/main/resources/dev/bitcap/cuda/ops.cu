@@ -35,9 +35,23 @@ __device__ float block_sum(float v) {
     return s;
 }
 
+// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
+// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
+// Both do nothing in a kernel launched the ordinary way.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
+#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
+#else
+#define PDL_TRIGGER()
+#define PDL_WAIT()
+#endif
+// programmatic launch: embed rmsnorm_vec4 swiglu rope_append argmax_rows
+
 // Row ids[t] of the embedding table (dtype 0 F32, 1 F16, 2 BF16, 3 Q8_0, 4 Q4_0) into x[t]. Grid: tokens.
 extern "C" __global__ void embed(const unsigned char* __restrict__ table, int dtype, const int* __restrict__ ids,
         float* __restrict__ x, int d, long long rowBytes) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const int t = blockIdx.x;
     const unsigned char* row = table + (size_t) ids[t] * rowBytes;
     for (int i = threadIdx.x; i < d; i += blockDim.x) {
@@ -102,6 +116,8 @@ __device__ float block_sum_shuffle(float v) {
 // In place allowed: each thread writes only the elements it read itself, after the block's sum.
 extern "C" __global__ void rmsnorm_vec4(const float* x, const float* __restrict__ w, float* out, int d, float eps,
         const int* __restrict__ inRows) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const int r = blockIdx.x, d4 = d >> 2;
     const float4* xr = reinterpret_cast<const float4*>(x + (size_t) (inRows ? inRows[r] : r) * d);
     const float4* w4 = reinterpret_cast<const float4*>(w);
@@ -151,6 +167,8 @@ extern "C" __global__ void add(float* __restrict__ y, const float* __restrict__ 
 
 // g[i] = silu(g[i]) * u[i].
 extern "C" __global__ void swiglu(float* __restrict__ g, const float* __restrict__ u, long long count) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < count; i += (long long) gridDim.x * blockDim.x) {
         const float v = g[i];
         g[i] = (float) (v / (1.0 + exp(-(double) v))) * u[i];
@@ -195,6 +213,8 @@ extern "C" __global__ void kv_append(const float* __restrict__ k, const float* _
 extern "C" __global__ void rope_append(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v,
         const int* __restrict__ pos, const float* __restrict__ invFreq, int heads, int kvHeads, int headDim, int style,
         const unsigned long long* __restrict__ kBase, const unsigned long long* __restrict__ vBase, int layers, int layer) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const int t = blockIdx.x, hh = blockIdx.y, half = headDim / 2;
     const bool isKey = hh >= heads;
     const int h = isKey ? hh - heads : hh;
@@ -313,6 +333,8 @@ __device__ void argmax_block(float& bv, int& bi) {
 // out[r] = Ops.argmax of row r of vocab floats. Grid: rows; block: a multiple of 32 threads, at most 1024. Each thread
 // walks its strided slice in increasing index order (so a tie keeps its earlier index), ARGMAX_LOADS loads at a time.
 extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int vocab, int* __restrict__ out) {
+    PDL_TRIGGER();
+    PDL_WAIT();
     const float* row = logits + (size_t) blockIdx.x * vocab;
     const int step = blockDim.x;
     float bv = 0.0f;

@@ -68,4 +68,32 @@ class KernelCacheTest {
         assertEquals(Path.of("/home/u/.cache/bitcap/cuda"), KernelCache.defaultDir(null, "/home/u"));
         assertEquals(Path.of("/home/u/.cache/bitcap/cuda"), KernelCache.defaultDir("", "/home/u"));
     }
+
+    @Test
+    void prewarmCompilesWhatEarlierRunsNeededOnceTheSourcesChanged(@TempDir Path dir) {
+        KernelCache first = new KernelCache(dir, this::compile, "v1");
+        first.get("gemv.cu", "old gemv", List.of("-DW=1"), "sm_90a");
+        first.get("gemv.cu", "old gemv", List.of("-DW=2"), "sm_90a");
+        first.get("ops.cu", "ops", List.of(), "sm_90a");
+        first.get("gone.cu", "gone", List.of(), "sm_90a");
+        assertEquals(4, first.manifest().size());
+        compiled.clear();
+
+        // gemv.cu changed, ops.cu did not, gone.cu no longer exists
+        java.util.Map<String, String> now = java.util.Map.of("gemv.cu", "new gemv", "ops.cu", "ops");
+        KernelCache second = new KernelCache(dir, this::compile, "v1");
+        assertEquals(2, second.prewarm(now::get, "sm_90a", 3));
+        assertEquals(List.of("gemv.cu [-DW=1]", "gemv.cu [-DW=2]"), compiled.stream().sorted().toList());
+        assertEquals(2, second.prewarmed());
+        second.get("gemv.cu", "new gemv", List.of("-DW=2"), "sm_90a"); // now a hit
+        assertEquals(0, second.misses());
+        assertEquals(0, second.prewarm(now::get, "sm_90a", 3), "nothing left to compile");
+        assertEquals(4, second.manifest().size(), "the manifest keeps each pair once");
+    }
+
+    @Test
+    void aTornManifestLineIsSkipped(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve(KernelCache.MANIFEST), "gemv.cu\t-DW=1\nge");
+        assertEquals(List.of(List.of("gemv.cu", "-DW=1")), new KernelCache(dir, this::compile, "v1").manifest());
+    }
 }
