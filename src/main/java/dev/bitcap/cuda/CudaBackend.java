@@ -415,56 +415,72 @@ public final class CudaBackend implements Backend {
 
     private void attention(int l, Layer w, int n, int maxLength) {
         int qDim = c.qDim(), kvDim = c.kvDim(), hd = c.headDim();
-        mm.matmul(w.q(), act.xn, act.q, n);
-        mm.matmul(w.k(), act.xn, act.k, n);
-        mm.matmul(w.v(), act.xn, act.v, n);
-        if (w.qBias() != 0) ops.addBias(act.q, w.qBias(), n, qDim);
-        if (w.kBias() != 0) ops.addBias(act.k, w.kBias(), n, kvDim);
-        if (w.vBias() != 0) ops.addBias(act.v, w.vBias(), n, kvDim);
-        if (w.qNorm() != 0) {
-            ops.rmsnorm(act.q, w.qNorm(), act.q, n * c.heads(), hd, c.rmsEps(), 0);
-            ops.rmsnorm(act.k, w.kNorm(), act.k, n * c.kvHeads(), hd, c.rmsEps(), 0);
+        long q = act.q, k = act.k, v = act.v;
+        if (n == 1 && w.qkv() != null) { // one GEMV for the stacked q, k and v rows: q, k, v are consecutive in its output
+            mm.matmul(w.qkv(), act.xn, act.qkv, 1);
+            q = act.qkv;
+            k = q + 4L * qDim;
+            v = k + 4L * kvDim;
+        } else {
+            mm.matmul(w.q(), act.xn, q, n);
+            mm.matmul(w.k(), act.xn, k, n);
+            mm.matmul(w.v(), act.xn, v, n);
         }
-        if (seerPass) seerPrefill.gateInputs(act.q, act.k, n);
+        if (w.qBias() != 0) ops.addBias(q, w.qBias(), n, qDim);
+        if (w.kBias() != 0) ops.addBias(k, w.kBias(), n, kvDim);
+        if (w.vBias() != 0) ops.addBias(v, w.vBias(), n, kvDim);
+        if (w.qNorm() != 0) {
+            ops.rmsnorm(q, w.qNorm(), q, n * c.heads(), hd, c.rmsEps(), 0);
+            ops.rmsnorm(k, w.kNorm(), k, n * c.kvHeads(), hd, c.rmsEps(), 0);
+        }
+        if (seerPass) seerPrefill.gateInputs(q, k, n);
         if (seerDecode != null) { // the gate reads q and k before RoPE: compressed keys, and in decode the block lists
-            if (paged.decodePass()) seerDecode.select(l, act.q, act.k);
-            else paged.seerPrompts(seerDecode, l, act.k);
+            if (paged.decodePass()) seerDecode.select(l, q, k);
+            else paged.seerPrompts(seerDecode, l, k);
         }
         boolean rotateHalf = c.ropeStyle() == RopeStyle.ROTATE_HALF;
         // rope of q and k, and with the f32 cache the append of k and v, in one launch (the paged cache appends itself)
-        ops.ropeAppend(act.q, act.k, act.v, act.pos, invFreq, n, c.heads(), c.kvHeads(), hd, rotateHalf, paged != null ? 0 : act.kBase,
+        ops.ropeAppend(q, k, v, act.pos, invFreq, n, c.heads(), c.kvHeads(), hd, rotateHalf, paged != null ? 0 : act.kBase,
                 paged != null ? 0 : act.vBase, c.layers(), l);
         if (paged != null && seerDecode != null && paged.decodePass()) { // SeerAttention-R: the chosen blocks of the paged cache
-            paged.sparseDecode(l, act.q, act.k, act.v, act.att, seerDecode);
+            paged.sparseDecode(l, q, k, v, act.att, seerDecode);
         } else if (paged != null && !seerPass) { // paged fp16 / int KV cache: append and attend there
-            paged.attention(l, act.q, act.k, act.v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
+            paged.attention(l, q, k, v, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount);
         } else if (seerPass) { // a prompt: block-sparse over its own rows (which the paged cache also appends)
-            if (paged != null) paged.append(l, act.k, act.v);
-            seerPrefill.attend(l, act.q, act.k, act.v, act.att, n);
+            if (paged != null) paged.append(l, k, v);
+            seerPrefill.attend(l, q, k, v, act.att, n);
         } else if (prefill && act.tileCount > 0) {
-            attention.prefill(act.q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
+            attention.prefill(q, act.kBase, act.vBase, act.pos, act.tiles, act.att, act.tileCount, l);
         } else {
-            attention.run(act.q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
+            attention.run(q, act.kBase, act.vBase, act.pos, act.att, n, maxLength, l);
         }
         mm.matmulAdd(w.o(), act.att, act.x, n, act.o); // x += o_proj(att): the residual add in the GEMV's final write
     }
 
     /** out [n, hidden] = down(silu(gate x) * up x) for n rows of x. */
     private void mlp(Mlp w, long x, int n, long out) {
-        int f = w.gate().rows();
-        mm.matmul(w.gate(), x, act.g, n);
-        mm.matmul(w.up(), x, act.u, n);
-        ops.swiglu(act.g, act.u, (long) n * f);
-        mm.matmul(w.down(), act.g, out, n);
+        mm.matmul(w.down(), gatedUp(w, x, n), out, n);
     }
 
     /** residual [n, hidden] += down(silu(gate x) * up x): the add fused into the down projection (act.y is its scratch). */
     private void mlpAdd(Mlp w, long x, int n, long residual) {
+        mm.matmulAdd(w.down(), gatedUp(w, x, n), residual, n, act.y);
+    }
+
+    /** silu(gate x) * up x for n rows of x; returns where it is (one GEMV over the stacked gate and up rows when n is 1). */
+    private long gatedUp(Mlp w, long x, int n) {
         int f = w.gate().rows();
-        mm.matmul(w.gate(), x, act.g, n);
-        mm.matmul(w.up(), x, act.u, n);
-        ops.swiglu(act.g, act.u, (long) n * f);
-        mm.matmulAdd(w.down(), act.g, residual, n, act.y);
+        long g = act.g, u = act.u;
+        if (n == 1 && w.gateUp() != null) {
+            mm.matmul(w.gateUp(), x, act.gu, 1);
+            g = act.gu;
+            u = g + 4L * f;
+        } else {
+            mm.matmul(w.gate(), x, g, n);
+            mm.matmul(w.up(), x, u, n);
+        }
+        ops.swiglu(g, u, (long) n * f);
+        return g;
     }
 
     /** Routes the n tokens on the host (as the CPU backend does), then runs each chosen expert once over its tokens. */
@@ -520,6 +536,8 @@ public final class CudaBackend implements Backend {
         private MemorySegment host = MemorySegment.NULL;
         private int tokens = -1, logitRows = -1;
         long x, xn, q, k, v, att, o, g, u, y, h, logits, routerLogits, xs, ys, gate;
+        /** One token's output of the stacked q/k/v GEMV, and of the stacked gate/up GEMV. */
+        long qkv, gu;
         /** The greedy token of each logits row (forwardGreedy). */
         long greedy;
         long passInfo, ids, pos, kBase, vBase, lastRows, tiles, iota, routeRows, routeScales;
@@ -550,6 +568,8 @@ public final class CudaBackend implements Backend {
                 xs = buf(cap, d);
                 ys = buf(cap, d);
                 gate = buf(cap, 1);
+                qkv = buf(1, c.qDim() + 2 * c.kvDim());
+                gu = buf(1, 2 * f);
                 routerLogits = buf(cap, Math.max(1, c.experts()));
                 // ids, positions, kBase, vBase, lastRows, prefill tiles (pairs), iota, routing rows and scales (k per token)
                 int kk = Math.max(1, c.expertsPerToken());
@@ -586,7 +606,7 @@ public final class CudaBackend implements Backend {
         }
 
         private void freeTokens() {
-            for (long p : new long[] {x, xn, q, k, v, att, o, g, u, y, h, xs, ys, gate, routerLogits, passInfo}) {
+            for (long p : new long[] {x, xn, q, k, v, att, o, g, u, y, h, xs, ys, gate, qkv, gu, routerLogits, passInfo}) {
                 if (p != 0) device.free(p);
             }
         }

@@ -9,6 +9,8 @@ import dev.bitcap.quant.QuantizedTensor;
 import dev.bitcap.tensor.DType;
 import dev.bitcap.tensor.Tensor;
 import dev.bitcap.tensor.WeightMatrix;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * A weight matrix copied to the device in its stored bytes: W [rows, cols] row-major, {@code rowBytes} per row.
@@ -73,9 +75,15 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
     }
 
     private static DeviceMatrix packed(CudaDevice device, QuantizedTensor q) {
+        Packed p = packedExtras(device, q, device.upload(q.params()));
+        return new DeviceMatrix(device.upload(q.codes()), DType.U8, (int) q.rows(), (int) q.cols(), 4L * p.bits() * ((q.cols() + 31) / 32), p);
+    }
+
+    /** {@code q}'s decode table and input scale uploaded, with its group shape and parameters at {@code params}. */
+    private static Packed packedExtras(CudaDevice device, QuantizedTensor q, long params) {
         DecodeTable table = ((DecodeTable.Source) q.format()).decodeTable();
         int bits = q.format().codeBits(), codes = 1 << bits;
-        int rows = (int) q.rows(), cols = (int) q.cols();
+        int cols = (int) q.cols();
         int units = (cols + 31) / 32;
         int groups = GroupQuantized.groupsPerRow(cols, q.groupSize());
         int unitsPerGroup = groups == 1 ? units : q.groupSize() / 32;
@@ -85,9 +93,67 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
         long tablePtr = floats(device, t);
         float[] scale = q.inputScale();
         long scalePtr = scale == null ? 0 : floats(device, scale);
-        Packed p = new Packed(q.storage(), bits, table.zeroPoint(), q.format().paramCount(), unitsPerGroup, groups, device.upload(q.params()),
-                tablePtr, scalePtr, isAffine(table), (int) table.a()[0]);
-        return new DeviceMatrix(device.upload(q.codes()), DType.U8, rows, cols, 4L * bits * units, p);
+        return new Packed(q.storage(), bits, table.zeroPoint(), q.format().paramCount(), unitsPerGroup, groups, params, tablePtr, scalePtr,
+                isAffine(table), (int) table.a()[0]);
+    }
+
+    /**
+     * {@code parts} stacked into one matrix (rows of the first, then of the second, ...) so that one GEMV computes
+     * what several would: q, k and v of an attention block, gate and up of an MLP. Null when they cannot share one
+     * storage: dense tensors of different dtypes or widths, packed matrices of different formats, groups, decode
+     * tables or input scales, binary matrices, or a matrix the kernels cannot read.
+     */
+    public static DeviceMatrix uploadStacked(CudaDevice device, List<? extends WeightMatrix> parts) {
+        if (parts.isEmpty() || !parts.stream().allMatch(DeviceMatrix::supported)) return null;
+        WeightMatrix first = parts.get(0);
+        int rows = 0;
+        for (WeightMatrix m : parts) {
+            if (m.cols() != first.cols() || !stackable(first, m)) return null;
+            rows += (int) m.rows();
+        }
+        if (first instanceof Tensor t) {
+            long rowBytes = t.dtype().byteSize((int) t.cols());
+            long p = device.alloc(rowBytes * rows), at = p;
+            for (WeightMatrix m : parts) {
+                device.upload(at, ((Tensor) m).data());
+                at += rowBytes * m.rows();
+            }
+            return new DeviceMatrix(p, t.dtype(), rows, (int) t.cols(), rowBytes, null);
+        }
+        QuantizedTensor q = (QuantizedTensor) first;
+        long rowBytes = 4L * q.format().codeBits() * ((q.cols() + 31) / 32);
+        long codes = device.alloc(rowBytes * rows), params = device.alloc(parts.stream().mapToLong(m -> ((QuantizedTensor) m).params().byteSize()).sum());
+        long codesAt = codes, paramsAt = params;
+        for (WeightMatrix m : parts) {
+            QuantizedTensor part = (QuantizedTensor) m;
+            device.upload(codesAt, part.codes());
+            device.upload(paramsAt, part.params());
+            codesAt += part.codes().byteSize();
+            paramsAt += part.params().byteSize();
+        }
+        return new DeviceMatrix(codes, DType.U8, rows, (int) q.cols(), rowBytes, packedExtras(device, q, params));
+    }
+
+    static boolean stackable(WeightMatrix a, WeightMatrix b) {
+        if (a instanceof Tensor ta && b instanceof Tensor tb) return ta.dtype() == tb.dtype();
+        if (a instanceof QuantizedTensor qa && b instanceof QuantizedTensor qb) {
+            DecodeTable x = ((DecodeTable.Source) qa.format()).decodeTable(), y = ((DecodeTable.Source) qb.format()).decodeTable();
+            return qa.storage().equals(qb.storage()) && qa.format().codeBits() == qb.format().codeBits()
+                    && qa.format().paramCount() == qb.format().paramCount() && qa.groupSize() == qb.groupSize()
+                    && Arrays.equals(x.a(), y.a()) && Arrays.equals(x.b(), y.b()) && x.zeroPoint() == y.zeroPoint()
+                    && Arrays.equals(qa.inputScale(), qb.inputScale());
+        }
+        return false;
+    }
+
+    /** Rows [start, start + count) of this matrix as a view of its memory (freed with the whole, never on its own). */
+    public DeviceMatrix rowSlice(int start, int count) {
+        if (binary != null) throw new IllegalStateException("binary matrices are not sliced");
+        if (start < 0 || count < 1 || start + count > rows) throw new IllegalArgumentException("rows " + start + "+" + count + " of " + rows);
+        Packed p = packed == null ? null : new Packed(packed.storage, packed.bits, packed.zeroPoint, packed.paramCount, packed.unitsPerGroup,
+                packed.groups, packed.params + 2L * start * packed.groups * packed.paramCount, packed.table, packed.inputScale, packed.affine,
+                packed.affineOffset);
+        return new DeviceMatrix(pointer + start * rowBytes, type, count, cols, rowBytes, p);
     }
 
     private static DeviceMatrix binary(CudaDevice device, BinaryTensor b) {
