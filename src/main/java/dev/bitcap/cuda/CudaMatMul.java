@@ -151,17 +151,20 @@ public final class CudaMatMul {
          * {@code persist[:stages]} or {@code tc[:stages]} (1-8 ring steps) or {@code async[:stages]}
          * (2-8, the cp.async ring of gemv_async_1);
          * {@code staged:R:B} is the default kernel with R weight rows per warp at n = 1 (1-8) and column slabs sized for
-         * B blocks per multiprocessor (0-16; 0: one slab per row where it fits).
+         * B blocks per multiprocessor (0-16; 0: one slab per row where it fits); {@code staged:R:B:M} also compiles
+         * gemv_staged_1 for M resident blocks per multiprocessor (1-8: launch bounds that cap its registers).
          */
         public static PackedTuning parse(String text) {
             String t = text.trim().toLowerCase(java.util.Locale.ROOT);
-            java.util.regex.Matcher shaped = java.util.regex.Pattern.compile("staged:(\\d+):(\\d+)").matcher(t);
+            java.util.regex.Matcher shaped = java.util.regex.Pattern.compile("staged:(\\d+):(\\d+)(?::(\\d+))?").matcher(t);
             if (shaped.matches()) {
                 int rows = Integer.parseInt(shaped.group(1)), blocks = Integer.parseInt(shaped.group(2));
-                if (rows < 1 || rows > 8 || blocks > 16) {
-                    throw new BitcapException(ENV + ": staged:R:B takes 1-8 rows per warp and 0-16 blocks per multiprocessor, got '" + text + "'");
+                int resident = shaped.group(3) == null ? 0 : Integer.parseInt(shaped.group(3));
+                if (rows < 1 || rows > 8 || blocks > 16 || (shaped.group(3) != null && (resident < 1 || resident > 8))) {
+                    throw new BitcapException(ENV + ": staged:R:B[:M] takes 1-8 rows per warp, 0-16 blocks per multiprocessor and 1-8 resident"
+                            + " blocks, got '" + text + "'");
                 }
-                return new PackedTuning(true, rows, blocks);
+                return new PackedTuning(true, rows, blocks, 0, Variant.STAGED, resident);
             }
             int colon = t.indexOf(':');
             String name = colon < 0 ? t : t.substring(0, colon);
@@ -226,6 +229,8 @@ public final class CudaMatMul {
         List<String> defines = new java.util.ArrayList<>(List.of("BITS=" + p.bits(), "ZERO_POINT=" + (p.zeroPoint() ? 1 : 0),
                 "AFFINE=" + (p.affine() ? 1 : 0), "PARAMS=" + p.paramCount()));
         if (tuning.rowsPerWarp1() > 0) defines.add("STAGED_R1=" + tuning.rowsPerWarp1());
+        // staged:R:B:M: gemv_staged_1 compiled for M resident blocks per multiprocessor (its registers capped to fit)
+        if (tuning.variant() == Variant.STAGED && tuning.depth() > 0) defines.add("STAGED_MIN_BLOCKS=" + tuning.depth());
         // 4 is the kernel's own default: the same module as without the define (the default modules carry gemv_async_1)
         if (tuning.asyncStages() > 0 && tuning.asyncStages() != 4) defines.add("ASYNC_STAGES=" + tuning.asyncStages());
         if (tuning.variant() != Variant.STAGED) {

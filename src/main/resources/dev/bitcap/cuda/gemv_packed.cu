@@ -701,8 +701,11 @@ __device__ __forceinline__ void gemv_staged(const unsigned char* __restrict__ co
 #define STAGED_PASS codes, params, table, inScale, x, y, rows, cols, n, unitsPerGroup, groups, paramCount, affineOffset, slabUnits, \
         partial, counters
 
+#ifndef STAGED_MIN_BLOCKS
+#define STAGED_MIN_BLOCKS 1 // staged:R:B:M asks the compiler for M resident blocks per multiprocessor
+#endif
 // One activation row: STAGED_R1 weight rows per warp (CudaMatMul.stagedRows says the same).
-extern "C" __global__ void __launch_bounds__(STAGED_THREADS) gemv_staged_1(STAGED_ARGS) {
+extern "C" __global__ void __launch_bounds__(STAGED_THREADS, STAGED_MIN_BLOCKS) gemv_staged_1(STAGED_ARGS) {
     gemv_staged<STAGED_R1, 1>(STAGED_PASS);
 }
 

@@ -31,6 +31,7 @@ class PackedVariantTuningTest {
         assertEquals(4, CudaMatMul.PackedTuning.parse("async").asyncStages());
         assertEquals(8, CudaMatMul.PackedTuning.parse("async:8").asyncStages());
         assertEquals(new CudaMatMul.PackedTuning(true, 2, 4), CudaMatMul.PackedTuning.parse("staged:2:4"));
+        assertEquals(new CudaMatMul.PackedTuning(true, 4, 2, 0, CudaMatMul.Variant.STAGED, 4), CudaMatMul.PackedTuning.parse("staged:4:2:4"));
         CudaMatMul.PackedTuning persist = CudaMatMul.PackedTuning.parse("persist:6");
         assertEquals(CudaMatMul.Variant.PERSIST, persist.variant());
         assertEquals(6, persist.depth());
@@ -47,7 +48,7 @@ class PackedVariantTuningTest {
 
     @Test
     void aBadEnvironmentValueIsOneClearError() {
-        for (String bad : new String[] {"fast", "wide:0", "wide:9", "bulk:x", "async:1", "staged:2", "staged:0:2", "staged:2:17", "staged:2:x", "persist:9", "wide:"}) {
+        for (String bad : new String[] {"fast", "wide:0", "wide:9", "bulk:x", "async:1", "staged:2", "staged:0:2", "staged:2:17", "staged:2:x", "persist:9", "wide:", "staged:4:2:0", "staged:4:2:9", "staged:4:2:"}) {
             BitcapException e = assertThrows(BitcapException.class, () -> CudaMatMul.PackedTuning.parse(bad), bad);
             assertTrue(e.getMessage().startsWith(CudaMatMul.PackedTuning.ENV + ": "), e.getMessage());
             assertTrue(e.getMessage().contains("'" + bad + "'"), e.getMessage());
