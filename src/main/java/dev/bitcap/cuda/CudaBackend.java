@@ -37,10 +37,10 @@ import java.util.function.IntFunction;
  * The CUDA backend: the same forward pass as the CPU backend, step for step, with weights uploaded once in their
  * stored dtype, activations in fp32 device buffers that are allocated once (and grown for a larger pass), and
  * every step a kernel on one stream. Only the logits come back to the host ({@link #forwardGreedy}: only the greedy
- * token of each sequence). MoE layers of short passes (decode, up to 64 tokens) are routed and run on the device
- * ({@link CudaMoe}), so those passes are graph-captured too; longer passes, Q8_0/Q4_0/binary experts and
- * {@code BITCAP_MOE_ROUTING=host} download the router logits, route on the host, then run each chosen expert once over
- * the tokens that chose it.
+ * token of each sequence). MoE layers of passes of 2 to 64 tokens (batched decode) are routed and run on the device
+ * ({@link CudaMoe}), so those passes are graph-captured too; single-token passes, longer passes, Q8_0/Q4_0/binary
+ * experts and {@code BITCAP_MOE_ROUTING=host} download the router logits, route on the host, then run each chosen
+ * expert once over the tokens that chose it ({@code BITCAP_MOE_ROUTING=device} routes single tokens on the device too).
  */
 public final class CudaBackend implements Backend {
     private final ModelConfig c;
@@ -56,7 +56,10 @@ public final class CudaBackend implements Backend {
     /** MoE layers routed on the device (null: host routing), and each layer's expert tables. */
     private final CudaMoe deviceMoe;
     private final CudaMoe.Experts[] deviceExperts;
-    private boolean deviceRouting;
+    /** Where MoE layers are routed: see {@link #routesOnDevice}. */
+    enum Routing { AUTO, DEVICE, HOST }
+
+    private Routing routing;
     private final ReferenceQueue<Sequence> released = new ReferenceQueue<>();
     private final Map<Reference<Sequence>, KvCache> caches = new HashMap<>();
     /** Paged fp16 / int4 / int2 KV caches ({@link #useKv}); null with the f32 cache. */
@@ -103,9 +106,7 @@ public final class CudaBackend implements Backend {
                 covered = deviceExperts[l] != null;
             }
             this.deviceMoe = covered ? new CudaMoe(device, ops, c) : null;
-            // On unless BITCAP_MOE_ROUTING=host: its check rows passed on the H200 and it decoded qwen1.5-moe-a2.7b int4
-            // 13 % faster than the host routing (CUDA_NOTES.md); the check command exercises both either way.
-            this.deviceRouting = covered && !"host".equals(System.getenv("BITCAP_MOE_ROUTING"));
+            this.routing = covered ? routingFor(System.getenv(ROUTING_ENV)) : Routing.HOST;
             device.synchronize();
         } catch (RuntimeException e) {
             device.close();
@@ -343,16 +344,43 @@ public final class CudaBackend implements Backend {
         return true;
     }
 
-    /** Whether the MoE layers of an n-token pass are routed and run on the device (see {@link CudaMoe}). */
-    private boolean routesOnDevice(int n) {
-        return deviceRouting && n <= CudaMoe.MAX_TOKENS;
+    /** {@code BITCAP_MOE_ROUTING}: auto (the default), device or host. */
+    static final String ROUTING_ENV = "BITCAP_MOE_ROUTING";
+
+    static Routing routingFor(String variable) {
+        if (variable == null || variable.isBlank()) return Routing.AUTO;
+        return switch (variable.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "auto" -> Routing.AUTO;
+            case "device" -> Routing.DEVICE;
+            case "host" -> Routing.HOST;
+            default -> throw new BitcapException(ROUTING_ENV + ": expected auto, device or host, got '" + variable + "'");
+        };
     }
 
-    /** On: MoE layers of passes up to {@link CudaMoe#MAX_TOKENS} tokens are routed on the device (the check compares both). */
+    /**
+     * Whether the MoE layers of an n-token pass are routed and run on the device (see {@link CudaMoe}). AUTO keeps
+     * single-token passes on the host path (one staged GEMV per chosen expert): on the H200, 2026-12-02, it decoded
+     * mixtral-8x7b int4 at 159-161 tok/s against 52 with moe.cu's expert GEMVs, and qwen1.5-moe-a2.7b within noise of
+     * them (195-214 against 206-208). Batched passes of 2 to 64 tokens stay on the device, as measured before.
+     */
+    static boolean routesOnDevice(Routing routing, int n) {
+        return switch (routing) {
+            case DEVICE -> n <= CudaMoe.MAX_TOKENS;
+            case AUTO -> n > 1 && n <= CudaMoe.MAX_TOKENS;
+            case HOST -> false;
+        };
+    }
+
+    private boolean routesOnDevice(int n) {
+        return deviceMoe != null && routesOnDevice(routing, n);
+    }
+
+    /** On: MoE layers of every pass up to {@link CudaMoe#MAX_TOKENS} tokens are routed on the device; off: none (the check compares both). */
     public void setDeviceRouting(boolean on) {
         if (on && deviceMoe == null) throw new BitcapException("this model's experts cannot be routed on the device");
-        if (on != deviceRouting) dropGraphs();
-        deviceRouting = on;
+        Routing r = on ? Routing.DEVICE : Routing.HOST;
+        if (r != routing) dropGraphs();
+        routing = r;
     }
 
     /** Whether this model's MoE layers can be routed on the device. */
