@@ -156,8 +156,8 @@ final class CheckCommand implements Callable<Integer> {
     /** Prints the count of checks and failures and the kernel cache's figures; returns the failures. */
     private static long printSummary(PrintWriter out, CudaDevice gpu, List<CudaCheck.Row> rows) {
         long failed = rows.stream().filter(r -> !r.pass()).count();
-        out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled (%.0f ms)%n", rows.size(), failed, gpu.cache().hits(),
-                gpu.cache().misses(), gpu.cache().compileNanos() / 1e6);
+        out.printf("%d checks, %d failed; kernel cache: %d hits, %d compiled, %d compiled ahead (%.0f ms of compiling)%n", rows.size(), failed,
+                gpu.cache().hits(), gpu.cache().misses(), gpu.cache().prewarmed(), gpu.cache().compileNanos() / 1e6);
         return failed;
     }
 
