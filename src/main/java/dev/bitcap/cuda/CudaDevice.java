@@ -48,8 +48,11 @@ public final class CudaDevice implements AutoCloseable {
         int minor = driver.attribute(device, CudaDriver.ATTR_COMPUTE_CAPABILITY_MINOR);
         arch = archFor(major, minor);
         multiprocessors = driver.attribute(device, CudaDriver.ATTR_MULTIPROCESSOR_COUNT);
+        computeMajor = major;
         programmaticLaunch = programmaticLaunchDefault(major, System.getenv(PROGRAMMATIC_ENV));
     }
+
+    private final int computeMajor;
 
     /** {@code BITCAP_PDL=0} turns programmatic dependent launch off (for comparisons). */
     public static final String PROGRAMMATIC_ENV = "BITCAP_PDL";
@@ -70,7 +73,7 @@ public final class CudaDevice implements AutoCloseable {
 
     /** The check compares decode with it on and off; graphs captured before a change keep what they were captured with. */
     public void setProgrammaticLaunch(boolean on) {
-        if (on && arch.compareTo("sm_90") < 0) throw new IllegalStateException("programmatic launch needs compute capability 9.0 or newer, this device is " + arch);
+        if (on && computeMajor < 9) throw new IllegalStateException("programmatic launch needs compute capability 9.0 or newer, this device is " + arch);
         programmaticLaunch = on;
     }
 
@@ -245,7 +248,25 @@ public final class CudaDevice implements AutoCloseable {
         return options;
     }
 
+    /**
+     * The source NVRTC compiles: the resource, with each line {@code #include "NAME.cuh"} replaced by that resource
+     * (NVRTC is given no headers; nvcc in {@code mvn verify} finds them beside the file).
+     */
     static String source(String file) {
+        String text = resource(file);
+        if (!text.contains(INCLUDE)) return text;
+        StringBuilder out = new StringBuilder(text.length() + 1024);
+        for (String line : text.split("(?<=\n)")) {
+            String t = line.strip();
+            if (t.startsWith(INCLUDE) && t.endsWith(".cuh\"")) out.append(resource(t.substring(INCLUDE.length(), t.length() - 1)));
+            else out.append(line);
+        }
+        return out.toString();
+    }
+
+    private static final String INCLUDE = "#include \"";
+
+    private static String resource(String file) {
         try (InputStream in = CudaDevice.class.getResourceAsStream(file)) {
             if (in == null) throw new IllegalStateException("kernel source " + file + " is missing from the jar");
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);

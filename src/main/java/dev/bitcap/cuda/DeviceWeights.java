@@ -29,7 +29,11 @@ final class DeviceWeights {
      * a grid that fills the GPU where k and v alone would not).
      */
     static final String FUSE_ENV = "BITCAP_FUSE";
-    private final boolean stack = !"0".equals(System.getenv(FUSE_ENV) == null ? null : System.getenv(FUSE_ENV).trim());
+    private final boolean stack = stackingOn(System.getenv(FUSE_ENV));
+
+    static boolean stackingOn(String variable) {
+        return variable == null || !variable.trim().equals("0");
+    }
 
     final DeviceMatrix embedding, lmHead;
     final Layer[] layers;

@@ -28,16 +28,7 @@
 #endif
 #define UNIT_BYTES (4 * BITS)
 
-// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
-// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
-// Both do nothing in a kernel launched the ordinary way.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
-#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
-#else
-#define PDL_TRIGGER()
-#define PDL_WAIT()
-#endif
+#include "pdl.cuh"
 // programmatic launch: gemv_staged_1 gemv_staged_4 gemv_staged_8
 
 __device__ __forceinline__ float half_to_float(unsigned short h) {

@@ -45,16 +45,7 @@
 #define QSTRIDE (D + 8) // halves per query row in shared memory: fragment loads hit distinct banks
 #define FP16_MAX 65504.0f
 
-// Programmatic dependent launch (Hopper; see ProgrammaticKernels.java): PDL_TRIGGER lets the stream's next kernel
-// start before this one ends; PDL_WAIT returns once the previous kernels have finished and their writes are visible.
-// Both do nothing in a kernel launched the ordinary way.
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-#define PDL_TRIGGER() asm volatile("griddepcontrol.launch_dependents;" ::: "memory")
-#define PDL_WAIT() asm volatile("griddepcontrol.wait;" ::: "memory")
-#else
-#define PDL_TRIGGER()
-#define PDL_WAIT()
-#endif
+#include "pdl.cuh"
 // programmatic launch: kv_combine kv_decode_folded_t kv_decode_folded_t16 kv_decode_folded_t_sparse kv_decode_folded_t16_sparse
 
 typedef unsigned int u32;

@@ -60,6 +60,16 @@ class ProgrammaticKernelsTest {
         assertFalse(CudaDevice.programmaticLaunchDefault(8, null));
     }
 
+    @Test
+    void theSharedHeaderIsInlinedForNvrtc() {
+        String header = CudaDevice.source("pdl.cuh");
+        for (String f : List.of("gemv.cu", "gemv_packed.cu", "ops.cu", "attention.cu", "kv_attention.cu")) {
+            String src = CudaDevice.source(f);
+            assertFalse(src.contains("#include \"pdl.cuh\""), f + ": the include line is replaced");
+            assertTrue(src.contains(header), f + " carries pdl.cuh");
+        }
+    }
+
     /** PDL_WAIT() in the body itself or in the body of a function it calls (one level: the kernels call templates). */
     private static boolean waits(String src, String body) {
         if (body.contains("PDL_WAIT()")) return true;

@@ -55,4 +55,11 @@ class StackedMatrixTest {
         assertThrows(IllegalArgumentException.class, () -> w.rowSlice(6000, 145));
         assertThrows(IllegalArgumentException.class, () -> w.rowSlice(-1, 2));
     }
+
+    @Test
+    void stackingIsOnUnlessTheVariableSaysZero() {
+        assertTrue(DeviceWeights.stackingOn(null));
+        assertTrue(DeviceWeights.stackingOn("1"));
+        assertFalse(DeviceWeights.stackingOn(" 0 "));
+    }
 }
