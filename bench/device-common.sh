@@ -1,7 +1,9 @@
 # Sourced by the device scripts (bench/*-next.sh) after they set L, their log under $OUT: unpacks the carried Java
 # runtime once per machine, sets J (the bitcap command on the carried jar), D (the carried data) and the kernel cache,
 # brings the kernel cache in and back out, logs the GPU and its clocks, and defines `step NAME` (logs the seconds since the start to $L and to the output) and
-# `full_check LIMIT_S` (the whole `bitcap check --device cuda` into $OUT/full-check.log, its summary and failures into $L).
+# `full_check LIMIT_S` (the whole `bitcap check --device cuda` into $OUT/full-check.log, its summary and failures into $L),
+# `kv_bench LIMIT_S` (the KV check rows and decode bench into $OUT/kvcheck.log) `kv_peer` (PyTorch SDPA, $OUT/kvpeer.log)
+# and `synth_l8b` (synthetic llama-3.1-8b int4-asym g128 in /tmp/l8b, once per machine).
 T0=$(date +%s)
 D=.devcarry/common/data
 step() { echo "== $1 at $(( $(date +%s) - T0 )) s" | tee -a $L; }
@@ -17,4 +19,17 @@ full_check() {
   step "full check"
   timeout $1 $J check --device cuda --data $D > $OUT/full-check.log 2>&1; echo "check rc $?" >> $L
   grep -E "checks,|FAIL|rror" $OUT/full-check.log | head -30 >> $L
+}
+kv_bench() {
+  step "kv check + bench"
+  timeout $1 $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
+  grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -20 >> $L
+}
+kv_peer() {
+  step peer
+  PYTHONUNBUFFERED=1 timeout 60 python3 bench/kv_peer.py > $OUT/kvpeer.log 2>&1; echo "peer rc $?" >> $L
+}
+synth_l8b() {
+  step synth
+  [ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
 }

@@ -11,8 +11,7 @@ J="$JB -jar .devcarry/final/bitcap.jar"
 export BITCAP_CACHE=/tmp/bitcap-cache
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader >> $L
 which nsys ncu >> $L 2>&1
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+synth_l8b
 step "bench baseline"
 timeout 150 $J bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2 2>&1 | grep -v WARNING | tail -25 >> $L
 S="--section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy --section MemoryWorkloadAnalysis --section LaunchStats --section ComputeWorkloadAnalysis"

@@ -7,8 +7,7 @@ L=$OUT/run.log
 . bench/device-common.sh
 full_check ${CHECK_S:-150}
 grep -E "side by side" $OUT/full-check.log >> $L
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+synth_l8b
 for v in staged staged:4:2:4 staged:4:4 staged:2:3 staged; do
   step "e2e gemv $v"; echo "-- prompt 16, BITCAP_GEMV_VARIANT=$v" >> $L
   BITCAP_GEMV_VARIANT=$v timeout 60 $J bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2 2>&1 \

@@ -6,13 +6,9 @@
 L=$OUT/run.log
 . bench/device-common.sh
 full_check ${CHECK_S:-200}
-step "kv bench"
-timeout ${KV_S:-100} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
-grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -10 >> $L
-step peer
-PYTHONUNBUFFERED=1 timeout 60 python3 bench/kv_peer.py 2>&1 | grep PEER > $OUT/kvpeer.log; echo "peer rc $?" >> $L
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+kv_bench ${KV_S:-100}
+kv_peer
+synth_l8b
 B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
 for v in "1 1" "0 1" "1 0" "0 0" "1 1" "0 1"; do
   set -- $v

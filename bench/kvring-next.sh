@@ -5,13 +5,9 @@
 # Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-step "kv check + bench"
-timeout ${KV_S:-230} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
-grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -20 >> $L
-step peer
-PYTHONUNBUFFERED=1 timeout 60 python3 bench/kv_peer.py > $OUT/kvpeer.log 2>&1; echo "peer rc $?" >> $L
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+kv_bench ${KV_S:-230}
+kv_peer
+synth_l8b
 B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
 for v in staged staged:4:3 staged:2:4 staged:2:3 staged:1:4; do
   step "e2e $v"

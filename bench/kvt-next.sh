@@ -5,13 +5,9 @@
 # logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-step "kv check + bench"
-timeout ${KV_S:-200} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
-grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -20 >> $L
-step peer
-PYTHONUNBUFFERED=1 timeout 60 python3 bench/kv_peer.py > $OUT/kvpeer.log 2>&1; echo "peer rc $?" >> $L
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+kv_bench ${KV_S:-200}
+kv_peer
+synth_l8b
 for fill in 32K 128K; do
   for kv in int4 int2; do
     for k in folded folded-t; do

@@ -6,11 +6,8 @@
 L=$OUT/run.log
 . bench/device-common.sh
 full_check ${CHECK_S:-420}
-step "kv bench"
-timeout ${KV_S:-120} $J check --device cuda --data $D --kv-only --kv-bench > $OUT/kvcheck.log 2>&1; echo "kv check rc $?" >> $L
-grep -E "checks|FAIL|rror" $OUT/kvcheck.log | head -10 >> $L
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+kv_bench ${KV_S:-120}
+synth_l8b
 for pdl in 1 0 1 0; do
   step "e2e short pdl $pdl"
   echo "-- prompt 16, BITCAP_PDL=$pdl" >> $L

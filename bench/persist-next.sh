@@ -4,8 +4,7 @@
 # Compute on its seven decode launches. Carry [".devcarry/common", ".devcarry/final"]; logs under $OUT.
 L=$OUT/run.log
 . bench/device-common.sh
-step synth
-[ -d /tmp/l8b ] || timeout 60 $J synth --preset llama-3.1-8b --quant int4-asym --group 128 --out /tmp/l8b > /dev/null 2>&1
+synth_l8b
 B="bench --device cuda --model /tmp/l8b --prompt-len 16 --gen 64 --repeat 2"
 for v in staged persist persist:6 persist:3; do
   step "e2e $v"
