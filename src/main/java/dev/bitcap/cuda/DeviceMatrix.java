@@ -113,6 +113,7 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
         }
         if (first instanceof Tensor t) {
             long rowBytes = t.dtype().byteSize((int) t.cols());
+            for (WeightMatrix m : parts) if (((Tensor) m).data().byteSize() != rowBytes * m.rows()) return null; // a view into more
             long p = device.alloc(rowBytes * rows), at = p;
             for (WeightMatrix m : parts) {
                 device.upload(at, ((Tensor) m).data());
@@ -122,6 +123,13 @@ public record DeviceMatrix(long pointer, DType type, int rows, int cols, long ro
         }
         QuantizedTensor q = (QuantizedTensor) first;
         long rowBytes = 4L * q.format().codeBits() * ((q.cols() + 31) / 32);
+        int groups = GroupQuantized.groupsPerRow((int) q.cols(), q.groupSize());
+        for (WeightMatrix m : parts) {
+            QuantizedTensor part = (QuantizedTensor) m;
+            if (part.codes().byteSize() != rowBytes * part.rows() || part.params().byteSize() != 2L * part.rows() * groups * q.format().paramCount()) {
+                return null; // not the plain [rows] layout the offsets below assume
+            }
+        }
         long codes = device.alloc(rowBytes * rows), params = device.alloc(parts.stream().mapToLong(m -> ((QuantizedTensor) m).params().byteSize()).sum());
         long codesAt = codes, paramsAt = params;
         for (WeightMatrix m : parts) {
