@@ -1,6 +1,7 @@
 package dev.bitcap.parallel;
 
 import dev.bitcap.engine.CpuFeedForward;
+import dev.bitcap.engine.ExchangePlan;
 import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.model.ModelConfig;
 import dev.bitcap.model.Weights;
@@ -36,95 +37,47 @@ final class ExpertExchange {
         float[] logits = new float[n * e];
         w.router().matmul(xn, logits, n);
         ExpertRouting routing = ExpertRouting.route(full, logits, n);
-        int[] chosen = routing.chosen();
-        float[] weight = routing.weight();
-        int[] lo = new int[ranks + 1];
-        for (int r = 0; r <= ranks; r++) lo[r] = (int) ((long) r * n / ranks);
+        ExchangePlan plan = ExchangePlan.of(routing.chosen(), routing.weight(), n, k, owner, rank, ranks);
+        long[] sendCounts = ExchangePlan.times(plan.sendRows(), d), receiveCounts = ExchangePlan.times(plan.receiveRows(), d);
 
-        // rows[s][ex]: how many of rank s's tokens chose expert ex
-        int[][] rows = new int[ranks][e];
-        for (int s = 0; s < ranks; s++) {
-            for (int t = lo[s]; t < lo[s + 1]; t++) for (int j = 0; j < k; j++) rows[s][chosen[t * k + j]]++;
-        }
         // dispatch: my tokens' rows, grouped by destination rank, then expert, then token
-        long[] sendCounts = new long[ranks], receiveCounts = new long[ranks];
-        for (int ex = 0; ex < e; ex++) {
-            sendCounts[owner[ex]] += (long) rows[rank][ex] * d;
-            if (owner[ex] == rank) for (int s = 0; s < ranks; s++) receiveCounts[s] += (long) rows[s][ex] * d;
-        }
-        float[] send = new float[(int) sum(sendCounts)];
-        int at = 0;
-        for (int dest = 0; dest < ranks; dest++) {
-            for (int ex = 0; ex < e; ex++) {
-                if (owner[ex] != dest) continue;
-                for (int t = lo[rank]; t < lo[rank + 1]; t++) {
-                    if (choice(chosen, t, k, ex) < 0) continue;
-                    System.arraycopy(xn, t * d, send, at, d);
-                    at += d;
-                }
-            }
-        }
+        int[] sendTokens = plan.sendTokens();
+        float[] send = new float[sendTokens.length * d];
+        for (int i = 0; i < sendTokens.length; i++) System.arraycopy(xn, sendTokens[i] * d, send, i * d, d);
         float[] received = new float[(int) sum(receiveCounts)];
         collective.allToAll(send, sendCounts, received, receiveCounts);
 
-        // run each of my experts over the rows all ranks sent it, in token order (rank s holds tokens before rank s+1)
+        // run each of my experts over the rows all ranks sent it, in token order; each result goes back in its row's place
         float[] reply = new float[received.length];
-        int[] sourceStart = new int[ranks];
-        for (int s = 1; s < ranks; s++) sourceStart[s] = sourceStart[s - 1] + (int) receiveCounts[s - 1];
-        int[] cursor = sourceStart.clone();
+        int[] expertRows = plan.expertRows();
+        float[] expertScales = plan.expertScales();
         for (int ex = 0; ex < e; ex++) {
-            if (owner[ex] != rank) continue;
-            int m = 0;
-            for (int s = 0; s < ranks; s++) m += rows[s][ex];
+            int m = plan.expertCount(ex), first = plan.expertStart(ex);
             if (m == 0) continue;
-            float[] xs = new float[m * d], scale = new float[m], ys = new float[m * d];
-            int r = 0;
-            for (int s = 0; s < ranks; s++) {
-                System.arraycopy(received, cursor[s], xs, r * d, rows[s][ex] * d);
-                for (int t = lo[s]; t < lo[s + 1]; t++) {
-                    int j = choice(chosen, t, k, ex);
-                    if (j >= 0) scale[r++] = weight[t * k + j];
-                }
-            }
-            CpuFeedForward.mlp(w.experts()[ex], xs, m, ys, scale);
-            r = 0;
-            for (int s = 0; s < ranks; s++) {
-                System.arraycopy(ys, r * d, reply, cursor[s], rows[s][ex] * d);
-                r += rows[s][ex];
-                cursor[s] += rows[s][ex] * d;
-            }
+            float[] xs = new float[m * d], ys = new float[m * d];
+            for (int i = 0; i < m; i++) System.arraycopy(received, expertRows[first + i] * d, xs, i * d, d);
+            CpuFeedForward.mlp(w.experts()[ex], xs, m, ys, java.util.Arrays.copyOfRange(expertScales, first, first + m));
+            for (int i = 0; i < m; i++) System.arraycopy(ys, i * d, reply, expertRows[first + i] * d, d);
         }
         float[] back = new float[send.length];
         collective.allToAll(reply, receiveCounts, back, sendCounts);
 
-        // combine in expert order, as one process adds them; back[] is laid out like send[]
-        int[] blockStart = new int[e];
-        at = 0;
-        for (int dest = 0; dest < ranks; dest++) {
-            for (int ex = 0; ex < e; ex++) {
-                if (owner[ex] != dest) continue;
-                blockStart[ex] = at;
-                at += rows[rank][ex] * d;
-            }
-        }
-        for (int ex = 0; ex < e; ex++) {
-            int row = blockStart[ex];
-            for (int t = lo[rank]; t < lo[rank + 1]; t++) {
-                if (choice(chosen, t, k, ex) < 0) continue;
-                Ops.add(residual, t * d, back, row, d);
-                row += d;
-            }
-        }
-        int mine = lo[rank + 1] - lo[rank];
-        if (w.shared() != null && mine > 0) shared(w, xn, residual, lo[rank], mine);
+        // combine in expert order, as one process adds them
+        int[] combineTokens = plan.combineTokens(), combineRows = plan.combineRows();
+        for (int i = 0; i < combineTokens.length; i++) Ops.add(residual, combineTokens[i] * d, back, combineRows[i] * d, d);
+        int first = plan.firstToken(), mine = plan.tokens();
+        if (w.shared() != null && mine > 0) shared(w, xn, residual, first, mine);
 
         // every rank's own rows, padded to the largest chunk, make the residual whole again
         int chunk = (n + ranks - 1) / ranks * d;
         float[] own = new float[chunk], all = new float[chunk * ranks];
-        System.arraycopy(residual, lo[rank] * d, own, 0, mine * d);
+        System.arraycopy(residual, first * d, own, 0, mine * d);
         collective.allGather(own, all);
-        for (int s = 0; s < ranks; s++) System.arraycopy(all, s * chunk, residual, lo[s] * d, (lo[s + 1] - lo[s]) * d);
-        return chosen;
+        for (int s = 0; s < ranks; s++) {
+            int from = plan.firstTokenOf(s);
+            System.arraycopy(all, s * chunk, residual, from * d, (plan.firstTokenOf(s + 1) - from) * d);
+        }
+        return routing.chosen();
     }
 
     /** The shared expert (with its sigmoid gate when there is one) over tokens [first, first + m). */
@@ -139,12 +92,6 @@ final class ExpertExchange {
         }
         CpuFeedForward.mlp(w.shared(), xs, m, out, gate);
         System.arraycopy(out, 0, residual, first * d, m * d);
-    }
-
-    /** Which of token t's k choices is expert ex, or -1. */
-    private static int choice(int[] chosen, int t, int k, int ex) {
-        for (int j = 0; j < k; j++) if (chosen[t * k + j] == ex) return j;
-        return -1;
     }
 
     private static long sum(long[] v) {
