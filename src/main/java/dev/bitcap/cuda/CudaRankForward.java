@@ -3,6 +3,7 @@ package dev.bitcap.cuda;
 import dev.bitcap.BitcapException;
 import dev.bitcap.cuda.DeviceWeights.Layer;
 import dev.bitcap.cuda.DeviceWeights.Mlp;
+import dev.bitcap.engine.ExchangePlan;
 import dev.bitcap.engine.ExpertRouting;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.model.ModelConfig;
@@ -17,10 +18,12 @@ import java.util.List;
  * MoE block under tp or ep) it is written to a scratch buffer, summed over the ranks by a {@link DeviceAllReduce},
  * then added to the residual; every rank therefore holds the same hidden state after each block.
  *
- * <p>Under ep every rank routes all tokens (replicated router, identical hidden state) and runs only its own experts
- * over the tokens that chose them; the shared expert runs whole on rank 0 only. One all-reduce then combines the
- * experts' outputs: the replicated-token form of expert parallelism, which needs no all-to-all (the CPU path's
- * {@code ExpertExchange} dispatches tokens by all-to-all instead).
+ * <p>Under ep every rank routes all tokens (replicated router, identical hidden state). By default it runs only its
+ * own experts over the tokens that chose them; the shared expert runs whole on rank 0 only, and one all-reduce combines
+ * the experts' outputs: the replicated-token form, which needs no all-to-all. Given a {@link DeviceExchange} (ep
+ * without tp), it dispatches tokens instead, as the CPU ranks do ({@link ExchangePlan}): each rank owns a chunk of the
+ * tokens, sends their rows by all-to-all to the experts' owners, gets the expert outputs back by a second all-to-all,
+ * adds them and the shared expert to its own tokens, and an all-gather makes the hidden state whole again.
  *
  * <p>A correctness path kept apart from the single-GPU backend (whose behaviour it does not touch): the same attention
  * kernels for the same passes (tiled prefill, split decode), but no CUDA graphs, no paged or low-bit KV, no device MoE
@@ -35,6 +38,12 @@ public final class CudaRankForward implements AutoCloseable {
     private final CudaMatMul mm;
     private final CudaAttention attention;
     private final DeviceAllReduce reduce;
+    /** Token dispatch for ep (null: the replicated-token form), the ranks, and the rank owning each expert. */
+    private final DeviceExchange exchange;
+    private final int ranks;
+    private final int[] owner;
+    /** The dispatch buffers (rows of the hidden size, at most k per token of the pass) and their index lists. */
+    private long sendBuf, receiveBuf, replyBuf, backBuf, sendTokens, expertRows, expertScales, combineTokens, ones, zeroRows, ownRows, allRows;
     private final DeviceMatrix embedding, lmHead;
     private final Layer[] layers;
     private final long finalNorm, invFreq;
@@ -53,6 +62,22 @@ public final class CudaRankForward implements AutoCloseable {
      */
     public CudaRankForward(CudaDevice device, ModelConfig full, ModelConfig local, Weights.Model weights, int rank, boolean tensorParallel,
                            boolean expertParallel, DeviceAllReduce reduce) {
+        this(device, full, local, weights, rank, tensorParallel, expertParallel, reduce, null, 1, null);
+    }
+
+    /**
+     * With token dispatch under ep: {@code exchange} moves the rows, {@code ranks} ranks in all, {@code owner[e]} the rank
+     * owning expert e (null exchange: the replicated-token form). Only for ep without tp.
+     */
+    public CudaRankForward(CudaDevice device, ModelConfig full, ModelConfig local, Weights.Model weights, int rank, boolean tensorParallel,
+                           boolean expertParallel, DeviceAllReduce reduce, DeviceExchange exchange, int ranks, int[] owner) {
+        if (exchange != null && (!expertParallel || tensorParallel || owner == null || owner.length != full.experts())) {
+            throw new IllegalArgumentException("token dispatch needs expert parallelism without tp and the owner of each of the "
+                    + full.experts() + " experts");
+        }
+        this.exchange = exchange;
+        this.ranks = ranks;
+        this.owner = owner == null ? null : owner.clone();
         this.device = device;
         this.full = full;
         this.local = local;
@@ -123,7 +148,7 @@ public final class CudaRankForward implements AutoCloseable {
             attention(l, w, n, maxLength);
             ops.rmsnorm(x, w.mlpNorm(), xn, n, d, full.rmsEps(), 0);
             if (w.experts() != null) {
-                routed[l] = moe(w, n);
+                routed[l] = exchange != null ? moeDispatched(w, n) : moe(w, n);
             } else if (tp) {
                 mlp(w.mlp(), xn, n, part);
                 reduceInto(n);
@@ -246,6 +271,70 @@ public final class CudaRankForward implements AutoCloseable {
         return chosen;
     }
 
+    /**
+     * The MoE block with token dispatch (see the class comment and {@link ExchangePlan}): expert outputs reach the
+     * rank's own tokens in ascending expert order, as the CPU ranks add them, then every rank's rows are gathered.
+     */
+    private int[] moeDispatched(Layer w, int n) {
+        int d = full.hiddenSize(), e = full.experts(), kk = full.expertsPerToken();
+        mm.matmul(w.router(), xn, routerLogits, n);
+        float[] logitsHost = new float[n * e];
+        device.download(logitsHost, 0, routerLogits, n * e);
+        ExpertRouting routing = ExpertRouting.route(full, logitsHost, n);
+        ExchangePlan plan = ExchangePlan.of(routing.chosen(), routing.weight(), n, kk, owner, rank, ranks);
+        long[] sendCounts = ExchangePlan.times(plan.sendRows(), d), receiveCounts = ExchangePlan.times(plan.receiveRows(), d);
+        int[] sent = plan.sendTokens(), runRows = plan.expertRows(), addTokens = plan.combineTokens();
+        float[] runScales = plan.expertScales();
+        int received = runRows.length;
+        if (sent.length > 0) device.upload(sendTokens, sent, 0, sent.length);
+        if (received > 0) {
+            device.upload(expertRows, runRows, 0, received);
+            device.upload(expertScales, runScales, 0, received);
+        }
+        if (addTokens.length > 0) device.upload(combineTokens, addTokens, 0, addTokens.length);
+
+        if (sent.length > 0) ops.gatherRows(xn, sendTokens, sendBuf, sent.length, d);
+        exchange.allToAll(sendBuf, sendCounts, receiveBuf, receiveCounts);
+        // each received row is one (token, choice) and gets exactly one expert's weighted output
+        if (received > 0) device.driver().copyOnDevice(replyBuf, zeroRows, 4L * received * d, device.stream());
+        for (int ex = 0; ex < e; ex++) {
+            int m = plan.expertCount(ex);
+            if (m == 0) continue;
+            long rowPtr = expertRows + 4L * plan.expertStart(ex), scalePtr = expertScales + 4L * plan.expertStart(ex);
+            ops.gatherRows(receiveBuf, rowPtr, xs, m, d);
+            mlp(w.experts()[ex], xs, m, ys);
+            ops.scatterAddScaled(replyBuf, ys, rowPtr, scalePtr, m, d);
+        }
+        exchange.allToAll(replyBuf, receiveCounts, backBuf, sendCounts);
+        int[] backRows = plan.combineRows();
+        for (int ex = 0; ex < e; ex++) { // the returned rows of one expert are consecutive
+            int c = plan.combineCount(ex), at = plan.combineStart(ex);
+            if (c > 0) ops.scatterAddScaled(x, backBuf + 4L * backRows[at] * d, combineTokens + 4L * at, ones, c, d);
+        }
+        int first = plan.firstToken(), mine = plan.tokens();
+        if (w.shared() != null && mine > 0) {
+            long in = xn + 4L * first * d;
+            mlp(w.shared(), in, mine, ys);
+            if (w.sharedGate() != 0) {
+                ops.sigmoidGate(w.sharedGate(), in, gate, mine, d);
+                ops.scatterAddScaled(x, ys, iota + 4L * first, gate, mine, d);
+            } else {
+                ops.add(x + 4L * first * d, ys, (long) mine * d);
+            }
+        }
+        // every rank's own rows, padded to the largest chunk, make the hidden state whole again
+        int chunkRows = (n + ranks - 1) / ranks;
+        if (mine > 0) device.driver().copyOnDevice(ownRows, x + 4L * first * d, 4L * mine * d, device.stream());
+        exchange.allGather(ownRows, allRows, (long) chunkRows * d);
+        for (int r = 0; r < ranks; r++) {
+            int from = plan.firstTokenOf(r), count = plan.firstTokenOf(r + 1) - from;
+            if (count > 0 && r != rank) {
+                device.driver().copyOnDevice(x + 4L * from * d, allRows + 4L * r * chunkRows * d, 4L * count * d, device.stream());
+            }
+        }
+        return routing.chosen();
+    }
+
     /** Token ids, positions, per-token KV bases and the rows whose logits are wanted; returns the longest context. */
     private int writePass(List<Sequence> sequences, List<int[]> tokenLists, boolean allLogits, int n) {
         int[] idv = new int[n], posv = new int[n], last = new int[sequences.size()];
@@ -315,6 +404,26 @@ public final class CudaRankForward implements AutoCloseable {
             tiles = buf(cap, 2);
             zeros = buf(cap, d);
             device.upload(zeros, new float[cap * d], 0, cap * d);
+            if (exchange != null) {
+                long rows = (long) cap * kk; // a pass sends, receives and returns at most k rows per token
+                sendBuf = buf((int) rows, d);
+                receiveBuf = buf((int) rows, d);
+                replyBuf = buf((int) rows, d);
+                backBuf = buf((int) rows, d);
+                sendTokens = buf((int) rows, 1);
+                expertRows = buf((int) rows, 1);
+                expertScales = buf((int) rows, 1);
+                combineTokens = buf((int) rows, 1);
+                ones = buf((int) rows, 1);
+                float[] one = new float[(int) rows];
+                java.util.Arrays.fill(one, 1.0f);
+                device.upload(ones, one, 0, one.length);
+                zeroRows = buf((int) rows, d);
+                device.upload(zeroRows, new float[(int) rows * d], 0, (int) rows * d);
+                int chunkRows = (cap + ranks - 1) / ranks;
+                ownRows = buf(chunkRows, d);
+                allRows = buf(chunkRows * ranks, d);
+            }
             int[] seq = new int[cap];
             for (int i = 0; i < cap; i++) seq[i] = i;
             device.upload(iota, seq, 0, cap);
@@ -333,7 +442,8 @@ public final class CudaRankForward implements AutoCloseable {
 
     private void freeTokens() {
         for (long p : new long[] {x, xn, q, k, v, att, part, g, u, xs, ys, gate, routerLogits, ids, pos, kBase, vBase, lastRows, iota, routeRows,
-                routeScales, tiles, zeros}) {
+                routeScales, tiles, zeros, sendBuf, receiveBuf, replyBuf, backBuf, sendTokens, expertRows, expertScales, combineTokens, ones, zeroRows,
+                ownRows, allRows}) {
             if (p != 0) device.free(p);
         }
     }

@@ -30,14 +30,20 @@ public final class CudaRankCheck {
     private static final int PROMPT = 11, DECODE = 4;
 
     /** A fixture and one split of it. */
-    record Case(String fixture, int tp, int ep) {
+    /** {@code dispatch}: ep with tokens sent to the experts by all-to-all instead of the replicated-token form. */
+    record Case(String fixture, int tp, int ep, boolean dispatch) {
+        Case(String fixture, int tp, int ep) {
+            this(fixture, tp, ep, false);
+        }
+
         String label() {
-            return tp > 1 && ep > 1 ? "tp " + tp + " + ep " + ep : tp > 1 ? "tp " + tp : "ep " + ep;
+            return (tp > 1 && ep > 1 ? "tp " + tp + " + ep " + ep : tp > 1 ? "tp " + tp : "ep " + ep) + (dispatch ? " all-to-all" : "");
         }
     }
 
     static final List<Case> CASES = List.of(new Case("tiny-llama", 2, 1), new Case("tiny-mixtral", 2, 1), new Case("tiny-mixtral", 1, 2),
-            new Case("tiny-mixtral", 2, 2), new Case("tiny-qwen2moe", 2, 1), new Case("tiny-qwen2moe", 1, 2), new Case("tiny-qwen3moe", 1, 2),
+            new Case("tiny-mixtral", 1, 2, true), new Case("tiny-mixtral", 2, 2), new Case("tiny-qwen2moe", 2, 1), new Case("tiny-qwen2moe", 1, 2),
+            new Case("tiny-qwen2moe", 1, 2, true), new Case("tiny-qwen3moe", 1, 2), new Case("tiny-qwen3moe", 1, 2, true),
             new Case("tiny-qwen3moe", 2, 2));
 
     private final Path data;
@@ -120,7 +126,7 @@ public final class CudaRankCheck {
                 }, vocab);
             }
             ParallelPlan plan = new ParallelPlan(2, c.tp(), c.ep(), ExpertPlacement.CONTIGUOUS);
-            List<Script> got = CudaRanks.run(model, plan, 2, 300_000, (CudaRankForward f) -> script(new Passes() {
+            List<Script> got = CudaRanks.run(model, plan, 2, c.dispatch(), 300_000, (CudaRankForward f) -> script(new Passes() {
                 @Override
                 public Sequence newSequence(int capacity) {
                     return f.newSequence(capacity);

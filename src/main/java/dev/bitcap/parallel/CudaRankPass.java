@@ -3,6 +3,7 @@ package dev.bitcap.parallel;
 import dev.bitcap.cuda.CudaDevice;
 import dev.bitcap.cuda.CudaRankForward;
 import dev.bitcap.cuda.DeviceAllReduce;
+import dev.bitcap.cuda.DeviceExchange;
 import dev.bitcap.cuda.NcclLibrary;
 import dev.bitcap.engine.Sequence;
 import dev.bitcap.kv.KvCache;
@@ -30,15 +31,20 @@ final class CudaRankPass implements RankPass {
         Collective collective = null;
         try {
             DeviceAllReduce reduce;
+            DeviceExchange exchange;
             if (ranksPerGpu > 1) {
                 collective = new TcpCollective(links);
                 reduce = HostStagedAllReduce.of(device, collective);
+                exchange = HostStagedExchange.of(device, collective);
             } else {
                 collective = NcclCollective.create(NcclLibrary.get(), links, device.stream(), device::synchronize);
                 reduce = new DeviceCollectiveAllReduce(collective);
+                exchange = new DeviceCollectiveExchange(collective);
             }
-            CudaRankForward f = new CudaRankForward(device, shard.full(), shard.config(), shard.weights(), shard.rank(), shard.plan().tp() > 1,
-                    shard.plan().expertParallel(), reduce);
+            ParallelPlan plan = shard.plan();
+            boolean dispatch = plan.tokenDispatch(System.getenv(ParallelPlan.EP_DISPATCH_ENV));
+            CudaRankForward f = new CudaRankForward(device, shard.full(), shard.config(), shard.weights(), shard.rank(), plan.tp() > 1,
+                    plan.expertParallel(), reduce, dispatch ? exchange : null, plan.ranks(), plan.expertOwners(shard.full().experts()));
             return new CudaRankPass(device, collective, f);
         } catch (RuntimeException e) {
             if (collective instanceof NcclCollective) collective.close();

@@ -30,6 +30,12 @@ public final class CudaRanks {
      * wait; the first failure is rethrown (after at most 10 s more for the others).
      */
     public static <T> List<T> run(LoadedModel model, ParallelPlan plan, int ranksPerGpu, long timeoutMillis, Function<CudaRankForward, T> job) {
+        return run(model, plan, ranksPerGpu, false, timeoutMillis, job);
+    }
+
+    /** As above; {@code tokenDispatch}: experts get their tokens by all-to-all (ep without tp), not the replicated-token form. */
+    public static <T> List<T> run(LoadedModel model, ParallelPlan plan, int ranksPerGpu, boolean tokenDispatch, long timeoutMillis,
+                                  Function<CudaRankForward, T> job) {
         int ranks = plan.ranks();
         for (int r = 0; r < ranks; r++) gpuOf(r, ranksPerGpu);
         plan.check(model.config());
@@ -49,7 +55,9 @@ public final class CudaRanks {
                                  : RankLinks.join(rendezvous.address(), rank, ranks, jobId, timeoutMillis);
                          TcpCollective collective = new TcpCollective(links);
                          CudaRankForward forward = new CudaRankForward(device, shard.full(), shard.config(), shard.weights(), rank,
-                                 plan.tp() > 1, plan.expertParallel(), HostStagedAllReduce.of(device, collective))) {
+                                 plan.tp() > 1, plan.expertParallel(), HostStagedAllReduce.of(device, collective),
+                                 tokenDispatch ? HostStagedExchange.of(device, collective) : null, ranks,
+                                 plan.expertOwners(shard.full().experts()))) {
                         results.set(rank, job.apply(forward));
                     } catch (Throwable e) {
                         first.compareAndSet(null, e);

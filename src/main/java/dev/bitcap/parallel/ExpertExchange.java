@@ -27,8 +27,7 @@ final class ExpertExchange {
         this.collective = collective;
         this.rank = shard.rank();
         this.ranks = shard.plan().ranks();
-        this.owner = new int[full.experts()];
-        for (int e = 0; e < owner.length; e++) owner[e] = shard.plan().placement().owner(e, owner.length, ranks);
+        this.owner = shard.plan().expertOwners(full.experts());
     }
 
     /** Adds the block's output for the n rows of {@code xn} to {@code residual}; returns the top-k ids per token. */

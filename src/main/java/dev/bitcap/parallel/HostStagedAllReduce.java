@@ -28,7 +28,12 @@ public final class HostStagedAllReduce implements DeviceAllReduce {
     }
 
     public static HostStagedAllReduce of(CudaDevice device, Collective collective) {
-        return new HostStagedAllReduce(new Copies() {
+        return new HostStagedAllReduce(copiesOf(device), collective);
+    }
+
+    /** The CUDA copies: downloads wait for the device's stream. */
+    static Copies copiesOf(CudaDevice device) {
+        return new Copies() {
             @Override
             public void download(long pointer, float[] h, int count) {
                 device.download(h, 0, pointer, count);
@@ -38,7 +43,7 @@ public final class HostStagedAllReduce implements DeviceAllReduce {
             public void upload(long pointer, float[] h, int count) {
                 device.upload(pointer, h, 0, count);
             }
-        }, collective);
+        };
     }
 
     @Override

@@ -30,6 +30,28 @@ public record ParallelPlan(int ranks, int tp, int ep, ExpertPlacement placement)
         return ep > 1;
     }
 
+    /** The rank owning each of {@code experts} experts under this plan's placement. */
+    public int[] expertOwners(int experts) {
+        int[] owner = new int[experts];
+        for (int e = 0; e < experts; e++) owner[e] = placement.owner(e, experts, ranks);
+        return owner;
+    }
+
+    /**
+     * Whether the CUDA ranks dispatch tokens by all-to-all under this plan ({@code BITCAP_EP_DISPATCH=all-to-all}, ep
+     * without tp); otherwise they use the replicated-token form (the default: its rows passed on the H200).
+     */
+    public boolean tokenDispatch(String variable) {
+        if (variable == null || variable.isBlank() || variable.trim().equals("replicated")) return false;
+        if (!variable.trim().equals("all-to-all")) {
+            throw new BitcapException(EP_DISPATCH_ENV + ": expected replicated or all-to-all, got '" + variable + "'");
+        }
+        if (!expertParallel() || tp > 1) throw new BitcapException(EP_DISPATCH_ENV + "=all-to-all needs --ep without --tp, got " + this);
+        return true;
+    }
+
+    public static final String EP_DISPATCH_ENV = "BITCAP_EP_DISPATCH";
+
     /** Refuses a model this plan cannot split, naming the numbers that do not divide. */
     public void check(ModelConfig c) {
         if (tp > 1) {
