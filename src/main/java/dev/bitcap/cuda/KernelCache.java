@@ -6,8 +6,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.nio.file.StandardOpenOption;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
@@ -123,7 +123,8 @@ public final class KernelCache {
     /**
      * Compiles, on {@code threads} threads, every module of the manifest that the cache lacks for the current sources
      * ({@code sourceOf}: file name to source, null when the file is gone): after the sources changed, the modules an
-     * earlier run needed are compiled side by side instead of one by one as the run reaches them. Returns how many.
+     * earlier run needed are compiled side by side instead of one by one as the run reaches them. A module that does
+     * not compile is skipped here (the run that needs it reports NVRTC's log). Returns how many this call compiled.
      */
     public int prewarm(Function<String, String> sourceOf, String arch, int threads) {
         List<Runnable> jobs = new ArrayList<>();
@@ -135,7 +136,12 @@ public final class KernelCache {
             if (Files.isRegularFile(f)) continue;
             jobs.add(() -> {
                 long start = System.nanoTime();
-                byte[] binary = compiler.compile(name, source, options);
+                byte[] binary;
+                try {
+                    binary = compiler.compile(name, source, options);
+                } catch (RuntimeException doesNotCompile) {
+                    return; // left for the run that needs it, which reports NVRTC's log where it is used
+                }
                 synchronized (this) {
                     compileNanos += System.nanoTime() - start;
                     prewarmed++;
@@ -144,6 +150,7 @@ public final class KernelCache {
             });
         }
         if (jobs.isEmpty()) return 0;
+        int before = prewarmed();
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, jobs.size())));
         try {
             List<Future<?>> done = new ArrayList<>();
@@ -153,12 +160,11 @@ public final class KernelCache {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("kernel prewarm interrupted", e);
         } catch (java.util.concurrent.ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) throw r; // a kernel that fails to compile: NVRTC's log
             throw new IllegalStateException(e.getCause());
         } finally {
             pool.shutdownNow();
         }
-        return jobs.size();
+        return prewarmed() - before;
     }
 
     private int prewarmed;

@@ -96,4 +96,14 @@ class KernelCacheTest {
         Files.writeString(dir.resolve(KernelCache.MANIFEST), "gemv.cu\t-DW=1\nge");
         assertEquals(List.of(List.of("gemv.cu", "-DW=1")), new KernelCache(dir, this::compile, "v1").manifest());
     }
+
+    @Test
+    void aModuleThatDoesNotCompileIsLeftForTheRunThatNeedsIt(@TempDir Path dir) {
+        new KernelCache(dir, this::compile, "v1").get("bad.cu", "old", List.of(), "sm_90a");
+        KernelCache cache = new KernelCache(dir, (name, source, options) -> {
+            throw new CudaException("kernel bad.cu does not compile:\nerror: x");
+        }, "v1");
+        assertEquals(0, cache.prewarm(f -> "new", "sm_90a", 2));
+        assertEquals(0, cache.misses());
+    }
 }
