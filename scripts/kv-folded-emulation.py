@@ -4,7 +4,7 @@
 # fragment layout). It checks the folded kernel's index and algebra, not the CUDA code itself.
 # Usage: python3 scripts/kv-folded-emulation.py HEAD_DIM BITS KEY_CHANNEL(0|1) GROUP [SEED]
 import numpy as np, sys
-from kv_emulation_cache import PackedCache
+from kv_emulation_cache import PackedCache, mma_operands
 f16 = np.float16
 rng = np.random.default_rng(int(sys.argv[5]) if len(sys.argv) > 5 else 1)
 D, BITS, KEY_CHANNEL, group = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -29,13 +29,7 @@ def exact_codes(w, p):  # -> (lo, hi) fp16 integers
     return (f16(c & 0xFFFF), f16(c >> 16))
 
 def mma(c, a, b0, b1):  # c[lane][4], a[lane][4] of (lo,hi), b0/b1[lane] of (lo,hi)
-    A = np.zeros((16, 16)); B = np.zeros((16, 8))
-    for lane in range(32):
-        g, t = lane >> 2, lane & 3
-        for r, (row, col) in enumerate([(g, 2*t), (g+8, 2*t), (g, 2*t+8), (g+8, 2*t+8)]):
-            A[row, col], A[row, col+1] = float(a[lane][r][0]), float(a[lane][r][1])
-        B[2*t, g], B[2*t+1, g] = float(b0[lane][0]), float(b0[lane][1])
-        B[2*t+8, g], B[2*t+9, g] = float(b1[lane][0]), float(b1[lane][1])
+    A, B = mma_operands(a, b0, b1)
     Dm = A @ B
     for lane in range(32):
         g, t = lane >> 2, lane & 3

@@ -12,7 +12,7 @@
 # Usage: python3 scripts/kv-folded-t-emulation.py HEAD_DIM BITS KEY_CHANNEL(0|1) GROUP GQ [SEED] [--acc f64|rn|rz]
 #        [--exact-keys] [--qscale X] [--tokens T] [--splits N]
 import numpy as np, sys
-from kv_emulation_cache import PackedCache
+from kv_emulation_cache import PackedCache, mma_operands
 first = next((i for i, a in enumerate(sys.argv[1:]) if a.startswith('--')), len(sys.argv) - 1)
 args, opts = sys.argv[1:1 + first], sys.argv[1 + first:]
 def opt(name, default):
@@ -52,13 +52,7 @@ def rnd32(x, mode):
     return y
 
 def mma(c, a, b0, b1):  # c[lane][4] (updated in place), a[lane][4] of (lo, hi), b0/b1[lane] of (lo, hi)
-    A = np.zeros((16, 16)); B = np.zeros((16, 8))
-    for lane in range(32):
-        g, t = lane >> 2, lane & 3
-        for r, (row, col) in enumerate([(g, 2*t), (g+8, 2*t), (g, 2*t+8), (g+8, 2*t+8)]):
-            A[row, col], A[row, col+1] = float(a[lane][r][0]), float(a[lane][r][1])
-        B[2*t, g], B[2*t+1, g] = float(b0[lane][0]), float(b0[lane][1])
-        B[2*t+8, g], B[2*t+9, g] = float(b1[lane][0]), float(b1[lane][1])
+    A, B = mma_operands(a, b0, b1)
     C = np.zeros((16, 8))
     for lane in range(32):
         g, t = lane >> 2, lane & 3

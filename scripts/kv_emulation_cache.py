@@ -7,6 +7,19 @@ import numpy as np
 f16 = np.float16
 
 
+def mma_operands(a, b0, b1):
+    """A (16x16) and B (16x8) of one m16n8k16 MMA from its per-lane fragments: a[lane][4] of (lo, hi) halves,
+    b0/b1[lane] of (lo, hi); lane = 4 * group + thread-in-group, as the PTX ISA lays them out."""
+    A = np.zeros((16, 16)); B = np.zeros((16, 8))
+    for lane in range(32):
+        g, t = lane >> 2, lane & 3
+        for r, (row, col) in enumerate([(g, 2*t), (g+8, 2*t), (g, 2*t+8), (g+8, 2*t+8)]):
+            A[row, col], A[row, col+1] = float(a[lane][r][0]), float(a[lane][r][1])
+        B[2*t, g], B[2*t+1, g] = float(b0[lane][0]), float(b0[lane][1])
+        B[2*t+8, g], B[2*t+9, g] = float(b1[lane][0]), float(b1[lane][1])
+    return A, B
+
+
 def quant(x, levels):
     lo, hi = x.min(), x.max()
     mn = f16(lo)

@@ -7,10 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.bitcap.BitcapException;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -58,24 +54,10 @@ class HostStagedAllReduceTest {
             for (int i = 0; i < length; i++) m[i] = TcpCollectiveTest.value(r, i);
             devices.add(new FakeDevice(m));
         }
-        ExecutorService pool = Executors.newFixedThreadPool(ranks);
-        try (Rendezvous rv = Rendezvous.listen("127.0.0.1", 0)) {
-            List<Future<?>> done = new ArrayList<>();
-            for (int r = 0; r < ranks; r++) {
-                int rank = r;
-                done.add(pool.submit(() -> {
-                    RankLinks links = rank == 0 ? rv.accept(ranks, job, 20_000, () -> null) : RankLinks.join(rv.address(), rank, ranks, job, 20_000);
-                    try (TcpCollective c = new TcpCollective(links)) {
-                        HostStagedAllReduce reduce = new HostStagedAllReduce(devices.get(rank), c);
-                        for (int k = 0; k < repeats; k++) reduce.allReduceSum(FakeDevice.BASE + 4L * offset, count);
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get(60, TimeUnit.SECONDS);
-        } finally {
-            pool.shutdownNow();
-        }
+        ThreadRanks.eachRank(ranks, job, (rank, c) -> {
+            HostStagedAllReduce reduce = new HostStagedAllReduce(devices.get(rank), c);
+            for (int k = 0; k < repeats; k++) reduce.allReduceSum(FakeDevice.BASE + 4L * offset, count);
+        });
         return devices;
     }
 

@@ -10,10 +10,6 @@ import dev.bitcap.BitcapException;
 import dev.bitcap.parallel.HostStagedAllReduceTest.FakeDevice;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.Test;
 
@@ -32,23 +28,7 @@ class HostStagedExchangeTest {
             for (int i = 0; i < length; i++) m[i] = r * 1000 + i;
             devices.add(new FakeDevice(m));
         }
-        ExecutorService pool = Executors.newFixedThreadPool(ranks);
-        try (Rendezvous rv = Rendezvous.listen("127.0.0.1", 0)) {
-            List<Future<?>> done = new ArrayList<>();
-            for (int r = 0; r < ranks; r++) {
-                int rank = r;
-                done.add(pool.submit(() -> {
-                    RankLinks links = rank == 0 ? rv.accept(ranks, 91, 20_000, () -> null) : RankLinks.join(rv.address(), rank, ranks, 91, 20_000);
-                    try (TcpCollective c = new TcpCollective(links)) {
-                        job.accept(rank, new HostStagedExchange(devices.get(rank), c));
-                    }
-                    return null;
-                }));
-            }
-            for (Future<?> f : done) f.get(60, TimeUnit.SECONDS);
-        } finally {
-            pool.shutdownNow();
-        }
+        ThreadRanks.eachRank(ranks, 91, (rank, c) -> job.accept(rank, new HostStagedExchange(devices.get(rank), c)));
         return devices;
     }
 

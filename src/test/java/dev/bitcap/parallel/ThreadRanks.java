@@ -4,12 +4,44 @@ import dev.bitcap.engine.PassRecorder;
 import dev.bitcap.model.LoadedModel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-/** Runs ranks 1..N-1 of a plan on threads of this JVM over the loopback TCP transport; rank 0 is the returned backend. */
+/** Ranks as threads of this JVM over the loopback TCP transport. */
 final class ThreadRanks {
     private ThreadRanks() {}
 
+    /** What one rank does with its collective. */
+    @FunctionalInterface
+    interface RankJob {
+        void run(int rank, TcpCollective collective) throws Exception;
+    }
+
+    /** Runs {@code job} on every rank at once, each with its own TCP collective; rethrows a rank's failure (60 s at most). */
+    static void eachRank(int ranks, long jobId, RankJob job) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(ranks);
+        try (Rendezvous rv = Rendezvous.listen("127.0.0.1", 0)) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                int rank = r;
+                done.add(pool.submit(() -> {
+                    RankLinks links = rank == 0 ? rv.accept(ranks, jobId, 20_000, () -> null) : RankLinks.join(rv.address(), rank, ranks, jobId, 20_000);
+                    try (TcpCollective c = new TcpCollective(links)) {
+                        job.run(rank, c);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) f.get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /** Ranks 1..N-1 of a plan as workers on threads; rank 0 is the returned backend. */
     static ParallelBackend start(LoadedModel model, ParallelPlan plan, PassRecorder recorder) {
         long job = 42;
         Rendezvous rendezvous = Rendezvous.listen("127.0.0.1", 0);
